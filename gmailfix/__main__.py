@@ -1,0 +1,3 @@
+from gmailfix.cli import main
+
+raise SystemExit(main())

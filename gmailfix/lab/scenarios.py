@@ -1,0 +1,144 @@
+"""The lab's fictional world: one .test domain per case, each on its own
+loopback address (127.0.2.N) with its own DNS records, certificate and servers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gmailfix.lab.servers import ServerSpec
+
+ISP_HOST = "server42.isp.test"
+ALL_PORTS = (587, 465, 25)
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    names: tuple[str, ...]
+    issuer: Literal["lab", "self", "other"] = "lab"
+    valid_from_days: float = -1
+    valid_days: float = 90
+    send_intermediate: bool = True
+    by_sni: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # SNI -> names
+    tls_max: Literal["TLSv1.1"] | None = None
+
+
+def _all(spec: ServerSpec | None = None) -> dict[int, ServerSpec]:
+    return dict.fromkeys(ALL_PORTS, spec or ServerSpec())
+
+
+@dataclass(frozen=True)
+class Scenario:
+    domain: str
+    title: str
+    expect: str  # "accept", or the finding code that explains the rejection
+    cert: CertSpec | None = None
+    servers: Mapping[int, ServerSpec] = field(default_factory=_all)
+    mx: tuple[str, ...] | None = None  # None: "10 mail.<domain>"; (): no MX record
+    records: tuple[tuple[str, str, str], ...] = ()  # extra; "{addr}" is this scenario's address
+    hosts: tuple[str, ...] = ()  # names served here besides mail.<domain>
+    ptr: str | None = None  # the PTR of the address (default mail.<domain>)
+    smtp_host: str | None = None  # what the user typed in Gmail (default mail.<domain>)
+    share_servers_of: str | None = None  # answer with another scenario's servers
+
+    @property
+    def mail_host(self) -> str:
+        return f"mail.{self.domain}"
+
+    @property
+    def typed_host(self) -> str:
+        return self.smtp_host or self.mail_host
+
+
+def _mail(domain: str) -> tuple[str, ...]:
+    return (f"mail.{domain}",)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "blog.test",
+        "the blog's case: the ISP's certificate, for server42.isp.test",
+        "hostname-mismatch",
+        CertSpec((ISP_HOST,)),
+        hosts=(ISP_HOST,),
+        ptr=ISP_HOST,
+        records=((ISP_HOST, "A", "{addr}"),),
+    ),
+    Scenario("good.test", "a correct set-up", "accept", CertSpec(_mail("good.test"))),
+    Scenario(
+        "selfsigned.test", "a self-signed certificate", "self-signed",
+        CertSpec(_mail("selfsigned.test"), issuer="self"),
+    ),
+    Scenario(
+        "expired.test", "an expired certificate", "expired",
+        CertSpec(_mail("expired.test"), valid_from_days=-100, valid_days=90),
+    ),
+    Scenario(
+        "notyet.test", "a certificate that is not valid yet", "not-yet-valid",
+        CertSpec(_mail("notyet.test"), valid_from_days=10),
+    ),
+    Scenario(
+        "chain.test", "the intermediate certificate is not sent", "incomplete-chain",
+        CertSpec(_mail("chain.test"), send_intermediate=False),
+    ),
+    Scenario(
+        "privateca.test", "a certificate from a private CA", "untrusted-root",
+        CertSpec(_mail("privateca.test"), issuer="other"),
+    ),
+    Scenario(
+        "nostarttls.test", "no STARTTLS offered", "no-starttls",
+        CertSpec(_mail("nostarttls.test")),
+        servers={587: ServerSpec(starttls=False), 25: ServerSpec(starttls=False)},
+    ),
+    Scenario(
+        "wrongmode.test", "implicit TLS on 587, plain SMTP on 465", "wrong-tls-mode",
+        CertSpec(_mail("wrongmode.test")),
+        servers={587: ServerSpec(implicit_tls=True), 465: ServerSpec(implicit_tls=False)},
+    ),
+    Scenario(
+        "noauth.test", "TLS works but no AUTH is offered", "no-auth",
+        CertSpec(_mail("noauth.test")), servers=_all(ServerSpec(auth=False)),
+    ),
+    Scenario(
+        "sni.test", "the right certificate only when SNI is sent", "accept",
+        CertSpec(("default.sni-host.test",), by_sni={"mail.sni.test": ("mail.sni.test",)}),
+    ),
+    Scenario("silent.test", "a server that never greets", "timeout",
+             servers=_all(ServerSpec("silent"))),
+    Scenario("garbage.test", "a server that sends garbage", "smtp-protocol-error",
+             servers=_all(ServerSpec("garbage"))),
+    Scenario(
+        "broken.test", "the blog's Exim snippet: 454 TLS currently unavailable",
+        "starttls-refused", servers={587: ServerSpec("starttls-454"), 25: ServerSpec("starttls-454")},
+    ),
+    Scenario(
+        "tlsreset.test", "the connection is reset in the middle of the handshake",
+        "tls-handshake-failed", servers={587: ServerSpec("tls-reset")},
+    ),
+    Scenario(
+        "cname.test", "mail.cname.test is a CNAME to the ISP's server", "hostname-mismatch",
+        servers={}, share_servers_of="blog.test",
+        records=(("mail.cname.test", "CNAME", f"{ISP_HOST}."),),
+    ),
+    Scenario("closed.test", "nothing listens", "connection-failed", servers={}),
+    Scenario(
+        "oldtls.test", "only TLS 1.1", "accept",
+        CertSpec(_mail("oldtls.test"), tls_max="TLSv1.1"),
+    ),
+    Scenario(
+        "nomx.test", "no MX record (implicit MX)", "accept",
+        CertSpec(("nomx.test", "mail.nomx.test")), mx=(), hosts=("nomx.test",),
+        records=(("nomx.test", "A", "{addr}"),),
+    ),
+    Scenario(
+        "nullmx.test", "a null MX; the server is mail.nullmx.test", "accept",
+        CertSpec(_mail("nullmx.test")), mx=("0 .",),
+    ),
+    Scenario(
+        "ip.test", "an IP address typed as SMTP Server", "hostname-mismatch",
+        CertSpec(_mail("ip.test")), hosts=("{addr}",), smtp_host="{addr}",
+    ),
+)
+
+MISSING_DOMAIN = "missing.test"  # not in the lab's DNS at all: NXDOMAIN

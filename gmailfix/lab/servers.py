@@ -1,0 +1,210 @@
+"""The lab's servers: real SMTP (aiosmtpd) with STARTTLS or implicit TLS, servers
+that misbehave on purpose, and a tiny HTTP server for AIA caIssuers URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiosmtpd.smtp import SMTP, AuthResult
+
+Behaviour = Literal[
+    "smtp",  # a proper submission server
+    "silent",  # accepts the connection, never says a word
+    "garbage",  # 8-bit garbage instead of a greeting
+    "close-after-banner",  # 220, then hangs up
+    "starttls-454",  # offers STARTTLS, answers 454 (unreadable certificate)
+    "tls-reset",  # agrees to STARTTLS, then resets in the middle of the handshake
+    "huge-line",  # a 1 MB greeting line
+    "drip",  # one byte per second
+]
+# aiosmtpd logs every odd command at WARNING; the lab is odd on purpose
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How one lab port behaves."""
+
+    behaviour: Behaviour = "smtp"
+    implicit_tls: bool | None = None  # None: by port (465 implicit, others STARTTLS)
+    starttls: bool = True
+    auth: bool = True
+    reply_delay: float = 0.0  # seconds before every final reply line
+
+
+class _Accept:
+    """Accepts any message (the probes never send one)."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+def _any_login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    return AuthResult(success=False, handled=False)
+
+
+class _LabSMTP(SMTP):  # type: ignore[misc]
+    """aiosmtpd's server, optionally slow to answer (for the concurrency benchmark)."""
+
+    def __init__(
+        self, *args: Any, reply_delay: float = 0.0, offer_auth: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._reply_delay = reply_delay
+        self._offer_auth = offer_auth
+
+    async def push(self, status: str) -> None:
+        # aiosmtpd always advertises AUTH; a server without it is made by dropping the line
+        if not self._offer_auth and status.startswith("250-AUTH"):
+            return
+        if self._reply_delay and status[3:4] != "-":
+            await asyncio.sleep(self._reply_delay)
+        await super().push(status)
+
+
+def smtp_factory(
+    spec: ServerSpec, hostname: str, tls: ssl.SSLContext | None, implicit: bool
+) -> Callable[[], _LabSMTP]:
+    def make() -> _LabSMTP:
+        return _LabSMTP(
+            _Accept(),
+            hostname=hostname,
+            ident="gmailfix lab ESMTP",
+            tls_context=None if implicit or not spec.starttls else tls,
+            require_starttls=False,
+            authenticator=_any_login,
+            offer_auth=spec.auth,
+            auth_require_tls=not implicit,
+            reply_delay=spec.reply_delay,
+        )
+
+    return make
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(4096):
+            pass
+
+
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(bytes(range(128, 256)) + b"\r\n")
+    await _silent(reader, writer)
+
+
+async def _close_after_banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"220 lab.test ESMTP\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def _huge_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"220 " + b"x" * 1_000_000 + b"\r\n")
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    await _silent(reader, writer)
+
+
+async def _drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        for byte in b"220 lab.test ESMTP, very slowly\r\n":
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(1.0)
+
+
+async def _scripted(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, on_starttls: bytes, reset: bool
+) -> None:
+    """Just enough SMTP to reach STARTTLS, then fail it one way or another."""
+    writer.write(b"220 lab.test ESMTP\r\n")
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+        while line := await reader.readline():
+            verb = line.strip().upper()
+            if verb.startswith(b"EHLO"):
+                writer.write(b"250-lab.test\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif verb == b"STARTTLS":
+                writer.write(on_starttls)
+                if reset:
+                    await writer.drain()
+                    await reader.read(1)  # the start of the ClientHello
+                    writer.transport.abort()
+                    return
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                writer.write(b"502 not here\r\n")
+            await writer.drain()
+    writer.close()
+
+
+async def _starttls_454(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _scripted(reader, writer, b"454 4.7.0 TLS currently unavailable\r\n", reset=False)
+
+
+async def _tls_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _scripted(reader, writer, b"220 2.0.0 Ready to start TLS\r\n", reset=True)
+
+
+RAW_HANDLERS: dict[str, Handler] = {
+    "silent": _silent,
+    "garbage": _garbage,
+    "close-after-banner": _close_after_banner,
+    "starttls-454": _starttls_454,
+    "tls-reset": _tls_reset,
+    "huge-line": _huge_line,
+    "drip": _drip,
+}
+
+
+async def serve(
+    spec: ServerSpec,
+    *,
+    host: str,
+    port: int,
+    hostname: str,
+    tls: ssl.SSLContext | None,
+    implicit: bool,
+) -> asyncio.Server:
+    """Start one lab server; the returned Server is closed to stop it."""
+    loop = asyncio.get_running_loop()
+    if spec.behaviour == "smtp":
+        return await loop.create_server(
+            smtp_factory(spec, hostname, tls, implicit), host, port, ssl=tls if implicit else None
+        )
+    handler = RAW_HANDLERS[spec.behaviour]
+
+    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await handler(reader, writer)
+
+    return await asyncio.start_server(guarded, host, port, ssl=tls if implicit else None)
+
+
+async def serve_files(files: dict[str, bytes], host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    """A minimal HTTP/1.0 server for caIssuers URLs: GET a path, get its bytes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            path = request.split(b" ")[1].decode("ascii", "replace")
+            body = files.get(path)
+            status = b"200 OK" if body is not None else b"404 Not Found"
+            body = body or b""
+            writer.write(
+                b"HTTP/1.0 " + status + b"\r\nContent-Type: application/pkix-cert\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, host, port)
