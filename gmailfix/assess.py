@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gmailfix.certs import ChainAnalysis
+from gmailfix.certs import ChainAnalysis, dns_names
 from gmailfix.dns import DnsFacts
 from gmailfix.findings import Finding, Severity, finding
 from gmailfix.gmail import certificate_cause
@@ -49,10 +49,10 @@ def dns_findings(
         out.append(finding("nxdomain", f"The SMTP host {smtp_host} does not exist.", host=smtp_host))
     if not candidates:
         out.append(finding("no-candidates", host=domain))
-    for answer in facts.errors:
-        out.append(
-            finding("dns-error", f"{answer.rdtype} {answer.name}: {answer.error}.", host=answer.name)
-        )
+    if facts.errors:
+        failed = "; ".join(f"{a.rdtype} {a.name}: {a.error}" for a in facts.errors[:6])
+        more = f" (and {len(facts.errors) - 6} more)" if len(facts.errors) > 6 else ""
+        out.append(finding("dns-error", f"{failed}{more}.", host=domain))
     return out
 
 
@@ -129,8 +129,6 @@ def _sni_finding(probe: ProbeResult, no_sni: ProbeResult | None) -> Finding | No
             return finding("sni-dependent-certificate", detail, **where)
         return None
     if no_sni.chain[0] != probe.chain[0]:
-        from gmailfix.certs import dns_names
-
         other = ", ".join(dns_names(no_sni.chain[0])) or no_sni.chain[0].subject.rfc4514_string()
         detail = f"Without SNI the certificate is for {other}."
         return finding("sni-dependent-certificate", detail, **where, without_sni=other)

@@ -92,7 +92,9 @@ def make_resolver(
 def _server_address(text: str) -> tuple[str, int]:
     """``127.0.0.1``, ``127.0.0.1:5353``, ``::1`` or ``[::1]:5353``."""
     text = text.strip()
-    host, port = (text, 53) if is_ip_address(text) else parse_endpoint(text)
+    if is_ip_address(text):
+        return text.strip("[]"), 53
+    host, port = parse_endpoint(text) if ":" in text else (text, 53)
     if not is_ip_address(host):
         raise InputError(f"--dns-server needs an IP address, not {host!r}")
     return host.strip("[]"), port

@@ -101,6 +101,8 @@ def _validate_name(host: str, what: str) -> str:
         host = host[:-1]
     if not host:
         raise InputError(f"no {what} found in the input")
+    if host.isascii():
+        _check_lengths(host.lower().split("."), host, what)
     try:
         ascii_name = idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
@@ -108,14 +110,9 @@ def _validate_name(host: str, what: str) -> str:
     except UnicodeError:
         raise InputError(f"{host!r} is not a valid {what}") from None
     ascii_name = ascii_name.lower()
-    if len(ascii_name) > 253:
-        raise InputError(f"{what} is {len(ascii_name)} characters long; the limit is 253")
     labels = ascii_name.split(".")
+    _check_lengths(labels, host, what)
     for label in labels:
-        if not label:
-            raise InputError(f"{host!r} has an empty label (two dots in a row)")
-        if len(label) > 63:
-            raise InputError(f"{host!r} has a label over 63 characters")
         if not _LABEL.match(label):
             raise InputError(
                 f"{host!r} is not a valid {what}: only letters, digits and hyphens are allowed"
@@ -125,6 +122,17 @@ def _validate_name(host: str, what: str) -> str:
     if labels[-1].isdigit():
         raise InputError(f"{host!r} is not a valid {what}: the last label is a number")
     return ascii_name
+
+
+def _check_lengths(labels: list[str], host: str, what: str) -> None:
+    total = sum(len(label) for label in labels) + len(labels) - 1
+    if total > 253:
+        raise InputError(f"the {what} is {total} characters long; the limit is 253")
+    for label in labels:
+        if not label:
+            raise InputError(f"{host!r} has an empty label (two dots in a row)")
+        if len(label) > 63:
+            raise InputError(f"{host[:40]!r}... has a label over 63 characters")
 
 
 def display_name(ascii_name: str) -> str:

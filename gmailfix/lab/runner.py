@@ -9,6 +9,7 @@ import shlex
 import ssl
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -48,14 +49,17 @@ class LabInfo:
     def typed_host(self, domain: str) -> str:
         return self.scenario(domain).typed_host.replace("{addr}", self.addresses[domain])
 
+    def lab_args(self) -> list[str]:
+        host, port = self.dns
+        return ["--dns-server", f"{host}:{port}", "--ca-file", str(self.ca_file)]
+
     def diagnose_args(self, domain: str) -> list[str]:
         """The options that point ``gmailfix diagnose`` at this lab for one domain."""
-        host, port = self.dns
-        args = ["--dns-server", f"{host}:{port}", "--ca-file", str(self.ca_file)]
+        args = self.lab_args()
         for (h, p), (a, q) in sorted(self.by_domain.get(domain, {}).items()):
             args += ["--connect", f"{h}:{p}={a}:{q}"]
-        scenario = self.scenario(domain)
-        if scenario.smtp_host:
+        scenario = next((s for s in SCENARIOS if s.domain == domain), None)
+        if scenario is not None and scenario.smtp_host:
             args += ["--smtp-host", self.typed_host(domain)]
         return args
 
@@ -90,7 +94,9 @@ class Lab:
         try:
             dns = await self._dns.start("127.0.0.1", self.dns_port)
         except OSError as exc:
-            raise LabError(f"cannot start the lab DNS server on port {self.dns_port}: {exc.strerror}")
+            raise LabError(
+                f"cannot start the lab DNS server on port {self.dns_port}: {exc.strerror}"
+            ) from None
         info = LabInfo(self.directory, dns, ca_file)
         issuers = {"lab": intermediate, "other": other}
         for index, scenario in enumerate(SCENARIOS):
@@ -204,8 +210,10 @@ def _context(
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if spec.tls_max == "TLSv1.1":
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():  # old on purpose: the case is an outdated server
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
     with tempfile.TemporaryDirectory() as tmp:
         cert_file, key_file = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
         cert_file.write_bytes(chain)

@@ -1,0 +1,56 @@
+"""A diagnosis asked for from the command line or the wizard, validated up front."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from gmailfix.connection import Connection, build
+from gmailfix.diagnose import Diagnosis, Listener, diagnose
+from gmailfix.inputs import PORTS, normalise_domain, normalise_host
+
+
+@dataclass(frozen=True)
+class Request:
+    domain: str
+    username: str | None
+    smtp_host: str | None
+    ports: tuple[int, ...]
+    connection: Connection
+
+
+def make_request(
+    target: str,
+    connection: Connection,
+    *,
+    smtp_host: str | None = None,
+    ports: tuple[int, ...] = PORTS,
+) -> Request:
+    """Validate everything a person typed; raises InputError with one clear line."""
+    domain = normalise_domain(target)
+    username = target.strip() if "@" in target and "://" not in target else None
+    host = normalise_host(smtp_host) if smtp_host else None
+    return Request(domain, username, host, ports, connection)
+
+
+def request_from_args(args: argparse.Namespace) -> Request:
+    connection = build(
+        dns_server=args.dns_server,
+        doh=args.doh,
+        ca_files=args.ca_file,
+        connect=args.connect,
+        timeout=args.timeout,
+    )
+    ports = tuple(dict.fromkeys(args.port)) if args.port else PORTS
+    return make_request(args.target, connection, smtp_host=args.smtp_host, ports=ports)
+
+
+async def run_request(request: Request, on_event: Listener | None = None) -> Diagnosis:
+    return await diagnose(
+        request.domain,
+        username=request.username,
+        smtp_host=request.smtp_host,
+        ports=request.ports,
+        on_event=on_event,
+        **request.connection.kwargs(),
+    )

@@ -1,0 +1,1 @@
+"""Renderers: pure functions from a diagnosis or a plan to text."""

@@ -1,0 +1,122 @@
+"""The command line as a user runs it: a real process against the lab."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gmailfix.lab.runner import LabInfo
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "schema" / "diagnosis-1.json").read_text())
+
+
+def gmailfix(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gmailfix", *args],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("domain", "status"), [("blog.test", 1), ("good.test", 0), ("selfsigned.test", 1)]
+)
+def test_json_matches_the_schema_and_exit_status(lab: LabInfo, domain: str, status: int) -> None:
+    done = gmailfix("diagnose", domain, "--json", "--timeout", "3", *lab.diagnose_args(domain))
+    assert done.returncode == status, done.stderr
+    data = json.loads(done.stdout)
+    jsonschema.validate(data, SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert data["gmail"]["verdict"] == ("accept" if status == 0 else "reject")
+    assert done.stderr == ""
+
+
+def test_blog_case_json_names_the_fix(lab: LabInfo) -> None:
+    done = gmailfix("diagnose", "me@blog.test", "--json", *lab.diagnose_args("blog.test"))
+    data = json.loads(done.stdout)
+    assert data["gmail"]["error"].startswith("Authentication failed.")
+    assert data["gmail"]["settings"]["username"] == "me@blog.test"
+    assert {f["code"] for f in data["findings"]} == {"hostname-mismatch"}
+    isp = data["remedies"][0]
+    assert isp["kind"] == "isp-hostname" and isp["verified"] and isp["recommended"]
+    assert isp["smtp_host"] == "server42.isp.test"
+    probe = data["probes"][0]
+    assert probe["certificate"]["names"] == ["server42.isp.test"]
+    assert probe["chain_length"] == 2 and probe["tls_version"] == "TLSv1.3"
+    assert "PLAIN" in probe["auth_mechanisms"]
+
+
+def test_text_report_leads_with_gmails_words(lab: LabInfo) -> None:
+    done = gmailfix("diagnose", "blog.test", *lab.diagnose_args("blog.test"))
+    assert done.returncode == 1
+    out = done.stdout
+    assert out.index("Gmail would reject") < out.index("What was found") < out.index("How to fix")
+    assert "TLS Negotiation failed, the certificate doesn't match the host" in out
+    assert "server42.isp.test" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["diagnose", "bad..domain"], "empty label"),
+        (["diagnose", ""], "nothing was typed"),
+        (["diagnose", "x.test", "--timeout", "abc"], "not a number"),
+        (["diagnose", "x.test", "--timeout", "-1"], "between"),
+        (["diagnose", "x.test", "--connect", "nonsense"], "HOST:PORT=ADDR:PORT"),
+        (["diagnose", "x.test", "--port", "26"], "invalid choice"),
+        (["diagnose", "x.test", "--ca-file", "/nonexistent.pem"], "cannot read CA file"),
+        (["diagnose", "x.test", "--dns-server", "dns.example"], "IP address"),
+        (["diagnose", "x.test", "--doh", "http://x"], "https://"),
+        (["diagnose", "x.test", "--smtp-host", "a b"], "spaces"),
+        (["nonsense-command"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], words: str) -> None:
+    done = gmailfix(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert words.lower() in done.stderr.lower()
+    assert done.stderr.strip().splitlines()[-1].startswith("gmailfix")
+
+
+def test_unreachable_domain_is_a_diagnosis_not_bad_input(lab: LabInfo) -> None:
+    done = gmailfix("diagnose", "missing.test", "--json", *lab.lab_args())
+    assert done.returncode == 1
+    data = json.loads(done.stdout)
+    assert data["gmail"]["verdict"] == "reject"
+    assert "nxdomain" in {f["code"] for f in data["findings"]}
+
+
+def test_help_lists_every_command() -> None:
+    done = gmailfix("--help")
+    assert done.returncode == 0
+    for command in ("diagnose", "export", "lab", "demo"):
+        assert command in done.stdout
+
+
+def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
+    """`gmailfix lab` in the foreground; run the command it prints for the blog case."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gmailfix", "lab", "--dns-port", "0", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("gmailfix diagnose missing.test"):
+                break
+        blog = next(line for line in lines if line.startswith("gmailfix diagnose blog.test"))
+        args = blog.split()[1:]
+        # the lab is on fixed ports; another lab (the test fixture) may share them only by address
+        done = gmailfix(*args, "--json")
+        assert done.returncode == 1, done.stderr
+        assert json.loads(done.stdout)["remedies"][0]["smtp_host"] == "server42.isp.test"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert proc.returncode == 0
