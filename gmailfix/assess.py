@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gmailfix.certs import ChainAnalysis, dns_names
 from gmailfix.dns import DnsFacts
 from gmailfix.findings import Finding, Severity, finding
@@ -34,7 +36,9 @@ def dns_findings(
                 )
             )
     if smtp_host and is_ip_address(smtp_host):
-        out.append(finding("ip-smtp-host", f"'{smtp_host}' was typed as SMTP Server.", host=smtp_host))
+        out.append(
+            finding("ip-smtp-host", f"'{smtp_host}' was typed as SMTP Server.", host=smtp_host)
+        )
     for host in candidates:
         if host in facts.cnames:
             out.append(
@@ -46,7 +50,9 @@ def dns_findings(
                 )
             )
     if smtp_host and smtp_host in facts.nxdomain_hosts:
-        out.append(finding("nxdomain", f"The SMTP host {smtp_host} does not exist.", host=smtp_host))
+        out.append(
+            finding("nxdomain", f"The SMTP host {smtp_host} does not exist.", host=smtp_host)
+        )
     if not candidates:
         out.append(finding("no-candidates", host=domain))
     if facts.errors:
@@ -59,16 +65,15 @@ def dns_findings(
 def probe_findings(
     probe: ProbeResult, no_sni: ProbeResult | None, analysis: ChainAnalysis | None
 ) -> list[Finding]:
-    where = {"host": probe.host, "port": probe.port}
     out: list[Finding] = []
     if probe.error_code and probe.error_code != "no-auth":
-        out.append(finding(probe.error_code, _sentence(probe.error), **where))
+        out.append(_at(probe, probe.error_code, _sentence(probe.error)))
     if analysis is not None:
         out += _certificate_findings(analysis, probe)
     if probe.error_code == "no-auth":
-        out.append(finding("no-auth", _sentence(probe.error), **where))
+        out.append(_at(probe, "no-auth", _sentence(probe.error)))
     if probe.tls_version in ("TLSv1", "TLSv1.1", "SSLv3"):
-        out.append(finding("old-tls-version", f"The server chose {probe.tls_version}.", **where))
+        out.append(_at(probe, "old-tls-version", f"The server chose {probe.tls_version}."))
     sni = _sni_finding(probe, no_sni)
     if sni is not None:
         out.append(sni)
@@ -76,63 +81,65 @@ def probe_findings(
 
 
 def _certificate_findings(analysis: ChainAnalysis, probe: ProbeResult) -> list[Finding]:
-    where = {"host": probe.host, "port": probe.port}
     leaf = analysis.leaf
     names = ", ".join(leaf.names) or "no host name"
     out: list[Finding] = []
     cause = certificate_cause(analysis)
     if cause == "self-signed":
-        out.append(finding("self-signed", f"Certificate: {leaf.subject}.", **where, names=names))
+        out.append(_at(probe, "self-signed", f"Certificate: {leaf.subject}.", names=names))
     elif cause == "incomplete-chain":
         out.append(
-            finding(
+            _at(
+                probe,
                 "incomplete-chain",
                 f"Missing: {analysis.missing_issuer}.",
-                **where,
                 missing=analysis.missing_issuer or "",
             )
         )
     elif cause == "untrusted-root":
         out.append(
-            finding(
+            _at(
+                probe,
                 "untrusted-root",
                 f"Issuer: {leaf.issuer}. Verifier: {analysis.verify_error}.",
-                **where,
                 issuer=leaf.issuer,
             )
         )
     if analysis.expired:
-        out.append(finding("expired", f"It expired on {leaf.not_after:%Y-%m-%d}.", **where))
+        out.append(_at(probe, "expired", f"It expired on {leaf.not_after:%Y-%m-%d}."))
     if analysis.not_yet_valid:
-        out.append(finding("not-yet-valid", f"It starts on {leaf.not_before:%Y-%m-%d}.", **where))
+        out.append(_at(probe, "not-yet-valid", f"It starts on {leaf.not_before:%Y-%m-%d}."))
     if not analysis.name_ok:
         out.append(
-            finding(
+            _at(
+                probe,
                 "hostname-mismatch",
                 f"Gmail connects to {probe.host}; the certificate covers {names}.",
-                **where,
                 names=names,
             )
         )
     if analysis.policy_error and analysis.trusted:
-        out.append(finding("strict-verifier-only", f"Verifier: {analysis.policy_error}.", **where))
+        out.append(_at(probe, "strict-verifier-only", f"Verifier: {analysis.policy_error}."))
     return out
 
 
 def _sni_finding(probe: ProbeResult, no_sni: ProbeResult | None) -> Finding | None:
     if no_sni is None or not probe.chain:
         return None
-    where = {"host": probe.host, "port": probe.port}
     if not no_sni.chain:
         if no_sni.error_code in ("tls-handshake-failed", "starttls-refused"):
             detail = f"Without SNI the server fails: {no_sni.error}."
-            return finding("sni-dependent-certificate", detail, **where)
+            return _at(probe, "sni-dependent-certificate", detail)
         return None
     if no_sni.chain[0] != probe.chain[0]:
         other = ", ".join(dns_names(no_sni.chain[0])) or no_sni.chain[0].subject.rfc4514_string()
         detail = f"Without SNI the certificate is for {other}."
-        return finding("sni-dependent-certificate", detail, **where, without_sni=other)
+        return _at(probe, "sni-dependent-certificate", detail, without_sni=other)
     return None
+
+
+def _at(probe: ProbeResult, code: str, detail: str = "", **evidence: str) -> Finding:
+    return replace(finding(code, detail, host=probe.host, port=probe.port), evidence=evidence)
 
 
 def _sentence(text: str | None) -> str:

@@ -22,7 +22,7 @@ import httpx
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from gmailfix.errors import InputError
@@ -140,7 +140,7 @@ def dns_names(cert: x509.Certificate) -> list[str]:
 
 def ca_issuer_urls(cert: x509.Certificate) -> list[str]:
     try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
     except x509.ExtensionNotFound:
         return []
     return [
@@ -245,7 +245,9 @@ def _links_to_root(
     for _ in range(len(intermediates) + 1):
         if any(_signed_by(current, root) for root in trust.roots_named(current.issuer)):
             return True
-        parent = next((c for c in pool if c.subject == current.issuer and _signed_by(current, c)), None)
+        parent = next(
+            (c for c in pool if c.subject == current.issuer and _signed_by(current, c)), None
+        )
         if parent is None:
             return False
         pool.remove(parent)

@@ -21,12 +21,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"gmailfix: error: {message}\n")
 
 
-def _connection_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+def _connection_options() -> _Parser:
+    """Options shared by diagnose and export (DESIGN.md contract)."""
+    parent = _Parser(add_help=False)
     group = parent.add_argument_group("connection")
     group.add_argument("--smtp-host", metavar="HOST", help="the SMTP Server as typed in Gmail")
     group.add_argument(
-        "--port", type=int, action="append", choices=PORTS, metavar="{587,465,25}",
+        "--port",
+        type=int,
+        action="append",
+        choices=PORTS,
+        metavar="{587,465,25}",
         help="port to check (repeatable; default all three)",
     )
     group.add_argument("--dns-server", metavar="HOST[:PORT]", help="ask this DNS server")
@@ -35,7 +40,10 @@ def _connection_options() -> argparse.ArgumentParser:
         "--ca-file", action="append", default=[], metavar="PEM", help="extra trust anchors"
     )
     group.add_argument(
-        "--connect", action="append", default=[], metavar="HOST:PORT=ADDR:PORT",
+        "--connect",
+        action="append",
+        default=[],
+        metavar="HOST:PORT=ADDR:PORT",
         help="reach HOST:PORT at ADDR:PORT (names are still checked as HOST)",
     )
     group.add_argument("--timeout", default="10", metavar="SECONDS", help="per probe (default 10)")
@@ -53,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gmailfix {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # parents must be plain ArgumentParsers; the subparsers themselves are _Parser
     conn = _connection_options()
     diag = sub.add_parser(
         "diagnose", parents=[conn], help="diagnose a domain or address (exit 0 accept, 1 reject)"
@@ -71,9 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--force", action="store_true", help="replace an existing bundle")
     export.add_argument("--make-csr", action="store_true", help="also make a private key and CSR")
-    export.add_argument("--include-key", action="store_true", help="put the private key in the bundle")
+    export.add_argument(
+        "--include-key", action="store_true", help="put the private key in the bundle"
+    )
     lab = sub.add_parser("lab", help="run the offline lab and print commands to try")
-    lab.add_argument("--dns-port", type=int, default=5353, help="port of the lab DNS (default 5353)")
+    lab.add_argument(
+        "--dns-port", type=int, default=5353, help="port of the lab DNS (default 5353)"
+    )
     lab.add_argument("--dir", metavar="DIR", help="where to write the lab CA (default: a temp dir)")
     sub.add_parser("demo", help="the wizard against the built-in lab (offline)")
     sub.add_parser("wizard", help="the wizard (the default)")
@@ -126,7 +139,9 @@ def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
 
 def _wizard(demo: bool) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        print("gmailfix: the wizard needs a terminal; try 'gmailfix diagnose --help'", file=sys.stderr)
+        print(
+            "gmailfix: the wizard needs a terminal; try 'gmailfix diagnose --help'", file=sys.stderr
+        )
         return EXIT_USAGE
     from gmailfix.screens.app import run_wizard
 

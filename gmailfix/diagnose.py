@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import dns.asyncresolver
 
 from gmailfix import dns as gdns
+from gmailfix.assess import dns_findings, probe_findings
 from gmailfix.certs import ChainAnalysis, Fetcher, TrustStore, analyse_chain
 from gmailfix.findings import Finding
 from gmailfix.gmail import UNREACHABLE, GmailSettings, Verdict, judge, security_for
 from gmailfix.inputs import PORTS, is_ip_address
 from gmailfix.remedies.choose import propose
 from gmailfix.remedies.plan import Remedy
-from gmailfix.assess import dns_findings, probe_findings
 from gmailfix.smtp import DEFAULT_MODE, ConnectMap, ProbeResult, ProbeTarget, probe
 
 
@@ -127,7 +127,9 @@ class _Run:
             *(self._endpoint(facts, h, p, username) for h in candidates for p in ports)
         )
         chosen = _choose(endpoints)
-        verdict = chosen.verdict if chosen else _no_server_verdict(facts, smtp_host, ports, username)
+        verdict = (
+            chosen.verdict if chosen else _no_server_verdict(facts, smtp_host, ports, username)
+        )
         findings = dns_findings(facts, smtp_host, candidates)
         for endpoint in endpoints:
             findings += probe_findings(endpoint.probe, endpoint.probe_no_sni, endpoint.analysis)
@@ -184,10 +186,16 @@ class _Run:
         analysis = None
         if with_sni.chain:
             analysis = await analyse_chain(
-                with_sni.chain, host, trust=self.trust, now=self.now, fetch=self.fetch,
+                with_sni.chain,
+                host,
+                trust=self.trust,
+                now=self.now,
+                fetch=self.fetch,
                 timeout=self.timeout,
             )
-        return Endpoint(host, port, with_sni, without_sni, analysis, judge(with_sni, analysis, username))
+        return Endpoint(
+            host, port, with_sni, without_sni, analysis, judge(with_sni, analysis, username)
+        )
 
     async def _remedies(
         self, domain: str, chosen: Endpoint, facts: gdns.DnsFacts
@@ -216,20 +224,28 @@ class _Run:
         addresses, _, _ = await gdns.lookup_addresses(self.resolver, name)
         here = self.connect.get((chosen.host, chosen.port))
         there = self.connect.get((name, chosen.port))
-        if here or there:
-            same = here == there
-        else:
-            same = chosen.probe.address in addresses
+        # with --connect overrides, 'same server' means the same overridden endpoint
+        same = here == there if here or there else chosen.probe.address in addresses
         if not same:
             return False
         target = ProbeTarget(
-            name, chosen.port, chosen.probe.mode, name, addresses, self.connect.get((name, chosen.port))
+            name,
+            chosen.port,
+            chosen.probe.mode,
+            name,
+            addresses,
+            self.connect.get((name, chosen.port)),
         )
         result = await probe(target, timeout=self.timeout)
         if not result.chain:
             return False
         analysis = await analyse_chain(
-            result.chain, name, trust=self.trust, now=self.now, fetch=self.fetch, timeout=self.timeout
+            result.chain,
+            name,
+            trust=self.trust,
+            now=self.now,
+            fetch=self.fetch,
+            timeout=self.timeout,
         )
         return judge(result, analysis).accept
 
@@ -265,7 +281,9 @@ def _no_server_verdict(
     port = ports[0] if ports else 587
     host = smtp_host or f"mail.{facts.domain}"
     cause = "no-candidates" if facts.exists else "nxdomain"
-    return Verdict(False, UNREACHABLE, cause, GmailSettings(host, port, security_for(port), username))
+    return Verdict(
+        False, UNREACHABLE, cause, GmailSettings(host, port, security_for(port), username)
+    )
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -100,7 +100,9 @@ async def probe(target: ProbeTarget, *, timeout: float = 10.0) -> ProbeResult:
     except ProbeFailure as exc:
         session.fail(exc.code, str(exc))
     except ssl.SSLError as exc:
-        session.fail("tls-handshake-failed", f"TLS failed while {session.stage}: {_ssl_reason(exc)}")
+        session.fail(
+            "tls-handshake-failed", f"TLS failed while {session.stage}: {_ssl_reason(exc)}"
+        )
     except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
         code = "tls-handshake-failed" if session.in_handshake else "smtp-protocol-error"
         session.fail(code, f"the server closed the connection while {session.stage} ({exc!r})")
@@ -203,14 +205,12 @@ class _Session:
         first = asyncio.ensure_future(self.reader.read(1))
         sniff_after = max(0.2, min(2.0, (deadline - time.monotonic()) / 3))
         done, _ = await asyncio.wait({first}, timeout=sniff_after)
-        if not done:
-            if await self._speaks_implicit_tls():
-                first.cancel()
-                raise ProbeFailure(
-                    "wrong-tls-mode",
-                    f"port {self.target.port} expects TLS from the first byte (SSL), "
-                    "not STARTTLS",
-                )
+        if not done and await self._speaks_implicit_tls():
+            first.cancel()
+            raise ProbeFailure(
+                "wrong-tls-mode",
+                f"port {self.target.port} expects TLS from the first byte (SSL), not STARTTLS",
+            )
         head = await first
         if not head:
             raise ProbeFailure("smtp-protocol-error", "the server closed the connection at once")
@@ -218,7 +218,7 @@ class _Session:
 
     async def _speaks_implicit_tls(self) -> bool:
         try:
-            reader, writer = await asyncio.open_connection(
+            _, writer = await asyncio.open_connection(
                 *self._endpoint(), ssl=client_context(), server_hostname=self.target.sni or ""
             )
         except (OSError, ssl.SSLError):

@@ -65,7 +65,10 @@ def test_self_signed_and_untrusted(pki: tuple[ca.Issued, ca.Issued, TrustStore])
 def test_dates_are_judged_apart_from_trust(pki: tuple[ca.Issued, ca.Issued, TrustStore]) -> None:
     _, intermediate, trust = pki
     old = ca.make_leaf(
-        intermediate, ["mail.d.test"], now=NOW, valid_from=dt.timedelta(days=-100),
+        intermediate,
+        ["mail.d.test"],
+        now=NOW,
+        valid_from=dt.timedelta(days=-100),
         valid_for=dt.timedelta(days=90),
     )
     result = run(analyse_chain([old.cert, intermediate.cert], "mail.d.test", trust=trust, now=NOW))
@@ -76,7 +79,9 @@ def test_missing_intermediate_is_fetched_and_named(
     pki: tuple[ca.Issued, ca.Issued, TrustStore],
 ) -> None:
     _, intermediate, trust = pki
-    leaf = ca.make_leaf(intermediate, ["mail.e.test"], now=NOW, ca_issuers_url="http://x.test/i.der")
+    leaf = ca.make_leaf(
+        intermediate, ["mail.e.test"], now=NOW, ca_issuers_url="http://x.test/i.der"
+    )
     fetched: list[str] = []
 
     async def fetch(url: str, timeout: float) -> bytes:

@@ -18,7 +18,10 @@ SCHEMA = json.loads((Path(__file__).parent.parent / "schema" / "diagnosis-1.json
 def gmailfix(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gmailfix", *args],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -101,7 +104,9 @@ def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
     """`gmailfix lab` in the foreground; run the command it prints for the blog case."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "gmailfix", "lab", "--dns-port", "0", "--dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

@@ -11,14 +11,16 @@ import gmailfix
 ENGINE_MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(gmailfix.__path__, "gmailfix.")
-    if not m.name.startswith("gmailfix.screens")
+    if not m.name.startswith("gmailfix.screens") and m.name != "gmailfix.__main__"
 )
 
 
 def _imports_textual(code: str) -> bool:
     done = subprocess.run(
         [sys.executable, "-c", f"{code}\nimport sys\nprint('textual' in sys.modules)"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.strip().endswith("True")
 
@@ -46,6 +48,9 @@ def test_help_does_not_import_textual() -> None:
 def test_screens_are_installed_inside_gmailfix_only() -> None:
     done = subprocess.run(
         [sys.executable, "-c", "import importlib.util; print(importlib.util.find_spec('screens'))"],
-        capture_output=True, text=True, check=True, cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
     )
     assert done.stdout.strip() == "None"

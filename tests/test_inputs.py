@@ -1,7 +1,13 @@
 import pytest
 
 from gmailfix.errors import InputError
-from gmailfix.inputs import display_name, normalise_domain, normalise_host, parse_endpoint, parse_port
+from gmailfix.inputs import (
+    display_name,
+    normalise_domain,
+    normalise_host,
+    parse_endpoint,
+    parse_port,
+)
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,25 @@ from gmailfix.lab.scenarios import MISSING_DOMAIN, SCENARIOS, Scenario
 from tests.conftest import run
 
 DESIGN_CODES = {
-    "hostname-mismatch", "self-signed", "untrusted-root", "incomplete-chain", "expired",
-    "not-yet-valid", "no-starttls", "tls-handshake-failed", "wrong-tls-mode",
-    "connection-failed", "timeout", "no-auth", "old-tls-version", "nxdomain", "no-mx",
-    "null-mx", "sni-dependent-certificate", "cname-smtp-host", "ip-smtp-host",
+    "hostname-mismatch",
+    "self-signed",
+    "untrusted-root",
+    "incomplete-chain",
+    "expired",
+    "not-yet-valid",
+    "no-starttls",
+    "tls-handshake-failed",
+    "wrong-tls-mode",
+    "connection-failed",
+    "timeout",
+    "no-auth",
+    "old-tls-version",
+    "nxdomain",
+    "no-mx",
+    "null-mx",
+    "sni-dependent-certificate",
+    "cname-smtp-host",
+    "ip-smtp-host",
 }
 GMAIL_TEXT = {
     "hostname-mismatch": gmail.CERT_ERROR,
@@ -45,7 +60,9 @@ ALSO = {
 PRODUCED: set[str] = set()
 
 
-def diagnose_lab(lab: LabInfo, connection: Connection, scenario: Scenario, **kw: object) -> Diagnosis:
+def diagnose_lab(
+    lab: LabInfo, connection: Connection, scenario: Scenario, **kw: object
+) -> Diagnosis:
     if scenario.smtp_host:
         kw.setdefault("smtp_host", lab.typed_host(scenario.domain))
     return run(diagnose(scenario.domain, **connection.kwargs(), **kw))  # type: ignore[arg-type]
@@ -76,7 +93,9 @@ def test_nxdomain(lab: LabInfo, lab_connection: Connection) -> None:
     assert not result.facts.exists
 
 
-def test_blog_case_recommends_the_verified_isp_name(lab: LabInfo, lab_connection: Connection) -> None:
+def test_blog_case_recommends_the_verified_isp_name(
+    lab: LabInfo, lab_connection: Connection
+) -> None:
     result = run(diagnose("blog.test", **lab_connection.kwargs()))
     first = result.remedies[0]
     assert (first.kind, first.recommended, first.verified) == ("isp-hostname", True, True)

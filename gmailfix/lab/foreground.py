@@ -24,7 +24,11 @@ def describe(info: LabInfo) -> str:
     ]
     for scenario in SCENARIOS:
         expect = "accept" if scenario.expect == "accept" else f"reject: {scenario.expect}"
-        lines += ["", f"# {scenario.domain}: {scenario.title} ({expect})", info.command(scenario.domain)]
+        lines += [
+            "",
+            f"# {scenario.domain}: {scenario.title} ({expect})",
+            info.command(scenario.domain),
+        ]
     lines += [
         "",
         f"# {MISSING_DOMAIN}: a domain that does not exist (reject: nxdomain)",

@@ -140,15 +140,23 @@ class Lab:
         info.connect.update(mapping)
 
     async def _listen(
-        self, scenario: Scenario, spec: ServerSpec, address: str, port: int,
+        self,
+        scenario: Scenario,
+        spec: ServerSpec,
+        address: str,
+        port: int,
         tls: ssl.SSLContext | None,
     ) -> Endpoint:
         implicit = spec.implicit_tls if spec.implicit_tls is not None else port == 465
         listen_port = FIXED_PORTS[port] if self.fixed_ports else 0
         try:
             server = await serve(
-                spec, host=address, port=listen_port, hostname=scenario.mail_host,
-                tls=tls, implicit=implicit and tls is not None,
+                spec,
+                host=address,
+                port=listen_port,
+                hostname=scenario.mail_host,
+                tls=tls,
+                implicit=implicit and tls is not None,
             )
         except OSError as exc:
             raise LabError(f"cannot listen on {address}:{listen_port}: {exc.strerror}") from None
@@ -170,7 +178,9 @@ def _add_records(zone: Zone, scenario: Scenario, address: str) -> None:
     mx = scenario.mx if scenario.mx is not None else (f"10 {scenario.mail_host}.",)
     for value in mx:
         zone.add(domain, "MX", value)
-    if not any(name == scenario.mail_host and kind == "CNAME" for name, kind, _ in scenario.records):
+    if not any(
+        name == scenario.mail_host and kind == "CNAME" for name, kind, _ in scenario.records
+    ):
         zone.add(scenario.mail_host, "A", address)
     for name, kind, value in scenario.records:
         zone.add(name, kind, value.replace("{addr}", address))
@@ -183,7 +193,10 @@ def _tls_context(
 ) -> ssl.SSLContext:
     default = _context(spec, spec.names, issuers, aia_url, now)
     if spec.by_sni:
-        by_name = {name: _context(spec, names, issuers, aia_url, now) for name, names in spec.by_sni.items()}
+        by_name = {
+            name: _context(spec, names, issuers, aia_url, now)
+            for name, names in spec.by_sni.items()
+        }
 
         def pick(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
             if name in by_name:
@@ -194,12 +207,17 @@ def _tls_context(
 
 
 def _context(
-    spec: CertSpec, names: tuple[str, ...], issuers: dict[str, ca.Issued], aia_url: str,
+    spec: CertSpec,
+    names: tuple[str, ...],
+    issuers: dict[str, ca.Issued],
+    aia_url: str,
     now: dt.datetime,
 ) -> ssl.SSLContext:
     issuer = None if spec.issuer == "self" else issuers[spec.issuer]
     leaf = ca.make_leaf(
-        issuer, names, now=now,
+        issuer,
+        names,
+        now=now,
         valid_from=dt.timedelta(days=spec.valid_from_days),
         valid_for=dt.timedelta(days=spec.valid_days),
         ca_issuers_url=aia_url if spec.issuer == "lab" else None,
@@ -226,7 +244,9 @@ class LabThread:
     """Run the lab on its own event loop in a background thread (tests, the demo)."""
 
     def __init__(self, directory: Path | None = None) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="gmailfix-lab-") if directory is None else None
+        self._tmp = (
+            tempfile.TemporaryDirectory(prefix="gmailfix-lab-") if directory is None else None
+        )
         self.directory = directory or Path(self._tmp.name)  # type: ignore[union-attr]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="lab")

@@ -190,7 +190,9 @@ async def serve(
     return await asyncio.start_server(guarded, host, port, ssl=tls if implicit else None)
 
 
-async def serve_files(files: dict[str, bytes], host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+async def serve_files(
+    files: dict[str, bytes], host: str = "127.0.0.1", port: int = 0
+) -> asyncio.Server:
     """A minimal HTTP/1.0 server for caIssuers URLs: GET a path, get its bytes."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

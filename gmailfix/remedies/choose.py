@@ -11,8 +11,14 @@ from gmailfix.smtp import ProbeResult
 
 CERTIFICATE_CAUSES = frozenset(
     {
-        "hostname-mismatch", "self-signed", "untrusted-root", "incomplete-chain", "expired",
-        "not-yet-valid", "starttls-refused", "tls-handshake-failed",
+        "hostname-mismatch",
+        "self-signed",
+        "untrusted-root",
+        "incomplete-chain",
+        "expired",
+        "not-yet-valid",
+        "starttls-refused",
+        "tls-handshake-failed",
     }
 )
 
@@ -20,9 +26,7 @@ CERTIFICATE_CAUSES = frozenset(
 Checker = Callable[[str], Awaitable[bool]]
 
 
-def isp_candidates(
-    analysis: ChainAnalysis, ptr_names: Sequence[str]
-) -> list[str]:
+def isp_candidates(analysis: ChainAnalysis, ptr_names: Sequence[str]) -> list[str]:
     """Names the presented certificate covers: its SANs, and PTR names for a wildcard."""
     names = [n for n in analysis.leaf.names if "*" not in n]
     wildcards = [n for n in analysis.leaf.names if n.startswith("*.")]

@@ -12,7 +12,11 @@ from rich.text import Text
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import Finding, Severity
 
-MARK = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
+MARK = {
+    Severity.ERROR: ("✗", "bold red"),
+    Severity.WARNING: ("!", "yellow"),
+    Severity.INFO: ("i", "cyan"),
+}
 
 
 def render(diagnosis: Diagnosis) -> RenderableType:
@@ -108,7 +112,10 @@ def _probe_table(diagnosis: Diagnosis) -> RenderableType:
         result = "accept" if endpoint.verdict.accept else (endpoint.verdict.cause or "reject")
         style = "green" if endpoint.verdict.accept else "red"
         table.add_row(
-            probe.host, str(probe.port), probe.tls_version or probe.mode, names,
+            probe.host,
+            str(probe.port),
+            probe.tls_version or probe.mode,
+            names,
             Text(result, style=style),
         )
     return table

@@ -1,0 +1,92 @@
+"""DNS answers from a real, independent DNS server: dnsmasq from Debian."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from gmailfix.certs import TrustStore
+from gmailfix.diagnose import diagnose
+from gmailfix.dns import make_resolver
+from gmailfix.lab.runner import LabInfo
+from tests.conftest import require_program, run
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def dnsmasq(lab: LabInfo) -> Iterator[str]:
+    program = require_program("dnsmasq")
+    port = _free_port()
+    good = lab.addresses["good.test"]
+    blog = lab.addresses["blog.test"]
+    args = [
+        program,
+        "-k",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        f"--port={port}",
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        "--pid-file=",
+        "--user=root",
+        "--group=root",
+        "--mx-host=good.test,mail.good.test,10",
+        f"--host-record=mail.good.test,{good}",
+        f"--ptr-record={'.'.join(reversed(good.split('.')))}.in-addr.arpa,mail.good.test",
+        "--mx-host=alias.test,mail.alias.test,10",
+        "--cname=mail.alias.test,server42.isp.test",
+        f"--host-record=server42.isp.test,{blog}",
+        "--address=/#/",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None:
+            pytest.fail(
+                f"dnsmasq did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _diagnose(lab: LabInfo, dns: str, domain: str, trust: TrustStore):  # type: ignore[no-untyped-def]
+    connect = dict(lab.connect)
+    for port in (587, 465, 25):  # mail.alias.test is served by the ISP's server
+        connect[("mail.alias.test", port)] = lab.by_domain["blog.test"][("mail.blog.test", port)]
+    resolver = make_resolver(dns_server=dns, timeout=3)
+    return run(diagnose(domain, resolver=resolver, connect=connect, trust=trust, timeout=3))
+
+
+@pytest.mark.dnsmasq
+def test_mx_a_and_ptr_from_dnsmasq(lab: LabInfo, lab_trust: TrustStore, dnsmasq: str) -> None:
+    result = _diagnose(lab, dnsmasq, "good.test", lab_trust)
+    assert [(mx.preference, mx.host) for mx in result.facts.mx] == [(10, "mail.good.test")]
+    address = lab.addresses["good.test"]
+    assert result.facts.ptr[address] == ("mail.good.test",)
+    assert result.verdict.accept
+
+
+@pytest.mark.dnsmasq
+def test_cname_and_nxdomain_from_dnsmasq(lab: LabInfo, lab_trust: TrustStore, dnsmasq: str) -> None:
+    alias = _diagnose(lab, dnsmasq, "alias.test", lab_trust)
+    assert alias.facts.cnames["mail.alias.test"] == "server42.isp.test"
+    codes = {f.code for f in alias.findings}
+    assert {"cname-smtp-host", "hostname-mismatch"} <= codes
+    assert alias.verdict.cause == "hostname-mismatch"
+    missing = _diagnose(lab, dnsmasq, "nowhere.test", lab_trust)
+    assert missing.verdict.cause == "nxdomain"
