@@ -9,7 +9,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, AnyStr, Literal
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -51,7 +51,7 @@ def _any_login(server: Any, session: Any, envelope: Any, mechanism: str, data: A
     return AuthResult(success=False, handled=False)
 
 
-class _LabSMTP(SMTP):  # type: ignore[misc]
+class _LabSMTP(SMTP):
     """aiosmtpd's server, optionally slow to answer (for the concurrency benchmark)."""
 
     def __init__(
@@ -61,11 +61,12 @@ class _LabSMTP(SMTP):  # type: ignore[misc]
         self._reply_delay = reply_delay
         self._offer_auth = offer_auth
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: AnyStr) -> None:
+        text = status if isinstance(status, str) else status.decode("utf-8", "replace")
         # aiosmtpd always advertises AUTH; a server without it is made by dropping the line
-        if not self._offer_auth and status.startswith("250-AUTH"):
+        if not self._offer_auth and text.startswith("250-AUTH"):
             return
-        if self._reply_delay and status[3:4] != "-":
+        if self._reply_delay and text[3:4] != "-":
             await asyncio.sleep(self._reply_delay)
         await super().push(status)
 

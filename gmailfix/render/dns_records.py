@@ -1,0 +1,35 @@
+"""DNS records the fix needs, as zone-file lines."""
+
+from __future__ import annotations
+
+from gmailfix.inputs import is_ip_address
+from gmailfix.remedies.fix import FixPlan
+
+
+def zone_lines(plan: FixPlan) -> str:
+    lines = [
+        f"; DNS records for the mail server of {plan.domain}, written by gmailfix.",
+        "; Zone-file lines: add them in your DNS provider's panel (type, name, value).",
+        "; Let's Encrypt checks these names from the internet before it issues.",
+        "",
+    ]
+    addresses = [a for a in plan.addresses if is_ip_address(a) and not a.startswith("127.")]
+    for host in plan.cert_hosts:
+        if addresses:
+            for address in addresses:
+                kind = "AAAA" if ":" in address else "A"
+                lines.append(f"{host}. 3600 IN {kind} {address}")
+        else:
+            lines.append(f"; {host}. 3600 IN A <your mail server's public IPv4 address>")
+    lines += [
+        "",
+        "; Only for the DNS-01 method (sh certbot/issue.sh dns): certbot prints a value for",
+    ]
+    lines += [
+        f';   _acme-challenge.{h}. 300 IN TXT "<the value certbot prints>"' for h in plan.cert_hosts
+    ]
+    lines += [
+        "",
+        "; Reverse DNS (PTR) of the server's address should name the host; your ISP sets it.",
+    ]
+    return "\n".join(lines) + "\n"

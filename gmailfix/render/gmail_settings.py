@@ -1,0 +1,57 @@
+"""Gmail's "Send mail as" form, field by field, in the order Gmail asks."""
+
+from __future__ import annotations
+
+from gmailfix.gmail import GmailSettings, security_for
+from gmailfix.remedies.fix import FixPlan
+
+WHERE = (
+    "Where: Gmail on the web > Settings (the gear) > See all settings > Accounts and Import >\n"
+    '"Send mail as" > "Add another email address" (or "edit info" next to an existing one).'
+)
+
+
+def settings_for(plan: FixPlan) -> list[tuple[str, GmailSettings]]:
+    """(address, settings) for every alias the plan covers."""
+    if plan.kind == "sni":
+        return [
+            (f"you@{a.domain}", GmailSettings(a.host, plan.port, security_for(plan.port), None))
+            for a in plan.aliases
+        ]
+    address = plan.username or f"you@{plan.domain}"
+    return [(address, GmailSettings(plan.smtp_host, plan.port, plan.security, plan.username))]
+
+
+def render_settings(address: str, settings: GmailSettings) -> str:
+    tls = "(*)" if settings.security == "TLS" else "( )"
+    ssl = "(*)" if settings.security == "SSL" else "( )"
+    username = settings.username or f"{address}  (or the login name your provider gave you)"
+    return "\n".join(
+        [
+            f"Sending as {address}",
+            "",
+            'Step 1: "Add another email address you own"',
+            "  Name:               the name recipients should see",
+            f"  Email address:      {address}",
+            "  Treat as an alias:  leave it ticked",
+            '  > click "Next Step"',
+            "",
+            'Step 2: "Send mail through your SMTP server"',
+            f"  SMTP Server:        {settings.smtp_server}",
+            f"  Port:               {settings.port}",
+            f"  Username:           {username}",
+            "  Password:           your mailbox password (gmailfix never asks for it or stores it)",
+            f"  {tls} Secured connection using TLS (recommended)",
+            f"  {ssl} Secured connection using SSL",
+            '  > click "Add Account" (or "Save Changes")',
+            "",
+            "Gmail connects at once to check these settings; the diagnosis above shows it will",
+            "accept them once the fix is in place.",
+        ]
+    )
+
+
+def gmail_settings_text(plan: FixPlan) -> str:
+    blocks = [render_settings(address, s) for address, s in settings_for(plan)]
+    header = f'Gmail "Send mail as" settings for {plan.domain}\n\n{WHERE}\n'
+    return header + "\n\n" + "\n\n----\n\n".join(blocks) + "\n"

@@ -1,0 +1,147 @@
+"""Real Exim 4.96 for tests: config checks and a throwaway daemon on loopback."""
+
+from __future__ import annotations
+
+import grp
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import require_program
+
+EXIM_USER = "Debian-exim"
+
+
+def exim() -> str:
+    return require_program("exim")
+
+
+def shared_dir() -> Path:
+    """A directory Exim's user can traverse (pytest's tmp_path is root-only)."""
+    path = Path(tempfile.mkdtemp(prefix="gmailfix-exim-", dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+def check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """``exim -bV -C``: parses the whole config (not expansions, FACTS.md)."""
+    path.chmod(0o644)
+    return subprocess.run(
+        [exim(), "-bV", "-C", str(path)], capture_output=True, text=True, timeout=30
+    )
+
+
+def minimal_config(workdir: Path, includes: list[Path], authenticators: Path | None) -> Path:
+    """A tiny exim.conf that loads main-section files, like a user's own config."""
+    for sub in ("log", "spool"):
+        (workdir / sub).mkdir(exist_ok=True)
+        shutil.chown(workdir / sub, EXIM_USER, EXIM_USER)
+    lines = [
+        "primary_hostname = mail.gmailfix.test",
+        f"log_file_path = {workdir}/log/%slog",
+        f"spool_directory = {workdir}/spool",
+        "acl_smtp_rcpt = accept",
+        *[f".include {p}" for p in includes],
+    ]
+    if authenticators is not None:
+        lines += ["begin authenticators", f".include {authenticators}"]
+    conf = workdir / "exim.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    conf.chmod(0o644)
+    return conf
+
+
+def debian_update(
+    workdir: Path, layout: str, macros: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run Debian's update-exim4.conf on a copy of /etc/exim4 with our macros file."""
+    confdir = workdir / "etc-exim4"
+    shutil.copytree("/etc/exim4", confdir)
+    conf_conf = confdir / "update-exim4.conf.conf"
+    text = conf_conf.read_text()
+    split = "true" if layout == "debian-split" else "false"
+    lines = [ln for ln in text.splitlines() if not ln.startswith("dc_use_split_config=")]
+    conf_conf.write_text("\n".join([*lines, f"dc_use_split_config='{split}'"]) + "\n")
+    if layout == "debian-split":
+        (confdir / "conf.d/main/000_localmacros").write_text(macros)
+    else:
+        (confdir / "exim4.conf.localmacros").write_text(macros)
+    output = workdir / "exim4.conf.generated"
+    # update-exim4.conf only reads CONFDIR/exim4.conf.localmacros when the real
+    # /etc/exim4/exim4.conf.localmacros exists (it tests the fixed path): make an
+    # empty one for the run if there is none, and remove it afterwards.
+    real = Path("/etc/exim4/exim4.conf.localmacros")
+    made = layout == "debian-single" and not real.exists()
+    if made:
+        real.touch()
+    try:
+        done = subprocess.run(
+            [require_program("update-exim4.conf"), "--confdir", str(confdir), "--output", str(output)],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        if made:
+            real.unlink()
+    return done, output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def exim_daemon(conf: Path, workdir: Path) -> Iterator[int]:
+    """``exim -bdf`` on a free loopback port; yields the port, stops it after."""
+    port = free_port()
+    pidfile = workdir / "exim.pid"
+    proc = subprocess.Popen(
+        [exim(), "-C", str(conf), "-bdf", "-oX", f"127.0.0.1.{port}", "-oP", str(pidfile)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"exim did not start: {out} {read_logs(workdir)}")
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def read_logs(workdir: Path) -> str:
+    logs = workdir / "log"
+    return "".join(p.read_text(errors="replace") for p in sorted(logs.glob("*log"))) if logs.exists() else ""
+
+
+def install_cert(tls_dir: Path, name: str, chain_pem: bytes, key_pem: bytes) -> None:
+    """Lay out a certificate the way the deploy hook does: root:Debian-exim, key 0640."""
+    directory = tls_dir / name
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, data, mode in ((directory / "fullchain.pem", chain_pem, 0o644), (directory / "privkey.pem", key_pem, 0o640)):
+        path.write_bytes(data)
+        os.chown(path, 0, _gid())
+        path.chmod(mode)
+    os.chown(directory, 0, _gid())
+    directory.chmod(0o750)
+
+
+def _gid() -> int:
+    return grp.getgrnam(EXIM_USER).gr_gid
