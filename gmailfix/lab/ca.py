@@ -8,6 +8,7 @@ critical, serverAuth on leaves and an AIA caIssuers URL.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -119,6 +120,7 @@ def make_leaf(
     valid_for: dt.timedelta = 90 * DAY,
     ca_issuers_url: str | None = None,
     org: str = "gmailfix lab",
+    ips: Sequence[str] = (),
 ) -> Issued:
     """A server certificate for ``names``; ``issuer=None`` makes it self-signed."""
     now = now or dt.datetime.now(dt.UTC)
@@ -149,7 +151,11 @@ def make_leaf(
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in names]
+                + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+            ),
+            critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )

@@ -78,8 +78,15 @@ def issue_script(plan: FixPlan) -> str:
         f"#   ACME_SERVER  the CA's directory URL (default Let's Encrypt: {LETS_ENCRYPT});",
         "#                use https://acme-staging-v02.api.letsencrypt.org/directory to rehearse",
         "#   EMAIL        for expiry notices (recommended)",
+        "#   GMAILFIX_HOOK_DIR  where the deploy hook is kept for renewals",
+        "#                (default /etc/letsencrypt/gmailfix)",
         "set -eu",
         'here=$(cd "$(dirname "$0")" && pwd)',
+        "# certbot remembers the hook's path for every renewal: keep it outside this folder",
+        'hook_dir="${GMAILFIX_HOOK_DIR:-/etc/letsencrypt/gmailfix}"',
+        'install -d -m 0755 "$hook_dir"',
+        'hook="$hook_dir/exim-deploy-hook.sh"',
+        'install -m 0755 "$here/deploy-hook.sh" "$hook"',
         f'server="${{ACME_SERVER:-{LETS_ENCRYPT}}}"',
         'method="${1:-standalone}"',
         "if [ $# -gt 0 ]; then shift; fi",
@@ -101,7 +108,7 @@ def issue_script(plan: FixPlan) -> str:
         domains = " ".join(f"-d {quote(h)}" for h in hosts)
         lines += [
             f"certbot certonly --cert-name {quote(lineage)} {domains} \\",
-            '  --server "$server" --agree-tos --deploy-hook "$here/deploy-hook.sh" "$@"',
+            '  --server "$server" --agree-tos --deploy-hook "$hook" "$@"',
         ]
     lines += [
         "",

@@ -1,0 +1,107 @@
+"""Pebble (a test ACME CA) and a DNS server for it, on loopback, for certbot tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gmailfix.lab import ca
+from gmailfix.lab.dns_server import DnsServer, Zone
+from tests.conftest import require_program
+
+ACME_DIRECTORY = "https://127.0.0.1:14000/dir"
+MANAGEMENT = "https://127.0.0.1:15000"
+HTTP_01_PORT = 5002
+
+
+@dataclass(frozen=True)
+class Pebble:
+    api_ca: Path  # trust this to talk to Pebble's API (REQUESTS_CA_BUNDLE)
+    root: Path  # the root that signs what Pebble issues (fetched at start)
+
+
+@contextmanager
+def dns_for(records: dict[str, str]) -> Iterator[str]:
+    """A lab DNS server answering A records, in a thread; yields HOST:PORT."""
+    zone = Zone()
+    for name, address in records.items():
+        zone.add(name, "A", address)
+    server = DnsServer(zone)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    host, port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    try:
+        yield f"{host}:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    out = proc.stdout.read().decode() if proc.stdout and proc.poll() is not None else ""
+    raise RuntimeError(f"pebble did not start: {out}")
+
+
+@contextmanager
+def pebble(workdir: Path, dns_server: str) -> Iterator[Pebble]:
+    program = require_program("pebble")
+    api_root = ca.make_root("Pebble API Test Root")
+    api = ca.make_leaf(api_root, ["localhost"], ips=["127.0.0.1"])
+    (workdir / "api.pem").write_bytes(api.cert_pem())
+    (workdir / "api.key").write_bytes(api.key_pem())
+    (workdir / "api-ca.pem").write_bytes(api_root.cert_pem())
+    config = {
+        "pebble": {
+            "listenAddress": "127.0.0.1:14000",
+            "managementListenAddress": "127.0.0.1:15000",
+            "certificate": str(workdir / "api.pem"),
+            "privateKey": str(workdir / "api.key"),
+            "httpPort": HTTP_01_PORT,
+            "tlsPort": 5001,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+        }
+    }
+    (workdir / "pebble.json").write_text(json.dumps(config))
+    env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+    proc = subprocess.Popen(
+        [program, "-config", str(workdir / "pebble.json"), "-dnsserver", dns_server],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+    )
+    try:
+        _wait_port(14000, proc)
+        _wait_port(15000, proc)
+        trust = ssl.create_default_context(cafile=str(workdir / "api-ca.pem"))
+        root = httpx.get(f"{MANAGEMENT}/roots/0", verify=trust, timeout=10)
+        root.raise_for_status()
+        (workdir / "pebble-root.pem").write_bytes(root.content)
+        yield Pebble(workdir / "api-ca.pem", workdir / "pebble-root.pem")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
