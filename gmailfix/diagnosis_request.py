@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 
 from gmailfix.connection import Connection, build
 from gmailfix.diagnose import Diagnosis, Listener, diagnose
+from gmailfix.errors import InputError
 from gmailfix.inputs import PORTS, normalise_domain, normalise_host
 
 
@@ -28,9 +30,23 @@ def make_request(
 ) -> Request:
     """Validate everything a person typed; raises InputError with one clear line."""
     domain = normalise_domain(target)
-    username = target.strip() if "@" in target and "://" not in target else None
+    username = _username(target)
     host = normalise_host(smtp_host) if smtp_host else None
     return Request(domain, username, host, ports, connection)
+
+
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+
+
+def _username(target: str) -> str | None:
+    """The address as Gmail's username, when an address was typed (local part checked)."""
+    text = target.strip()
+    if "@" not in text or "://" in text:
+        return None
+    local, _, domain = text.rpartition("@")
+    if not _LOCAL_PART.match(local):
+        raise InputError(f"{local!r} is not a valid address: check the part before the @")
+    return f"{local}@{normalise_domain(domain)}"
 
 
 def request_from_args(args: argparse.Namespace) -> Request:

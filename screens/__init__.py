@@ -1,0 +1,1 @@
+"""The Textual wizard. Installed as ``gmailfix.screens``; it only calls the engine."""

@@ -82,8 +82,16 @@ def debian_update(
         real.touch()
     try:
         done = subprocess.run(
-            [require_program("update-exim4.conf"), "--confdir", str(confdir), "--output", str(output)],
-            capture_output=True, text=True, timeout=60,
+            [
+                require_program("update-exim4.conf"),
+                "--confdir",
+                str(confdir),
+                "--output",
+                str(output),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         if made:
@@ -104,7 +112,8 @@ def exim_daemon(conf: Path, workdir: Path) -> Iterator[int]:
     pidfile = workdir / "exim.pid"
     proc = subprocess.Popen(
         [exim(), "-C", str(conf), "-bdf", "-oX", f"127.0.0.1.{port}", "-oP", str(pidfile)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 15
@@ -128,14 +137,21 @@ def exim_daemon(conf: Path, workdir: Path) -> Iterator[int]:
 
 def read_logs(workdir: Path) -> str:
     logs = workdir / "log"
-    return "".join(p.read_text(errors="replace") for p in sorted(logs.glob("*log"))) if logs.exists() else ""
+    return (
+        "".join(p.read_text(errors="replace") for p in sorted(logs.glob("*log")))
+        if logs.exists()
+        else ""
+    )
 
 
 def install_cert(tls_dir: Path, name: str, chain_pem: bytes, key_pem: bytes) -> None:
     """Lay out a certificate the way the deploy hook does: root:Debian-exim, key 0640."""
     directory = tls_dir / name
     directory.mkdir(parents=True, exist_ok=True)
-    for path, data, mode in ((directory / "fullchain.pem", chain_pem, 0o644), (directory / "privkey.pem", key_pem, 0o640)):
+    for path, data, mode in (
+        (directory / "fullchain.pem", chain_pem, 0o644),
+        (directory / "privkey.pem", key_pem, 0o640),
+    ):
         path.write_bytes(data)
         os.chown(path, 0, _gid())
         path.chmod(mode)

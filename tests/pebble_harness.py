@@ -88,7 +88,9 @@ def pebble(workdir: Path, dns_server: str) -> Iterator[Pebble]:
     env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
     proc = subprocess.Popen(
         [program, "-config", str(workdir / "pebble.json"), "-dnsserver", dns_server],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         _wait_port(14000, proc)

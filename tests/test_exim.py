@@ -35,13 +35,21 @@ def workdir() -> Iterator[Path]:
 
 def sni_plan(tls_dir: str = "/etc/exim4/tls", layout: str = "plain") -> FixPlan:
     return FixPlan(
-        "sni", "alpha.test", "mail.alpha.test", 587, None, aliases=ALIASES,
-        exim_layout=layout, tls_dir=tls_dir,  # type: ignore[arg-type]
+        "sni",
+        "alpha.test",
+        "mail.alpha.test",
+        587,
+        None,
+        aliases=ALIASES,
+        exim_layout=layout,
+        tls_dir=tls_dir,  # type: ignore[arg-type]
     )
 
 
 def cert_plan(layout: str = "plain") -> FixPlan:
-    return FixPlan("new-certificate", "alpha.test", "mail.alpha.test", 587, None, exim_layout=layout)  # type: ignore[arg-type]
+    return FixPlan(
+        "new-certificate", "alpha.test", "mail.alpha.test", 587, None, exim_layout=layout
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("make_plan", [cert_plan, sni_plan], ids=["new-certificate", "sni"])
@@ -107,7 +115,14 @@ def sni_daemon(workdir: Path, pki: tuple[ca.Issued, ca.Issued]) -> Iterator[int]
 
 
 def s_client(port: int, sni: str | None) -> str:
-    args = [require_program("openssl"), "s_client", "-connect", f"127.0.0.1:{port}", "-starttls", "smtp"]
+    args = [
+        require_program("openssl"),
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-starttls",
+        "smtp",
+    ]
     args += ["-noservername"] if sni is None else ["-servername", sni]
     done = subprocess.run(args, input="", capture_output=True, text=True, timeout=30)
     return done.stdout + done.stderr
@@ -129,9 +144,13 @@ def test_sni_fix_serves_each_alias_its_certificate(
     for alias in ALIASES:
         result = run(
             diagnose(
-                alias.domain, smtp_host=alias.host, ports=[587], resolver=resolver,
+                alias.domain,
+                smtp_host=alias.host,
+                ports=[587],
+                resolver=resolver,
                 connect={(alias.host, 587): ("127.0.0.1", sni_daemon)},
-                trust=TrustStore([root.cert], public=False), timeout=5,
+                trust=TrustStore([root.cert], public=False),
+                timeout=5,
                 now=dt.datetime.now(dt.UTC),
             )
         )
@@ -159,3 +178,26 @@ def test_sni_with_path_characters_never_reaches_the_config(sni_daemon: int, sni:
     output = s_client(sni_daemon, sni)
     assert "BEGIN CERTIFICATE" not in output
     assert "alert" in output
+
+
+def test_generated_verify_script_passes_against_the_sni_fix(
+    sni_daemon: int, pki: tuple[ca.Issued, ca.Issued], workdir: Path
+) -> None:
+    from gmailfix.render.verify import verify_script
+
+    root, _ = pki
+    (workdir / "root.pem").write_bytes(root.cert_pem())
+    script = workdir / "verify.sh"
+    script.write_text(verify_script(sni_plan()))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CA_FILE": str(workdir / "root.pem"),
+        "CONNECT": f"127.0.0.1:{sni_daemon}",
+    }
+    done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("OK ") == 2 and "All checks passed" in done.stdout
+    # and without trusting the test CA, the same check fails, as Gmail would
+    env.pop("CA_FILE")
+    done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "FAIL" in done.stdout

@@ -39,10 +39,14 @@ def workdir() -> Iterator[Path]:
 def check(port: int, dns: str, root: Path) -> Diagnosis:
     return run(
         diagnose(
-            "newcert.test", smtp_host=HOST, ports=[587],
+            "newcert.test",
+            smtp_host=HOST,
+            ports=[587],
             resolver=make_resolver(dns_server=dns, timeout=3),
             connect={(HOST, 587): ("127.0.0.1", port)},
-            trust=TrustStore.with_ca_files([root]), timeout=5, now=dt.datetime.now(dt.UTC),
+            trust=TrustStore.with_ca_files([root]),
+            timeout=5,
+            now=dt.datetime.now(dt.UTC),
         )
     )
 
@@ -80,11 +84,24 @@ def test_certbot_with_generated_scripts_turns_reject_into_accept(workdir: Path) 
         }
         done = subprocess.run(
             [
-                "sh", str(bundle / "certbot/issue.sh"), "standalone",
-                "--http-01-port", str(ph.HTTP_01_PORT), "--http-01-address", "127.0.0.1",
-                "--config-dir", str(state), "--work-dir", str(state), "--logs-dir", str(state),
+                "sh",
+                str(bundle / "certbot/issue.sh"),
+                "standalone",
+                "--http-01-port",
+                str(ph.HTTP_01_PORT),
+                "--http-01-address",
+                "127.0.0.1",
+                "--config-dir",
+                str(state),
+                "--work-dir",
+                str(state),
+                "--logs-dir",
+                str(state),
             ],
-            env=env, capture_output=True, text=True, timeout=180,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "deploy hook: installed" in done.stdout + done.stderr

@@ -45,8 +45,8 @@ def render_settings(address: str, settings: GmailSettings) -> str:
             f"  {ssl} Secured connection using SSL",
             '  > click "Add Account" (or "Save Changes")',
             "",
-            "Gmail connects at once to check these settings; the diagnosis above shows it will",
-            "accept them once the fix is in place.",
+            "Gmail connects to the server at once to check these settings. Run verify.sh",
+            "first: when it prints OK, Gmail's certificate check will pass too.",
         ]
     )
 
