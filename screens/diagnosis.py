@@ -111,12 +111,12 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
     def _show(self, diagnosis: Diagnosis) -> None:
         self.result = diagnosis
         self.query_one("#spinner").display = False
-        table = self.query_one("#probes", DataTable)
-        if table.row_count == 0:
-            for endpoint in diagnosis.endpoints:
-                for probe in (endpoint.probe, endpoint.probe_no_sni):
-                    if probe is not None:
-                        self._add_row(probe)
+        # rows came in as probes finished; now show them in a stable order
+        self.query_one("#probes", DataTable).clear()
+        for endpoint in diagnosis.endpoints:
+            for probe in (endpoint.probe, endpoint.probe_no_sni):
+                if probe is not None:
+                    self._add_row(probe)
         self.query_one("#status", Static).update("Done.")
         self.query_one("#verdict", Static).update(verdict_text(diagnosis))
         self.query_one("#findings", Static).update(findings_text(diagnosis))
