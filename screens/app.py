@@ -5,14 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from gmailfix.screens.choose_fix import ChooseFixScreen
-from gmailfix.screens.details import Details, DetailsScreen
-from gmailfix.screens.diagnosis import DiagnosisScreen
-from gmailfix.screens.export import ExportScreen
-from gmailfix.screens.paste_error import PasteErrorScreen
-from gmailfix.screens.recheck import RecheckScreen
-from gmailfix.screens.settings import SettingsScreen
-from gmailfix.screens.welcome import WelcomeScreen
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -24,6 +16,14 @@ from gmailfix.inputs import PORTS
 from gmailfix.lab.runner import LabInfo
 from gmailfix.remedies.fix import FixPlan
 from gmailfix.remedies.plan import RemedyKind
+from gmailfix.screens.choose_fix import ChooseFixScreen
+from gmailfix.screens.details import Details, DetailsScreen
+from gmailfix.screens.diagnosis import DiagnosisScreen
+from gmailfix.screens.export import ExportScreen
+from gmailfix.screens.paste_error import PasteErrorScreen
+from gmailfix.screens.recheck import RecheckScreen
+from gmailfix.screens.settings import SettingsScreen
+from gmailfix.screens.welcome import WelcomeScreen
 
 
 class GmailfixApp(App[None]):

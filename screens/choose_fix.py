@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gmailfix.screens.base import WizardScreen
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from gmailfix.diagnose import Diagnosis
 from gmailfix.remedies.plan import Remedy, RemedyKind
+from gmailfix.screens.base import WizardScreen
 
 OTHER_FIXES: tuple[tuple[RemedyKind, str], ...] = (
     ("new-certificate", "Get a free certificate for your mail server's name"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gmailfix.screens.base import WizardScreen
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -13,6 +12,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from gmailfix.errors import InputError
 from gmailfix.inputs import normalise_domain, normalise_host
+from gmailfix.screens.base import WizardScreen
 
 PORT_CHOICES = [("587 (TLS)", 587), ("465 (SSL)", 465), ("25 (TLS)", 25), ("Not sure: try all", 0)]
 

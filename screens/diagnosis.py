@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gmailfix.screens.base import WizardScreen
-from gmailfix.screens.widgets import Evidence, evidence_text, findings_text, verdict_text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +16,8 @@ from textual.worker import Worker, WorkerState
 from gmailfix.certs import dns_names
 from gmailfix.diagnose import Diagnosis, DnsDone, Event, ProbeDone, Stage
 from gmailfix.diagnosis_request import Request, run_request
+from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.widgets import Evidence, evidence_text, findings_text, verdict_text
 from gmailfix.smtp import ProbeResult
 
 

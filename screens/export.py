@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from gmailfix.screens.base import WizardScreen
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -15,6 +14,7 @@ from gmailfix.bundle import bundle_files, write_folder, write_zip
 from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import GmailfixError
 from gmailfix.remedies.fix import FixPlan
+from gmailfix.screens.base import WizardScreen
 
 
 class ExportScreen(WizardScreen[Path]):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gmailfix.screens.base import WizardScreen
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static, TextArea
 
 from gmailfix.gmail import explain_error
+from gmailfix.screens.base import WizardScreen
 
 
 class PasteErrorScreen(WizardScreen[bool]):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar, Literal
 
-from gmailfix.screens.base import WizardScreen
-from gmailfix.screens.widgets import findings_text, verdict_text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +15,8 @@ from textual.worker import Worker, WorkerState
 from gmailfix.diagnose import Diagnosis
 from gmailfix.diagnosis_request import Request, run_request
 from gmailfix.remedies.fix import FixPlan
+from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.widgets import findings_text, verdict_text
 
 Next = Literal["again", "done"]
 

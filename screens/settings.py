@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gmailfix.screens.base import WizardScreen
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +16,7 @@ from gmailfix.remedies.fix import EXIM_LAYOUTS, EximLayout, FixPlan, plan_fix
 from gmailfix.remedies.plan import RemedyKind
 from gmailfix.render.exim import exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text, settings_for
+from gmailfix.screens.base import WizardScreen
 
 LAYOUT_FILE = {
     "debian-split": "exim4/conf.d/main/000_localmacros",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from gmailfix.screens.base import WizardScreen
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
+
+from gmailfix.screens.base import WizardScreen
 
 Choice = Literal["start", "paste"]
 

@@ -25,7 +25,9 @@ SIZES = [(80, 24), (120, 40)]
 Step = Callable[[Pilot[None]], Awaitable[None]]
 
 
-async def wait_for(pilot: Pilot[None], kind: type, ready: Callable[[object], bool] = lambda s: True) -> None:
+async def wait_for(
+    pilot: Pilot[None], kind: type, ready: Callable[[object], bool] = lambda s: True
+) -> None:
     for _ in range(300):
         screen = pilot.app.screen
         if isinstance(screen, kind) and ready(screen):

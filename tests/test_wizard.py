@@ -55,7 +55,9 @@ def app(lab: LabInfo, tmp_path: Path) -> GmailfixApp:
     return wizard
 
 
-async def test_blog_case_to_isp_fix_export_and_passing_recheck(app: GmailfixApp, tmp_path: Path) -> None:
+async def test_blog_case_to_isp_fix_export_and_passing_recheck(
+    app: GmailfixApp, tmp_path: Path
+) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await to_diagnosis(pilot, app)
         assert "Gmail would reject" in text_of(app, "#verdict")
@@ -91,7 +93,9 @@ async def test_blog_case_to_sni_fix_and_export(app: GmailfixApp, tmp_path: Path)
         await until(pilot, on(app, ChooseFixScreen))
         await pilot.press("down", "down", "enter")
         await until(pilot, on(app, SettingsScreen))
-        assert "--alias-domain" in text_of(app, "#plan-error") or "several domains" in text_of(app, "#plan-error")
+        assert "--alias-domain" in text_of(app, "#plan-error") or "several domains" in text_of(
+            app, "#plan-error"
+        )
         app.screen.query_one("#aliases", Input).value = "second.test, third.test"
         await pilot.pause()
         exim = app.screen.query_one("#exim", TextArea).text
