@@ -155,9 +155,9 @@ class _Run:
     ) -> tuple[str, ...]:
         if smtp_host:
             return (smtp_host,)
-        mapped = {host for host, _ in self.connect}
-        found = [mx.host for mx in facts.mx if mx.addresses or mx.host in mapped]
-        found += [g for g in guesses if facts.addresses.get(g) or g in mapped]
+        # an MX that is an address literal (RFC 5321 forbids it) is still tried
+        found = [mx.host for mx in facts.mx if mx.addresses or is_ip_address(mx.host)]
+        found += [g for g in guesses if facts.addresses.get(g)]
         return tuple(dict.fromkeys(found))
 
     def _target(self, host: str, port: int, sni: str | None, facts: gdns.DnsFacts) -> ProbeTarget:

@@ -57,6 +57,7 @@ class DnsFacts:
     cnames: Mapping[str, str] = field(default_factory=dict)
     nxdomain_hosts: frozenset[str] = frozenset()
     ptr: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    mta_sts: tuple[str, ...] = ()  # TXT of _mta-sts.<domain>: context, not a verdict
     errors: tuple[Answer, ...] = ()
 
 
@@ -115,7 +116,10 @@ async def query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) ->
     except (dns.exception.DNSException, OSError, ValueError) as exc:
         return Answer(name, rdtype, "error", error=str(exc) or type(exc).__name__)
     canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
-    records = tuple(r.to_text() for r in result)
+    if rdtype == "TXT":
+        records = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in result)
+    else:
+        records = tuple(r.to_text() for r in result)
     mx: tuple[tuple[int, str], ...] = ()
     if rdtype == "MX":
         mx = tuple(
@@ -144,8 +148,10 @@ async def gather_facts(
     resolver: dns.asyncresolver.Resolver, domain: str, extra_hosts: Iterable[str] = ()
 ) -> DnsFacts:
     """MX of the domain, then addresses of every MX and extra host, then their PTRs."""
-    mx_answer, (domain_addresses, _, domain_answers) = await asyncio.gather(
-        query(resolver, domain, "MX"), lookup_addresses(resolver, domain)
+    mx_answer, (domain_addresses, _, domain_answers), sts = await asyncio.gather(
+        query(resolver, domain, "MX"),
+        lookup_addresses(resolver, domain),
+        query(resolver, f"_mta-sts.{domain}", "TXT"),
     )
     exists = mx_answer.status != "nxdomain"
     null_mx = mx_answer.mx == ((0, ""),) or mx_answer.mx == ((0, "."),)
@@ -175,6 +181,7 @@ async def gather_facts(
         cnames=cnames,
         nxdomain_hosts=missing,
         ptr={a: names for a, names in zip(all_addresses, ptrs, strict=True) if names},
+        mta_sts=tuple(r for r in sts.records if "v=STSv1" in r)[:1],
         errors=tuple(a for a in errors if a.status == "error"),
     )
 

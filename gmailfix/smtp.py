@@ -120,6 +120,7 @@ class _Session:
         self.target = target
         self.stage = "connecting"
         self.in_handshake = False
+        self.just_secured = False  # TLS is up and the server has not spoken over it yet
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.extra: list[asyncio.StreamWriter] = []
@@ -244,6 +245,7 @@ class _Session:
         self.stage, self.in_handshake = "negotiating TLS", True
         await self.writer.start_tls(client_context(), server_hostname=self.target.sni)
         self.in_handshake = False
+        self.just_secured = True
         obj = self.writer.get_extra_info("ssl_object")
         cipher = obj.cipher() if obj else None
         self.result = replace(
@@ -300,6 +302,15 @@ class _Session:
                     "smtp-protocol-error", f"a reply line was longer than {LINE_LIMIT} bytes"
                 ) from None
             head = b""
+            if not raw and self.just_secured:
+                # TLS 1.3 servers that demand a client certificate send their alert after
+                # the handshake; asyncio reports it as a plain end of stream
+                raise ProbeFailure(
+                    "tls-handshake-failed",
+                    "the server ended the TLS session right after the handshake: it "
+                    "probably demands a client certificate (certificate required)",
+                )
+            self.just_secured = False
             if not raw.endswith(b"\n"):
                 raise ProbeFailure(
                     "smtp-protocol-error", f"the server closed the connection while {self.stage}"

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Literal
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -121,11 +122,20 @@ class DnsServer:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response.to_wire()
         response = self.zone.answer(query)
-        if behaviour == "truncate" and not over_tcp:
+        if over_tcp:
+            return response.to_wire()
+        # over UDP an answer must fit the client's buffer (512 bytes without EDNS);
+        # otherwise the client is told to ask again over TCP
+        limit = max(512, query.payload) if query.edns >= 0 else 512
+        try:
+            wire = response.to_wire(max_size=limit)
+        except dns.exception.TooBig:
+            wire = b""
+        if behaviour == "truncate" or not wire:
             truncated = dns.message.make_response(query)
             truncated.flags |= dns.flags.TC
             return truncated.to_wire()
-        return response.to_wire()
+        return wire
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):

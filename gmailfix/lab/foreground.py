@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from gmailfix.lab.runner import Lab, LabInfo
-from gmailfix.lab.scenarios import MISSING_DOMAIN, SCENARIOS
+from gmailfix.lab.scenarios import ALL_SCENARIOS, MISSING_DOMAIN
 
 
 def describe(info: LabInfo) -> str:
@@ -22,7 +22,7 @@ def describe(info: LabInfo) -> str:
         "",
         "Try these in another terminal:",
     ]
-    for scenario in SCENARIOS:
+    for scenario in ALL_SCENARIOS:
         expect = "accept" if scenario.expect == "accept" else f"reject: {scenario.expect}"
         lines += [
             "",

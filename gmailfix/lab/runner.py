@@ -15,12 +15,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dns.reversename
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from gmailfix.errors import LabError
 from gmailfix.lab import ca
 from gmailfix.lab.dns_server import DnsServer, Zone
-from gmailfix.lab.scenarios import SCENARIOS, CertSpec, Scenario
+from gmailfix.lab.scenarios import ALL_SCENARIOS, CertSpec, Scenario
 from gmailfix.lab.servers import ServerSpec, serve, serve_files
 from gmailfix.smtp import Endpoint
 
@@ -44,7 +45,7 @@ class LabInfo:
     addresses: dict[str, str] = field(default_factory=dict)
 
     def scenario(self, domain: str) -> Scenario:
-        return next(s for s in SCENARIOS if s.domain == domain)
+        return next(s for s in ALL_SCENARIOS if s.domain == domain)
 
     def typed_host(self, domain: str) -> str:
         return self.scenario(domain).typed_host.replace("{addr}", self.addresses[domain])
@@ -58,7 +59,7 @@ class LabInfo:
         args = self.lab_args()
         for (h, p), (a, q) in sorted(self.by_domain.get(domain, {}).items()):
             args += ["--connect", f"{h}:{p}={a}:{q}"]
-        scenario = next((s for s in SCENARIOS if s.domain == domain), None)
+        scenario = next((s for s in ALL_SCENARIOS if s.domain == domain), None)
         if scenario is not None and scenario.smtp_host:
             args += ["--smtp-host", self.typed_host(domain)]
         return args
@@ -99,13 +100,13 @@ class Lab:
             ) from None
         info = LabInfo(self.directory, dns, ca_file)
         issuers = {"lab": intermediate, "other": other}
-        for index, scenario in enumerate(SCENARIOS):
-            address = scenario_address(index)
+        for index, scenario in enumerate(ALL_SCENARIOS):
+            address = "::1" if scenario.ipv6_only else scenario_address(index)
             info.addresses[scenario.domain] = address
             _add_records(zone, scenario, address)
             if scenario.share_servers_of is None:
                 await self._start_scenario(scenario, address, info, issuers, aia_url, now)
-        for scenario in SCENARIOS:
+        for scenario in ALL_SCENARIOS:
             if scenario.share_servers_of:
                 source = info.by_domain[scenario.share_servers_of]
                 own = {
@@ -127,14 +128,22 @@ class Lab:
         aia_url: str,
         now: dt.datetime,
     ) -> None:
-        tls = _tls_context(scenario.cert, issuers, aia_url, now) if scenario.cert else None
+        def tls_for(spec: ServerSpec) -> ssl.SSLContext | None:
+            if scenario.cert is None:
+                return None
+            ctx = _tls_context(scenario.cert, issuers, aia_url, now)
+            if spec.client_cert:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(cadata=issuers["lab"].cert_pem().decode())
+            return ctx
+
         hosts = [scenario.mail_host, *(h.replace("{addr}", address) for h in scenario.hosts)]
         mapping: dict[Endpoint, Endpoint] = {}
         for port in (587, 465, 25):
             spec = scenario.servers.get(port)
             endpoint = (address, CLOSED_PORT)
             if spec is not None:
-                endpoint = await self._listen(scenario, spec, address, port, tls)
+                endpoint = await self._listen(scenario, spec, address, port, tls_for(spec))
             mapping.update({(host, port): endpoint for host in hosts})
         info.by_domain[scenario.domain] = mapping
         info.connect.update(mapping)
@@ -177,15 +186,16 @@ def _add_records(zone: Zone, scenario: Scenario, address: str) -> None:
     domain = scenario.domain
     mx = scenario.mx if scenario.mx is not None else (f"10 {scenario.mail_host}.",)
     for value in mx:
-        zone.add(domain, "MX", value)
-    if not any(
-        name == scenario.mail_host and kind == "CNAME" for name, kind, _ in scenario.records
-    ):
-        zone.add(scenario.mail_host, "A", address)
+        zone.add(domain, "MX", value.replace("{addr}", address))
+    own = [name for name, kind, _ in scenario.records if kind == "CNAME"]
+    if scenario.mail_host not in own:
+        zone.add(scenario.mail_host, "AAAA" if scenario.ipv6_only else "A", address)
     for name, kind, value in scenario.records:
         zone.add(name, kind, value.replace("{addr}", address))
-    reverse = ".".join(reversed(address.split("."))) + ".in-addr.arpa"
+    reverse = dns.reversename.from_address(address).to_text()
     zone.add(reverse, "PTR", (scenario.ptr or scenario.mail_host) + ".")
+    for name, behaviour in scenario.dns_behaviour:
+        zone.behaviour[name + "."] = behaviour
 
 
 def _tls_context(

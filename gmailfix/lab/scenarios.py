@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from gmailfix.lab.dns_server import Behaviour
 from gmailfix.lab.servers import ServerSpec
 
 ISP_HOST = "server42.isp.test"
@@ -41,6 +42,8 @@ class Scenario:
     ptr: str | None = None  # the PTR of the address (default mail.<domain>)
     smtp_host: str | None = None  # what the user typed in Gmail (default mail.<domain>)
     share_servers_of: str | None = None  # answer with another scenario's servers
+    ipv6_only: bool = False  # the server is on ::1 and DNS has only AAAA
+    dns_behaviour: tuple[tuple[str, Behaviour], ...] = ()  # names the DNS misanswers
 
     @property
     def mail_host(self) -> str:
@@ -194,4 +197,120 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+# Hostile servers and hostile DNS: each must end in a clear finding, never a hang.
+HOSTILE: tuple[Scenario, ...] = (
+    Scenario("drip.test", "one byte per second", "timeout", servers={587: ServerSpec("drip")}),
+    Scenario(
+        "hugeline.test",
+        "a 1 MB greeting line",
+        "smtp-protocol-error",
+        servers={587: ServerSpec("huge-line")},
+    ),
+    Scenario(
+        "hangup.test",
+        "220, then the connection closes",
+        "smtp-protocol-error",
+        servers={587: ServerSpec("close-after-banner")},
+    ),
+    Scenario(
+        "alert.test",
+        "a TLS alert instead of a handshake",
+        "tls-handshake-failed",
+        servers={587: ServerSpec("tls-alert")},
+    ),
+    Scenario(
+        "split.test",
+        "replies cut into packets mid-line",
+        "accept",
+        CertSpec(_mail("split.test")),
+        servers={587: ServerSpec("split")},
+    ),
+    Scenario(
+        "ipv6.test",
+        "an IPv6-only server on ::1",
+        "accept",
+        CertSpec(_mail("ipv6.test")),
+        ipv6_only=True,
+    ),
+    Scenario(
+        "clientcert.test",
+        "465 demands a client certificate",
+        "tls-handshake-failed",
+        CertSpec(_mail("clientcert.test")),
+        servers={465: ServerSpec(client_cert=True)},
+    ),
+    Scenario(
+        "servfail.test",
+        "the DNS server fails (SERVFAIL)",
+        "no-candidates",
+        servers={},
+        dns_behaviour=(
+            ("servfail.test", "servfail"),
+            ("mail.servfail.test", "servfail"),
+            ("smtp.servfail.test", "servfail"),
+        ),
+    ),
+    Scenario(
+        "dnsdrop.test",
+        "the DNS server never answers for the domain",
+        "no-candidates",
+        servers={},
+        dns_behaviour=(
+            ("dnsdrop.test", "drop"),
+            ("mail.dnsdrop.test", "drop"),
+            ("smtp.dnsdrop.test", "drop"),
+        ),
+    ),
+    Scenario(
+        "truncated.test",
+        "UDP answers truncated: TCP needed",
+        "accept",
+        CertSpec(_mail("truncated.test")),
+        dns_behaviour=(("truncated.test", "truncate"), ("mail.truncated.test", "truncate")),
+    ),
+    Scenario(
+        "cnameloop.test",
+        "mail.cnameloop.test is a CNAME loop",
+        "no-candidates",
+        servers={},
+        records=(
+            ("mail.cnameloop.test", "CNAME", "loop.cnameloop.test."),
+            ("loop.cnameloop.test", "CNAME", "mail.cnameloop.test."),
+        ),
+    ),
+    Scenario(
+        "mxcname.test",
+        "the MX points at a CNAME",
+        "hostname-mismatch",
+        CertSpec(("real.mxcname.test",)),
+        mx=("10 alias.mxcname.test.",),
+        hosts=("alias.mxcname.test",),
+        records=(
+            ("alias.mxcname.test", "CNAME", "real.mxcname.test."),
+            ("real.mxcname.test", "A", "{addr}"),
+        ),
+    ),
+    Scenario(
+        "mxip.test",
+        "the MX is an IP address literal",
+        "connection-failed",
+        servers={},
+        mx=("10 {addr}.",),
+    ),
+    Scenario(
+        "bigtxt.test",
+        "a very large TXT answer (MTA-STS)",
+        "accept",
+        CertSpec(_mail("bigtxt.test")),
+        records=(
+            (
+                "_mta-sts.bigtxt.test",
+                "TXT",
+                '"v=STSv1; id=1;" ' + " ".join(f'"{"x" * 250}"' for _ in range(40)),
+            ),
+        ),
+    ),
+)
+
+ALL_SCENARIOS = SCENARIOS + HOSTILE
 MISSING_DOMAIN = "missing.test"  # not in the lab's DNS at all: NXDOMAIN

@@ -22,6 +22,8 @@ Behaviour = Literal[
     "tls-reset",  # agrees to STARTTLS, then resets in the middle of the handshake
     "huge-line",  # a 1 MB greeting line
     "drip",  # one byte per second
+    "tls-alert",  # agrees to STARTTLS, then answers the ClientHello with a TLS alert
+    "split",  # every reply cut into small packets mid-line, then real STARTTLS
 ]
 # aiosmtpd logs every odd command at WARNING; the lab is odd on purpose
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -38,6 +40,7 @@ class ServerSpec:
     starttls: bool = True
     auth: bool = True
     reply_delay: float = 0.0  # seconds before every final reply line
+    client_cert: bool = False  # demand a client certificate (TLS handshake fails without)
 
 
 class _Accept:
@@ -123,7 +126,11 @@ async def _drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def _scripted(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, on_starttls: bytes, reset: bool
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    on_starttls: bytes,
+    reset: bool,
+    alert: bool = False,
 ) -> None:
     """Just enough SMTP to reach STARTTLS, then fail it one way or another."""
     writer.write(b"220 lab.test ESMTP\r\n")
@@ -134,6 +141,13 @@ async def _scripted(
                 writer.write(b"250-lab.test\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
             elif verb == b"STARTTLS":
                 writer.write(on_starttls)
+                if alert:
+                    await writer.drain()
+                    await reader.read(5)  # the ClientHello's record header
+                    writer.write(TLS_ALERT)
+                    await writer.drain()
+                    writer.close()
+                    return
                 if reset:
                     await writer.drain()
                     await reader.read(1)  # the start of the ClientHello
@@ -148,12 +162,52 @@ async def _scripted(
     writer.close()
 
 
+async def _split(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: ssl.SSLContext | None
+) -> None:
+    """Proper SMTP, but each reply leaves in pieces that cut lines in the middle."""
+
+    async def send(reply: bytes) -> None:
+        chunks = [reply[i : i + 7] for i in range(0, len(reply), 7)]
+        for n, chunk in enumerate(chunks):
+            writer.write(chunk)
+            await writer.drain()
+            if n < len(chunks) - 1:  # no pause after the last: STARTTLS must follow at once
+                await asyncio.sleep(0.01)
+
+    await send(b"220 lab.test ESMTP split\r\n")
+    secure = False
+    while line := await reader.readline():
+        verb = line.strip().upper()
+        if verb.startswith(b"EHLO"):
+            offer = b"250-AUTH PLAIN LOGIN\r\n" if secure else b"250-STARTTLS\r\n"
+            await send(b"250-lab.test\r\n250-PIPELINING\r\n" + offer + b"250 HELP\r\n")
+        elif verb == b"STARTTLS" and tls is not None and not secure:
+            await send(b"220 go ahead\r\n")
+            await writer.start_tls(tls)
+            secure = True
+        elif verb == b"QUIT":
+            await send(b"221 bye\r\n")
+            break
+        else:
+            await send(b"502 not here\r\n")
+    writer.close()
+
+
 async def _starttls_454(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _scripted(reader, writer, b"454 4.7.0 TLS currently unavailable\r\n", reset=False)
 
 
 async def _tls_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _scripted(reader, writer, b"220 2.0.0 Ready to start TLS\r\n", reset=True)
+
+
+# a TLS 1.2 alert record: fatal (2), handshake_failure (40)
+TLS_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+
+
+async def _tls_alert(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _scripted(reader, writer, b"220 2.0.0 Ready to start TLS\r\n", reset=False, alert=True)
 
 
 RAW_HANDLERS: dict[str, Handler] = {
@@ -164,6 +218,7 @@ RAW_HANDLERS: dict[str, Handler] = {
     "tls-reset": _tls_reset,
     "huge-line": _huge_line,
     "drip": _drip,
+    "tls-alert": _tls_alert,
 }
 
 
@@ -182,11 +237,13 @@ async def serve(
         return await loop.create_server(
             smtp_factory(spec, hostname, tls, implicit), host, port, ssl=tls if implicit else None
         )
-    handler = RAW_HANDLERS[spec.behaviour]
 
     async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            await handler(reader, writer)
+        with contextlib.suppress(ConnectionError, OSError, asyncio.IncompleteReadError):
+            if spec.behaviour == "split":
+                await _split(reader, writer, tls)
+            else:
+                await RAW_HANDLERS[spec.behaviour](reader, writer)
 
     return await asyncio.start_server(guarded, host, port, ssl=tls if implicit else None)
 

@@ -45,6 +45,7 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "addresses": {h: list(a) for h, a in facts.addresses.items()},
             "cnames": dict(facts.cnames),
             "ptr": {a: list(n) for a, n in facts.ptr.items()},
+            "mta_sts": list(facts.mta_sts),
         },
         "probes": probes,
         "gmail": {
