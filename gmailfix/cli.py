@@ -66,8 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser(
         "diagnose", parents=[conn], help="diagnose a domain or address (exit 0 accept, 1 reject)"
     )
-    diag.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
+    diag.add_argument("target", metavar="DOMAIN_OR_ADDRESS", nargs="?")
     diag.add_argument("--json", action="store_true", help="print gmailfix.diagnosis/1 JSON")
+    diag.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="diagnose every domain or address in FILE, one per line ('-' for stdin)",
+    )
+    diag.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="with --from: domains checked at once (default 8)",
+    )
     export = sub.add_parser("export", parents=[conn], help="write the fix as a folder or zip")
     export.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
     export.add_argument("--remedy", choices=("isp-hostname", "new-certificate", "sni"))
@@ -121,6 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
     from gmailfix.diagnosis_request import request_from_args, run_request
+
+    if (args.target is None) == (args.from_file is None):
+        raise InputError("give one DOMAIN_OR_ADDRESS, or --from FILE")
+    if args.from_file is not None:
+        from gmailfix.batch_cli import run_batch_cli
+
+        return run_batch_cli(args, out)
 
     request = request_from_args(args)
     diagnosis = asyncio.run(run_request(request))

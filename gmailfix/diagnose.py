@@ -9,6 +9,7 @@ step at loopback: ``resolver=``, ``connect=``, ``trust=``, ``now=``, ``fetch=``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,8 +90,13 @@ async def diagnose(
     now: dt.datetime | None = None,
     fetch: Fetcher | None = None,
     on_event: Listener | None = None,
+    max_probes: int | None = None,
 ) -> Diagnosis:
-    """Diagnose ``domain`` (already normalised) as Gmail would see it."""
+    """Diagnose ``domain`` (already normalised) as Gmail would see it.
+
+    Every probe runs at once unless ``max_probes`` bounds how many are open together
+    (1 runs them one at a time: the benchmark's baseline).
+    """
     run = _Run(
         resolver=resolver or gdns.make_resolver(timeout=timeout),
         connect=dict(connect or {}),
@@ -99,6 +105,7 @@ async def diagnose(
         now=now or dt.datetime.now(dt.UTC),
         fetch=fetch,
         emit=on_event or (lambda event: None),
+        limit=asyncio.Semaphore(max_probes) if max_probes else None,
     )
     return await run.diagnose(domain, username, smtp_host, tuple(dict.fromkeys(ports)))
 
@@ -112,6 +119,7 @@ class _Run:
     now: dt.datetime
     fetch: Fetcher | None
     emit: Listener
+    limit: asyncio.Semaphore | None = None
 
     async def diagnose(
         self, domain: str, username: str | None, smtp_host: str | None, ports: tuple[int, ...]
@@ -171,7 +179,8 @@ class _Run:
         )
 
     async def _probe(self, target: ProbeTarget) -> ProbeResult:
-        result = await probe(target, timeout=self.timeout)
+        async with self.limit or contextlib.nullcontext():
+            result = await probe(target, timeout=self.timeout)
         self.emit(ProbeDone(result))
         return result
 
@@ -236,7 +245,8 @@ class _Run:
             addresses,
             self.connect.get((name, chosen.port)),
         )
-        result = await probe(target, timeout=self.timeout)
+        async with self.limit or contextlib.nullcontext():
+            result = await probe(target, timeout=self.timeout)
         if not result.chain:
             return False
         analysis = await analyse_chain(
