@@ -18,7 +18,6 @@ from functools import cache
 from pathlib import Path
 
 import certifi
-import httpx
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -285,6 +284,8 @@ async def fetch_url(url: str, timeout: float) -> bytes | None:
     """GET a caIssuers URL (plain HTTP by RFC 5280); None on any failure."""
     if not url.lower().startswith(("http://", "https://")):
         return None
+    import httpx  # only when an intermediate is missing: keeps start-up light
+
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
             response = await client.get(url)

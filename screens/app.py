@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from gmailfix.connection import Connection, build
-from gmailfix.diagnose import Diagnosis
-from gmailfix.diagnosis_request import Request, make_request
-from gmailfix.inputs import PORTS
-from gmailfix.lab.runner import LabInfo
-from gmailfix.remedies.fix import FixPlan
-from gmailfix.remedies.plan import RemedyKind
-from gmailfix.screens.choose_fix import ChooseFixScreen
-from gmailfix.screens.details import Details, DetailsScreen
-from gmailfix.screens.diagnosis import DiagnosisScreen
-from gmailfix.screens.export import ExportScreen
-from gmailfix.screens.paste_error import PasteErrorScreen
-from gmailfix.screens.recheck import RecheckScreen
-from gmailfix.screens.settings import SettingsScreen
+from gmailfix.screens.details import Details
 from gmailfix.screens.welcome import WelcomeScreen
+
+if TYPE_CHECKING:
+    from gmailfix.connection import Connection
+    from gmailfix.diagnosis_request import Request
+    from gmailfix.lab.runner import LabInfo
 
 
 class GmailfixApp(App[None]):
@@ -36,13 +30,14 @@ class GmailfixApp(App[None]):
 
     def __init__(
         self,
-        connection: Connection,
+        connection: Connection | Callable[[], Connection],
         details: Details | None = None,
         export_dir: Path | None = None,
         demo_note: str = "",
     ) -> None:
         super().__init__()
-        self.connection = connection
+        # a factory defers the resolver and trust store until the first diagnosis
+        self._connection = connection
         self.details = details
         self.export_dir = export_dir
         self.demo_note = demo_note
@@ -55,7 +50,22 @@ class GmailfixApp(App[None]):
     @work(exclusive=True, group="flow")
     async def flow(self) -> None:
         """welcome → details → diagnosis → fix → settings → export → re-check; Esc steps back."""
-        step = "welcome"
+        first = self.push_screen(WelcomeScreen(), wait_for_dismiss=True)
+        # the later steps (and the engine behind them) load once the first screen is painted
+        await asyncio.sleep(0.05)
+        from gmailfix.diagnose import Diagnosis
+        from gmailfix.remedies.fix import FixPlan
+        from gmailfix.remedies.plan import RemedyKind
+        from gmailfix.screens.choose_fix import ChooseFixScreen
+        from gmailfix.screens.details import DetailsScreen
+        from gmailfix.screens.diagnosis import DiagnosisScreen
+        from gmailfix.screens.export import ExportScreen
+        from gmailfix.screens.paste_error import PasteErrorScreen
+        from gmailfix.screens.recheck import RecheckScreen
+        from gmailfix.screens.settings import SettingsScreen
+
+        choice = await first
+        step = "paste" if choice == "paste" else "details"
         diagnosis: Diagnosis | None = None
         kind: RemedyKind | None = None
         plan: FixPlan | None = None
@@ -98,7 +108,16 @@ class GmailfixApp(App[None]):
                     return
                 step = "export"
 
+    @property
+    def connection(self) -> Connection:
+        if callable(self._connection):
+            self._connection = self._connection()
+        return self._connection
+
     def _request(self) -> Request:
+        from gmailfix.diagnosis_request import make_request
+        from gmailfix.inputs import PORTS
+
         assert self.details is not None
         d = self.details
         ports = (d.port,) if d.port else PORTS
@@ -107,8 +126,10 @@ class GmailfixApp(App[None]):
 
 def run_wizard(demo: bool = False) -> int:
     """Start the wizard; with ``demo`` against the built-in lab, offline."""
+    from gmailfix.connection import build
+
     if not demo:
-        GmailfixApp(build()).run()
+        GmailfixApp(build).run()
         return 0
     from gmailfix.lab.runner import running_lab
 
@@ -120,6 +141,8 @@ def run_wizard(demo: bool = False) -> int:
 
 def demo_app(lab: LabInfo, export_dir: Path | None = None) -> GmailfixApp:
     """The wizard pointed at the lab, with the blog's case filled in."""
+    from gmailfix.connection import build
+
     connection = build(
         dns_server=f"{lab.dns[0]}:{lab.dns[1]}",
         ca_files=[str(lab.ca_file)],

@@ -6,9 +6,8 @@ from typing import ClassVar, Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Markdown, Static
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 ResultT = TypeVar("ResultT")
 
@@ -45,30 +44,6 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         self.dismiss(None)
 
     def action_help(self) -> None:
+        from gmailfix.screens.help import HelpScreen  # Markdown is heavy: load on demand
+
         self.app.push_screen(HelpScreen(STEPS[self.STEP], self.HELP))
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,enter", "close", "Close"),
-    ]
-
-    def __init__(self, title: str, text: str) -> None:
-        super().__init__()
-        self.title_text, self.text = title, text
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
-            yield Markdown(
-                f"## Help: {self.title_text}\n\n{self.text}\n\n"
-                "**Keys**: Enter continues · Esc goes back · ? help · q or Ctrl+C quits · "
-                "Ctrl+P opens the command palette."
-            )
-            with Horizontal(classes="nav"):
-                yield Button("Close", id="close", variant="primary")
-
-    def on_button_pressed(self) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)

@@ -30,6 +30,7 @@ class WelcomeScreen(WizardScreen[Choice]):
         "paste the text Gmail showed you and learn what it means first."
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "start", "Start", show=False)]
+    AUTO_FOCUS = "#start"
 
     def compose(self) -> ComposeResult:
         yield from self.compose_title()
@@ -39,9 +40,6 @@ class WelcomeScreen(WizardScreen[Choice]):
             yield Button("Start", id="start", variant="primary")
             yield Button("I have an error message", id="paste")
         yield from self.compose_footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#start", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss("paste" if event.button.id == "paste" else "start")

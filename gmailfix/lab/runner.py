@@ -172,6 +172,11 @@ class Lab:
         self._servers.append(server)
         return (address, server.sockets[0].getsockname()[1])
 
+    @property
+    def zone(self) -> Zone:
+        assert self._dns is not None, "the lab is not started"
+        return self._dns.zone
+
     async def stop(self) -> None:
         for server in self._servers:
             server.close()
@@ -260,15 +265,15 @@ class LabThread:
         self.directory = directory or Path(self._tmp.name)  # type: ignore[union-attr]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="lab")
-        self._lab = Lab(self.directory)
+        self.lab = Lab(self.directory)
 
     def start(self) -> LabInfo:
         self._thread.start()
-        future: Future[LabInfo] = asyncio.run_coroutine_threadsafe(self._lab.start(), self._loop)
+        future: Future[LabInfo] = asyncio.run_coroutine_threadsafe(self.lab.start(), self._loop)
         return future.result(timeout=60)
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._lab.stop(), self._loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(self.lab.stop(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         if self._tmp is not None:

@@ -312,5 +312,19 @@ HOSTILE: tuple[Scenario, ...] = (
     ),
 )
 
-ALL_SCENARIOS = SCENARIOS + HOSTILE
+# For bench/: every reply 200 ms late, three hosts on three ports.
+BENCH: tuple[Scenario, ...] = (
+    Scenario(
+        "slow.test",
+        "every SMTP reply 200 ms late; mx1, mx2 and mail on one server",
+        "accept",
+        CertSpec(("mail.slow.test", "mx1.slow.test", "mx2.slow.test")),
+        servers=_all(ServerSpec(reply_delay=0.2)),
+        mx=("10 mx1.slow.test.", "20 mx2.slow.test."),
+        hosts=("mx1.slow.test", "mx2.slow.test"),
+        records=(("mx1.slow.test", "A", "{addr}"), ("mx2.slow.test", "A", "{addr}")),
+    ),
+)
+
+ALL_SCENARIOS = SCENARIOS + HOSTILE + BENCH
 MISSING_DOMAIN = "missing.test"  # not in the lab's DNS at all: NXDOMAIN

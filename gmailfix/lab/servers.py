@@ -26,7 +26,7 @@ Behaviour = Literal[
     "split",  # every reply cut into small packets mid-line, then real STARTTLS
 ]
 # aiosmtpd logs every odd command at WARNING; the lab is odd on purpose
-logging.getLogger("mail.log").setLevel(logging.ERROR)
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
