@@ -86,7 +86,8 @@ class SettingsScreen(WizardScreen[FixPlan]):
 
     def on_mount(self) -> None:
         self._refresh()
-        self.query_one("#continue", Button).focus()
+        first = "#aliases" if self.kind == "sni" else "#continue"
+        self.query_one(first).focus()
 
     def _alias_list(self) -> tuple[str, ...]:
         if self.kind != "sni":
