@@ -73,6 +73,12 @@ class ExportScreen(WizardScreen[Path]):
             target = target.with_name(target.name + ".zip")
         force = self.query_one("#force", Checkbox).value
         result = self.query_one("#result", Static)
+        if target.exists() and not force:
+            result.update(
+                f"[yellow]{target} already exists.[/yellow] Tick “Replace it if it exists”, "
+                "or choose another path."
+            )
+            return
         try:
             files = bundle_files(self.plan, self.diagnosis)
             written = (write_zip if as_zip else write_folder)(files, target, force=force)

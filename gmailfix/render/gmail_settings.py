@@ -14,10 +14,16 @@ WHERE = (
 def settings_for(plan: FixPlan) -> list[tuple[str, GmailSettings]]:
     """(address, settings) for every alias the plan covers."""
     if plan.kind == "sni":
-        return [
-            (f"you@{a.domain}", GmailSettings(a.host, plan.port, security_for(plan.port), None))
-            for a in plan.aliases
-        ]
+        out = []
+        for alias in plan.aliases:
+            known = (
+                plan.username
+                if plan.username and plan.username.endswith("@" + alias.domain)
+                else None
+            )
+            settings = GmailSettings(alias.host, plan.port, security_for(plan.port), known)
+            out.append((known or f"you@{alias.domain}", settings))
+        return out
     address = plan.username or f"you@{plan.domain}"
     return [(address, GmailSettings(plan.smtp_host, plan.port, plan.security, plan.username))]
 
