@@ -72,7 +72,7 @@ def test_text_report_leads_with_gmails_words(lab: LabInfo) -> None:
         (["diagnose", "x.test", "--port", "26"], "invalid choice"),
         (["diagnose", "x.test", "--ca-file", "/nonexistent.pem"], "cannot read CA file"),
         (["diagnose", "x.test", "--dns-server", "dns.example"], "IP address"),
-        (["diagnose", "x.test", "--doh", "http://x"], "https://"),
+        (["diagnose", "x.test", "--doh", "http://doh.test/dns-query"], "https://"),
         (["diagnose", "x.test", "--smtp-host", "a b"], "spaces"),
         (["nonsense-command"], "invalid choice"),
     ],
