@@ -71,7 +71,7 @@ def build(
 ) -> Connection:
     seconds = parse_timeout(timeout)
     return Connection(
-        resolver=make_resolver(dns_server=dns_server, doh=doh, timeout=seconds),
+        resolver=make_resolver(dns_server=dns_server, doh=doh, timeout=seconds, ca_files=ca_files),
         trust=TrustStore.with_ca_files([Path(p) for p in ca_files]),
         timeout=seconds,
         connect=parse_connect(connect),

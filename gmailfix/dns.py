@@ -7,13 +7,17 @@ fact (``status``), never an exception: a diagnosis goes on with what it has.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
+import certifi
 import dns.asyncresolver
 import dns.exception
 import dns.name
+import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 import dns.reversename
@@ -62,17 +66,22 @@ class DnsFacts:
 
 
 def make_resolver(
-    *, dns_server: str | None = None, doh: str | None = None, timeout: float = 5.0
+    *,
+    dns_server: str | None = None,
+    doh: str | None = None,
+    timeout: float = 5.0,
+    ca_files: Sequence[str] = (),
 ) -> dns.asyncresolver.Resolver:
-    """The system resolver, a given server (``HOST[:PORT]``), or DNS over HTTPS."""
+    """The system resolver, a given server (``HOST[:PORT]``), or DNS over HTTPS.
+
+    A DoH server's certificate is checked against Mozilla's roots plus ``ca_files``.
+    """
     if dns_server and doh:
         raise InputError("use either --dns-server or --doh, not both")
     if dns_server or doh:
         resolver = dns.asyncresolver.Resolver(configure=False)
         if doh:
-            if not doh.startswith("https://"):
-                raise InputError(f"--doh needs an https:// URL, not {doh!r}")
-            resolver.nameservers = [doh]
+            resolver.nameservers = [_doh_server(doh, ca_files)]
         else:
             assert dns_server is not None
             host, port = _server_address(dns_server)
@@ -88,6 +97,20 @@ def make_resolver(
     resolver.timeout = min(timeout, 2.0)
     resolver.cache = None
     return resolver
+
+
+def _doh_server(url: str, ca_files: Sequence[str]) -> dns.nameserver.DoHNameserver:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise InputError(f"--doh needs an https:// URL, not {url!r}")
+    trust = ssl.create_default_context(cafile=certifi.where())
+    for path in ca_files:
+        try:
+            trust.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError):
+            raise InputError(f"cannot read CA file {path}") from None
+    # dnspython hands ``verify`` to httpx, which takes an SSLContext as well as a path
+    return dns.nameserver.DoHNameserver(url, verify=trust)  # type: ignore[arg-type]
 
 
 def _server_address(text: str) -> tuple[str, int]:

@@ -140,3 +140,24 @@ def test_events_arrive_as_each_probe_finishes(lab: LabInfo, lab_connection: Conn
 def test_every_design_code_is_produced() -> None:
     """Runs last in this module: the cases above must have shown every code."""
     assert DESIGN_CODES <= PRODUCED, DESIGN_CODES - PRODUCED
+
+
+def test_dns_over_https(lab: LabInfo, lab_connection: Connection) -> None:
+    """--doh: the same answers through the lab's RFC 8484 endpoint (dnspython over httpx)."""
+    from gmailfix.dns import make_resolver
+
+    resolver = make_resolver(doh=lab.doh_url, ca_files=[str(lab.ca_file)], timeout=5)
+    kwargs = {**lab_connection.kwargs(), "resolver": resolver}
+    result = run(diagnose("blog.test", **kwargs))
+    assert [mx.host for mx in result.facts.mx] == ["mail.blog.test"]
+    assert result.verdict.cause == "hostname-mismatch"
+    assert result.remedies[0].smtp_host == "server42.isp.test"
+
+
+def test_doh_server_must_be_trusted(lab: LabInfo, lab_connection: Connection) -> None:
+    from gmailfix.dns import make_resolver
+
+    resolver = make_resolver(doh=lab.doh_url, timeout=3)  # lab CA not trusted
+    result = run(diagnose("blog.test", **{**lab_connection.kwargs(), "resolver": resolver}))
+    assert "dns-error" in {f.code for f in result.findings}
+    assert not result.verdict.accept

@@ -19,6 +19,7 @@ def describe(info: LabInfo) -> str:
         "gmailfix lab is running (Ctrl+C stops it).",
         f"  DNS server: {info.dns[0]}:{info.dns[1]}",
         f"  Lab CA (trust it with --ca-file): {info.ca_file}",
+        f"  DNS over HTTPS: --doh {info.doh_url} (with --ca-file, instead of --dns-server)",
         "",
         "Try these in another terminal:",
     ]

@@ -22,7 +22,7 @@ from gmailfix.errors import LabError
 from gmailfix.lab import ca
 from gmailfix.lab.dns_server import DnsServer, Zone
 from gmailfix.lab.scenarios import ALL_SCENARIOS, CertSpec, Scenario
-from gmailfix.lab.servers import ServerSpec, serve, serve_files
+from gmailfix.lab.servers import ServerSpec, serve, serve_doh, serve_files
 from gmailfix.smtp import Endpoint
 
 CLOSED_PORT = 1  # tcpmux: nothing listens there
@@ -43,6 +43,7 @@ class LabInfo:
     connect: dict[Endpoint, Endpoint] = field(default_factory=dict)
     by_domain: dict[str, dict[Endpoint, Endpoint]] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)
+    doh_url: str = ""
 
     def scenario(self, domain: str) -> Scenario:
         return next(s for s in ALL_SCENARIOS if s.domain == domain)
@@ -99,6 +100,7 @@ class Lab:
                 f"cannot start the lab DNS server on port {self.dns_port}: {exc.strerror}"
             ) from None
         info = LabInfo(self.directory, dns, ca_file)
+        info.doh_url = await self._start_doh(intermediate, now)
         issuers = {"lab": intermediate, "other": other}
         for index, scenario in enumerate(ALL_SCENARIOS):
             address = "::1" if scenario.ipv6_only else scenario_address(index)
@@ -172,6 +174,15 @@ class Lab:
         self._servers.append(server)
         return (address, server.sockets[0].getsockname()[1])
 
+    async def _start_doh(self, issuer: ca.Issued, now: dt.datetime) -> str:
+        leaf = ca.make_leaf(issuer, ["doh.lab.test"], ips=["127.0.0.1"], now=now)
+        ctx = _server_context(leaf.cert_pem() + issuer.cert_pem(), leaf.key_pem())
+        assert self._dns is not None
+        dns_server = self._dns
+        server = await serve_doh(lambda wire: dns_server.respond(wire, over_tcp=True), ctx)
+        self._servers.append(server)
+        return f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/dns-query"
+
     @property
     def zone(self) -> Zone:
         assert self._dns is not None, "the lab is not started"
@@ -240,17 +251,23 @@ def _context(
     chain = leaf.cert_pem()
     if issuer is not None and spec.send_intermediate:
         chain += issuer.cert_pem()
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx = _server_context(chain, leaf.key_pem())
     if spec.tls_max == "TLSv1.1":
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         with warnings.catch_warnings():  # old on purpose: the case is an outdated server
             warnings.simplefilter("ignore", DeprecationWarning)
             ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    return ctx
+
+
+def _server_context(chain: bytes, key: bytes) -> ssl.SSLContext:
+    """A server context from PEM bytes (ssl only loads certificates from files)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.TemporaryDirectory() as tmp:
         cert_file, key_file = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
         cert_file.write_bytes(chain)
-        key_file.write_bytes(leaf.key_pem())
+        key_file.write_bytes(key)
         ctx.load_cert_chain(cert_file, key_file)
     return ctx
 

@@ -4,12 +4,14 @@ that misbehave on purpose, and a tiny HTTP server for AIA caIssuers URLs."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, AnyStr, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -268,3 +270,36 @@ async def serve_files(
         writer.close()
 
     return await asyncio.start_server(handle, host, port)
+
+
+async def serve_doh(
+    answer: Callable[[bytes], bytes | None], tls: ssl.SSLContext, host: str = "127.0.0.1"
+) -> asyncio.Server:
+    """DNS over HTTPS (RFC 8484, POST and GET) in front of the lab's DNS answers."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(
+            ConnectionError, asyncio.IncompleteReadError, ValueError, ssl.SSLError
+        ):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            method, target = head.split(b" ")[:2]
+            headers = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+            lengths = {k.strip().lower(): v.strip() for k, v in headers.items()}
+            if method == b"POST":
+                query = await reader.readexactly(int(lengths.get(b"content-length", b"0")))
+            else:
+                param = parse_qs(urlsplit(target.decode()).query).get("dns", [""])[0]
+                query = base64.urlsafe_b64decode(param + "=" * (-len(param) % 4))
+            reply = answer(query) or b""
+            status = b"200 OK" if reply else b"400 Bad Request"
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: application/dns-message\r\n"
+                b"Content-Length: "
+                + str(len(reply)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + reply
+            )
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, host, 0, ssl=tls)
