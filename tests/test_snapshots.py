@@ -106,3 +106,13 @@ def wizard(lab: LabInfo) -> GmailfixApp:
 @pytest.mark.parametrize("step", list(STEPS))
 def test_snapshot(snap_compare, wizard: GmailfixApp, step: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(wizard, terminal_size=size, run_before=STEPS[step])
+
+
+def test_snapshot_light_theme(snap_compare, wizard: GmailfixApp) -> None:  # type: ignore[no-untyped-def]
+    """Readable in a light theme too (Ctrl+P > theme)."""
+
+    async def light_diagnosis(pilot: Pilot[None]) -> None:
+        pilot.app.theme = "textual-light"
+        await diagnosis(pilot)
+
+    assert snap_compare(wizard, terminal_size=(80, 24), run_before=light_diagnosis)
