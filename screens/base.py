@@ -29,7 +29,7 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
     HELP = "Enter continues, Esc goes back, q quits."
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
     ]
 
     def compose_title(self) -> ComposeResult:

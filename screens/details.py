@@ -59,6 +59,8 @@ class DetailsScreen(WizardScreen[Details]):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
+        for error in self.query(".error"):
+            error.display = False
         self.query_one("#target", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -102,13 +104,14 @@ class DetailsScreen(WizardScreen[Details]):
 def _check(screen: DetailsScreen, field: str, parse: object, required: bool) -> bool:
     value = screen.query_one(f"#{field}", Input).value.strip()
     error = screen.query_one(f"#{field}-error", Static)
+    message = ""
     if not value:
-        error.update("Needed: for example me@example.com" if required else "")
-        return not required
-    try:
-        parse(value)  # type: ignore[operator]
-    except InputError as exc:
-        error.update(str(exc))
-        return False
-    error.update("")
-    return True
+        message = "Needed: for example me@example.com" if required else ""
+    else:
+        try:
+            parse(value)  # type: ignore[operator]
+        except InputError as exc:
+            message = str(exc)
+    error.update(message)
+    error.display = bool(message)  # no blank line under a field that is fine
+    return not message
