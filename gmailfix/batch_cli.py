@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gmailfix.batch import json_line, read_targets, run_batch, text_line
-from gmailfix.connection import Connection, build
+from gmailfix.connection import Connection
+from gmailfix.diagnosis_request import connection_from_args, ports_from_args
 from gmailfix.errors import InputError
-from gmailfix.inputs import PORTS
 
 
 def _read(source: str) -> list[tuple[int, str]]:
@@ -32,15 +32,8 @@ def run_batch_cli(args: argparse.Namespace, out: TextIO) -> int:
     if args.smtp_host:
         raise InputError("--smtp-host applies to one domain; it cannot be used with --from")
     targets = _read(args.from_file)
-    connection = build(
-        dns_server=args.dns_server,
-        doh=args.doh,
-        ca_files=args.ca_file,
-        connect=args.connect,
-        timeout=args.timeout,
-    )
-    ports = tuple(dict.fromkeys(args.port)) if args.port else PORTS
-    return asyncio.run(_stream(targets, connection, ports, args, out))
+    connection = connection_from_args(args)
+    return asyncio.run(_stream(targets, connection, ports_from_args(args), args, out))
 
 
 async def _stream(

@@ -7,7 +7,6 @@ or the complete new one, never half of one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -125,26 +124,7 @@ def write_folder(
     before_rename: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write the bundle as a folder; ``before_rename`` is a seam for failure tests."""
-    target = target.resolve()
-    _check_target(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for item in files:
-            path = staging / item.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, item.mode)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(item.content)
-            os.chmod(path, item.mode)  # the umask must not loosen or tighten it
-        os.chmod(staging, 0o755)
-        if before_rename is not None:
-            before_rename(staging)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return _write(files, target, force, before_rename, as_zip=False)
 
 
 def write_zip(
@@ -154,27 +134,68 @@ def write_zip(
     force: bool = False,
     before_rename: Callable[[Path], None] | None = None,
 ) -> Path:
+    """Write the bundle as a .zip holding one folder named like the file."""
+    return _write(files, target, force, before_rename, as_zip=True)
+
+
+def _write(
+    files: list[BundleFile],
+    target: Path,
+    force: bool,
+    before_rename: Callable[[Path], None] | None,
+    as_zip: bool,
+) -> Path:
     target = target.resolve()
     _check_target(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    staging = Path(name)
+    prefix = f".{target.name}."
+    if as_zip:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+        os.close(fd)
+        staging = Path(name)
+    else:
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-            folder = target.stem
-            for item in files:
-                info = zipfile.ZipInfo(f"{folder}/{item.path}", date_time=(2020, 4, 16, 0, 0, 0))
-                info.external_attr = (0o100000 | item.mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, item.content)
-        os.chmod(staging, 0o644)
+        (_fill_zip if as_zip else _fill_folder)(files, staging, target.stem)
         if before_rename is not None:
             before_rename(staging)
-        os.replace(staging, target)
+        if as_zip:
+            os.replace(staging, target)
+        else:
+            _swap_into_place(staging, target)
     except BaseException:
-        staging.unlink(missing_ok=True)
+        _remove(staging)
         raise
     return target
+
+
+def _fill_folder(files: list[BundleFile], staging: Path, _: str) -> None:
+    for item in files:
+        path = staging / item.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, item.mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(item.content)
+        os.chmod(path, item.mode)  # the umask must not loosen or tighten it
+    os.chmod(staging, 0o755)
+
+
+def _fill_zip(files: list[BundleFile], staging: Path, folder: str) -> None:
+    with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in files:
+            # a fixed date: the same bundle gives the same bytes
+            info = zipfile.ZipInfo(f"{folder}/{item.path}", date_time=(2020, 4, 16, 0, 0, 0))
+            info.external_attr = (0o100000 | item.mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, item.content)
+    os.chmod(staging, 0o644)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _check_target(target: Path, force: bool) -> None:
@@ -191,9 +212,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         os.rename(staging, target)
         return
     old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    _remove(old)
     os.rename(target, old)
     os.rename(staging, target)
-    with contextlib.suppress(OSError):
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    _remove(old)

@@ -49,16 +49,28 @@ def _username(target: str) -> str | None:
     return f"{local}@{normalise_domain(domain)}"
 
 
-def request_from_args(args: argparse.Namespace) -> Request:
-    connection = build(
+def connection_from_args(args: argparse.Namespace) -> Connection:
+    """The connection options shared by diagnose and export (DESIGN.md)."""
+    return build(
         dns_server=args.dns_server,
         doh=args.doh,
         ca_files=args.ca_file,
         connect=args.connect,
         timeout=args.timeout,
     )
-    ports = tuple(dict.fromkeys(args.port)) if args.port else PORTS
-    return make_request(args.target, connection, smtp_host=args.smtp_host, ports=ports)
+
+
+def ports_from_args(args: argparse.Namespace) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(args.port)) if args.port else PORTS
+
+
+def request_from_args(args: argparse.Namespace) -> Request:
+    return make_request(
+        args.target,
+        connection_from_args(args),
+        smtp_host=args.smtp_host,
+        ports=ports_from_args(args),
+    )
 
 
 async def run_request(request: Request, on_event: Listener | None = None) -> Diagnosis:

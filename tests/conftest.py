@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -35,6 +36,16 @@ def require_program(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def stop_process(proc: subprocess.Popen[bytes], seconds: float = 10) -> None:
+    """TERM, then KILL if it does not go in time: no test leaves a daemon behind."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

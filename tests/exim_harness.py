@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import require_program
+from tests.conftest import require_program, stop_process
 
 EXIM_USER = "Debian-exim"
 
@@ -127,12 +127,7 @@ def exim_daemon(conf: Path, workdir: Path) -> Iterator[int]:
             time.sleep(0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def read_logs(workdir: Path) -> str:

@@ -19,7 +19,7 @@ import httpx
 
 from gmailfix.lab import ca
 from gmailfix.lab.dns_server import DnsServer, Zone
-from tests.conftest import require_program
+from tests.conftest import require_program, stop_process
 
 ACME_DIRECTORY = "https://127.0.0.1:14000/dir"
 MANAGEMENT = "https://127.0.0.1:15000"
@@ -101,9 +101,4 @@ def pebble(workdir: Path, dns_server: str) -> Iterator[Pebble]:
         (workdir / "pebble-root.pem").write_bytes(root.content)
         yield Pebble(workdir / "api-ca.pem", workdir / "pebble-root.pem")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

@@ -13,7 +13,7 @@ from gmailfix.certs import TrustStore
 from gmailfix.diagnose import diagnose
 from gmailfix.dns import make_resolver
 from gmailfix.lab.runner import LabInfo
-from tests.conftest import require_program, run
+from tests.conftest import require_program, run, stop_process
 
 
 def _free_port() -> int:
@@ -60,8 +60,7 @@ def dnsmasq(lab: LabInfo) -> Iterator[str]:
             )
         time.sleep(0.05)
     yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_process(proc)
 
 
 def _diagnose(lab: LabInfo, dns: str, domain: str, trust: TrustStore):  # type: ignore[no-untyped-def]
