@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gmailfix.diagnose import Diagnosis
@@ -98,8 +98,8 @@ def plan_fix(
 ) -> FixPlan:
     """Turn a diagnosis and a chosen (or the recommended) fix into a FixPlan."""
     remedies = {r.kind: r for r in diagnosis.remedies}
-    if kind is None:
-        kind = next((r.kind for r in diagnosis.remedies if r.recommended), "new-certificate")
+    recommended = [r.kind for r in diagnosis.remedies if r.recommended]
+    chosen_kind: RemedyKind = kind if kind is not None else (recommended or ["new-certificate"])[0]
     chosen = diagnosis.chosen
     host = diagnosis.smtp_host or (chosen.host if chosen else f"mail.{diagnosis.domain}")
     if host.replace(".", "").isdigit() or ":" in host:
@@ -109,29 +109,32 @@ def plan_fix(
     addresses = tuple(diagnosis.facts.addresses.get(host, ())) or (
         (chosen.probe.address,) if chosen and chosen.probe.address else ()
     )
-    common = {
-        "domain": diagnosis.domain,
-        "port": port,
-        "username": diagnosis.username,
-        "exim_layout": exim_layout,
-        "tls_dir": tls_dir,
-        "current_names": names,
-        "addresses": addresses,
-    }
-    if kind == "isp-hostname":
+    base = FixPlan(
+        chosen_kind,
+        diagnosis.domain,
+        host,
+        port,
+        diagnosis.username,
+        addresses=addresses,
+        exim_layout=exim_layout,
+        tls_dir=tls_dir,
+        current_names=names,
+    )
+    if chosen_kind == "isp-hostname":
         isp = remedies.get("isp-hostname")
         if isp is None or not isp.verified:
             why = isp.reason if isp else "Gmail already accepts the server as it is."
             raise NoSuchFix(f"the ISP host name fix does not apply here: {why}")
-        return FixPlan(kind, smtp_host=isp.smtp_host, verified=True, reason=isp.reason, **common)  # type: ignore[arg-type]
+        return replace(base, smtp_host=isp.smtp_host, verified=True, reason=isp.reason)
     aliases = [AliasHost(diagnosis.domain, host)]
     for extra in alias_domains:
         domain = normalise_domain(extra)
         if domain not in {a.domain for a in aliases}:
             aliases.append(AliasHost(domain, f"mail.{domain}"))
-    if kind == "sni" and len(aliases) < 2:
+    if chosen_kind == "sni" and len(aliases) < 2:
         raise InputError(
-            "the SNI fix serves several domains: add --alias-domain for each other one"
+            "the SNI fix is for a server with several domains: name the other domains "
+            "(--alias-domain on the command line)"
         )
-    reason = remedies[kind].reason if kind in remedies else ""
-    return FixPlan(kind, smtp_host=host, aliases=tuple(aliases), reason=reason, **common)  # type: ignore[arg-type]
+    reason = remedies[chosen_kind].reason if chosen_kind in remedies else ""
+    return replace(base, aliases=tuple(aliases), reason=reason)

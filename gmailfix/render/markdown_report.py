@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gmailfix.certs import describe
-from gmailfix.diagnose import Diagnosis
+from gmailfix.diagnose import Diagnosis, Endpoint
 from gmailfix.render.terminal import group_findings
 
 
@@ -59,15 +59,17 @@ def markdown_report(diagnosis: Diagnosis) -> str:
         "| host | port | TLS | certificate for | issuer | valid until | result |",
         "|---|---|---|---|---|---|---|",
     ]
-    for endpoint in diagnosis.endpoints:
-        probe = endpoint.probe
-        info = describe(probe.chain[0]) if probe.chain else None
-        result = "accept" if endpoint.verdict.accept else (endpoint.verdict.cause or "reject")
-        lines.append(
-            f"| {probe.host} | {probe.port} | {probe.tls_version or '-'} | "
-            f"{', '.join(info.names) if info else '-'} | {info.issuer if info else '-'} | "
-            f"{info.not_after:%Y-%m-%d} | {result} |".replace("| None", "| -")
-            if info
-            else f"| {probe.host} | {probe.port} | - | - | - | - | {result} |"
-        )
+    lines += [_probe_row(endpoint) for endpoint in diagnosis.endpoints]
     return "\n".join(lines) + "\n"
+
+
+def _probe_row(endpoint: Endpoint) -> str:
+    probe = endpoint.probe
+    result = "accept" if endpoint.verdict.accept else (endpoint.verdict.cause or "reject")
+    cells = [probe.host, str(probe.port), probe.tls_version or "-"]
+    if probe.chain:
+        info = describe(probe.chain[0])
+        cells += [", ".join(info.names) or "-", info.issuer, f"{info.not_after:%Y-%m-%d}"]
+    else:
+        cells += ["-", "-", "-"]
+    return "| " + " | ".join([*cells, result]) + " |"
