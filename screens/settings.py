@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static
 
 from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import GmailfixError
@@ -52,6 +53,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self.exim_layout: EximLayout = "debian-split"
         self.plan: FixPlan | None = None
         self.gmail_text = ""
+        self.exim_text = ""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_title()
@@ -75,7 +77,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
                         allow_blank=False,
                         id="layout",
                     )
-                yield TextArea("", read_only=True, id="exim", classes="code", language=None)
+                yield Static("", id="exim", classes="code")
         with Horizontal(classes="nav"):
             yield Button("Continue", id="continue", variant="primary")
             yield Button("Copy Gmail settings", id="copy-gmail")
@@ -114,9 +116,10 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self.gmail_text = gmail_settings_text(self.plan)
         self.query_one("#gmail-fields", Static).update(gmail_fields(self.plan))
         if self.kind != "isp-hostname":
-            self.query_one("#exim", TextArea).text = exim_files(self.plan)[
-                LAYOUT_FILE[self.exim_layout]
-            ]
+            self.exim_text = exim_files(self.plan)[LAYOUT_FILE[self.exim_layout]]
+            # Pygments has no Exim lexer; "ini" colours its "option = value" lines and comments
+            highlighted = Syntax(self.exim_text, "ini", theme="ansi_dark", word_wrap=True)
+            self.query_one("#exim", Static).update(highlighted)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._refresh()
@@ -142,7 +145,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self._copy(self.gmail_text, "Gmail settings")
 
     def action_copy_exim(self) -> None:
-        self._copy(self.query_one("#exim", TextArea).text, "Exim config")
+        self._copy(self.exim_text, "Exim config")
 
     def _copy(self, text: str, what: str) -> None:
         self.app.copy_to_clipboard(text)

@@ -104,6 +104,13 @@ def test_blog_case_recommends_the_verified_isp_name(
     assert again.verdict.accept
 
 
+def test_wildcard_certificate_uses_the_ptr_name(lab: LabInfo, lab_connection: Connection) -> None:
+    """*.hosting.test covers the server's PTR name web7.hosting.test: that is the name to type."""
+    result = run(diagnose("wild.test", **lab_connection.kwargs()))
+    first = result.remedies[0]
+    assert (first.kind, first.verified, first.smtp_host) == ("isp-hostname", True, "web7.hosting.test")
+
+
 def test_isp_name_is_not_offered_when_it_leads_elsewhere(
     lab: LabInfo, lab_connection: Connection
 ) -> None:

@@ -65,6 +65,13 @@ async def settings(pilot: Pilot[None]) -> None:
     await wait_for(pilot, SettingsScreen)
 
 
+async def settings_exim(pilot: Pilot[None]) -> None:
+    """The new-certificate fix: Exim configuration, highlighted."""
+    await choose_fix(pilot)
+    await pilot.press("down", "enter")
+    await wait_for(pilot, SettingsScreen)
+
+
 async def export(pilot: Pilot[None]) -> None:
     await settings(pilot)
     await pilot.press("enter")
@@ -89,6 +96,7 @@ STEPS: dict[str, Step] = {
     "diagnosis": diagnosis,
     "choose_fix": choose_fix,
     "settings": settings,
+    "settings_exim": settings_exim,
     "export": export,
     "recheck": recheck,
     "help": help_screen,

@@ -97,7 +97,7 @@ async def test_blog_case_to_sni_fix_and_export(app: GmailfixApp, tmp_path: Path)
         await pilot.press(*"second.test, third.test")  # the domains field has the focus
         await pilot.pause()
         assert app.screen.query_one("#aliases", Input).value == "second.test, third.test"
-        exim = app.screen.query_one("#exim", TextArea).text
+        exim = app.screen.exim_text  # type: ignore[attr-defined]
         assert "MAIN_TLS_CERTIFICATE = ${lookup{$tls_in_sni}lsearch" in exim
         app.screen.query_one("#continue").focus()
         await pilot.press("enter")

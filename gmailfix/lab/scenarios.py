@@ -70,6 +70,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario("good.test", "a correct set-up", "accept", CertSpec(_mail("good.test"))),
     Scenario(
+        "wild.test",
+        "a shared host with a wildcard certificate; its PTR names it",
+        "hostname-mismatch",
+        CertSpec(("*.hosting.test",)),
+        hosts=("web7.hosting.test",),
+        ptr="web7.hosting.test",
+        records=(("web7.hosting.test", "A", "{addr}"),),
+    ),
+    Scenario(
         "selfsigned.test",
         "a self-signed certificate",
         "self-signed",
