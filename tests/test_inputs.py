@@ -16,7 +16,7 @@ from gmailfix.inputs import (
         ("example.com", "example.com"),
         ("Me@Example.COM", "example.com"),
         ("https://example.com/", "example.com"),
-        ("http://Mail.Example.com:8080/path?q=1", "mail.example.com"),
+        ("http://Mail.Example.test:8080/path?q=1", "mail.example.test"),
         ("bücher.example", "xn--bcher-kva.example"),
         ("BÜCHER.example", "xn--bcher-kva.example"),
         ("mail.example.com:587", "mail.example.com"),
