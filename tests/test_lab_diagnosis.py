@@ -108,7 +108,11 @@ def test_wildcard_certificate_uses_the_ptr_name(lab: LabInfo, lab_connection: Co
     """*.hosting.test covers the server's PTR name web7.hosting.test: that is the name to type."""
     result = run(diagnose("wild.test", **lab_connection.kwargs()))
     first = result.remedies[0]
-    assert (first.kind, first.verified, first.smtp_host) == ("isp-hostname", True, "web7.hosting.test")
+    assert (first.kind, first.verified, first.smtp_host) == (
+        "isp-hostname",
+        True,
+        "web7.hosting.test",
+    )
 
 
 def test_isp_name_is_not_offered_when_it_leads_elsewhere(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from gmailfix.lab.runner import LabInfo
 from gmailfix.screens.app import GmailfixApp, demo_app
@@ -17,11 +18,16 @@ from gmailfix.screens.choose_fix import ChooseFixScreen
 from gmailfix.screens.details import DetailsScreen
 from gmailfix.screens.diagnosis import DiagnosisScreen
 from gmailfix.screens.export import ExportScreen
+from gmailfix.screens.paste_error import PasteErrorScreen
 from gmailfix.screens.recheck import RecheckScreen
 from gmailfix.screens.settings import SettingsScreen
 from gmailfix.screens.welcome import WelcomeScreen
 
 SIZES = [(80, 24), (120, 40)]
+GMAIL_SAYS = (
+    "Authentication failed. Please check your username/password. Server returned error: "
+    '"TLS Negotiation failed, the certificate doesn\'t match the host., code: 0"'
+)
 Step = Callable[[Pilot[None]], Awaitable[None]]
 
 
@@ -39,6 +45,14 @@ async def wait_for(
 
 async def welcome(pilot: Pilot[None]) -> None:
     await wait_for(pilot, WelcomeScreen)
+
+
+async def paste_error(pilot: Pilot[None]) -> None:
+    await welcome(pilot)
+    await pilot.click("#paste")
+    await wait_for(pilot, PasteErrorScreen)
+    pilot.app.screen.query_one("#pasted", TextArea).text = GMAIL_SAYS
+    await pilot.pause(0.1)
 
 
 async def details(pilot: Pilot[None]) -> None:
@@ -92,6 +106,7 @@ async def help_screen(pilot: Pilot[None]) -> None:
 
 STEPS: dict[str, Step] = {
     "welcome": welcome,
+    "paste_error": paste_error,
     "details": details,
     "diagnosis": diagnosis,
     "choose_fix": choose_fix,
