@@ -60,6 +60,8 @@ def _csr_files(
 
 def _summary(target: Path, files: list[BundleFile], plan: FixPlan, diagnosis: Diagnosis) -> None:
     print(f"wrote {len(files)} files to {target}")
-    print(f"fix: {plan.kind} - open {target.name}/README.md and follow its steps")
+    readme = f"{target.stem}/README.md" if target.suffix == ".zip" else f"{target}/README.md"
+    how = "unzip it, then open" if target.suffix == ".zip" else "open"
+    print(f"fix: {plan.kind} - {how} {readme} and follow its steps")
     if not diagnosis.accepted:
         print(f"today Gmail says: {diagnosis.verdict.error}")

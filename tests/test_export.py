@@ -205,3 +205,14 @@ def test_exists_error_is_a_bundle_error(tmp_path: Path) -> None:
     write_folder(FILES, tmp_path / "b")
     with pytest.raises(BundleError):
         write_folder(FILES, tmp_path / "b")
+
+
+@pytest.mark.parametrize("writer, name", [(write_folder, "out"), (write_zip, "out.zip")])
+def test_a_failure_while_writing_files_leaves_nothing(tmp_path: Path, writer, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The same path twice makes the folder writer fail on the second file, mid-write."""
+    clash = [*FILES, BundleFile("sub/b.txt", "again", b"x")]
+    if writer is write_zip:  # zipfile accepts duplicates; make the content unwritable instead
+        clash = [*FILES, BundleFile("c.txt", "c", None)]  # type: ignore[arg-type]
+    with pytest.raises((FileExistsError, TypeError)):
+        writer(clash, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
