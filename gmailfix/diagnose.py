@@ -178,9 +178,12 @@ class _Run:
             connect_to=self.connect.get((host, port)),
         )
 
-    async def _probe(self, target: ProbeTarget) -> ProbeResult:
+    async def _bounded_probe(self, target: ProbeTarget) -> ProbeResult:
         async with self.limit or contextlib.nullcontext():
-            result = await probe(target, timeout=self.timeout)
+            return await probe(target, timeout=self.timeout)
+
+    async def _probe(self, target: ProbeTarget) -> ProbeResult:
+        result = await self._bounded_probe(target)
         self.emit(ProbeDone(result))
         return result
 
@@ -192,16 +195,7 @@ class _Run:
             self._probe(self._target(host, port, sni, facts)),
             self._probe(self._target(host, port, None, facts)) if sni else _none(),
         )
-        analysis = None
-        if with_sni.chain:
-            analysis = await analyse_chain(
-                with_sni.chain,
-                host,
-                trust=self.trust,
-                now=self.now,
-                fetch=self.fetch,
-                timeout=self.timeout,
-            )
+        analysis = await self._analyse(with_sni, host)
         return Endpoint(
             host, port, with_sni, without_sni, analysis, judge(with_sni, analysis, username)
         )
@@ -245,19 +239,22 @@ class _Run:
             addresses,
             self.connect.get((name, chosen.port)),
         )
-        async with self.limit or contextlib.nullcontext():
-            result = await probe(target, timeout=self.timeout)
+        result = await self._bounded_probe(target)
+        analysis = await self._analyse(result, name)
+        return analysis is not None and judge(result, analysis).accept
+
+    async def _analyse(self, result: ProbeResult, host: str) -> ChainAnalysis | None:
+        """The presented chain judged for ``host``; None when no chain was shown."""
         if not result.chain:
-            return False
-        analysis = await analyse_chain(
+            return None
+        return await analyse_chain(
             result.chain,
-            name,
+            host,
             trust=self.trust,
             now=self.now,
             fetch=self.fetch,
             timeout=self.timeout,
         )
-        return judge(result, analysis).accept
 
 
 async def _none() -> None:

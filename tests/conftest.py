@@ -26,8 +26,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 def require_program(name: str) -> str:
     """The path of a Debian program a test needs.
 
-    Locally a missing program skips the test; in CI (.ci/run installs them all)
-    it fails, so a CI run can never pass by skipping.
+    Locally a missing program skips the test (a developer without root may not
+    have Exim or Pebble); in CI, where .ci/run installs them all, it fails, so a
+    CI run can never pass by skipping.
     """
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin")
     if path is None:
