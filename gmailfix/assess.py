@@ -46,7 +46,7 @@ def dns_findings(
                     "cname-smtp-host",
                     f"{host} is an alias of {facts.cnames[host]}.",
                     host=host,
-                    target=facts.cnames[host],
+                    evidence={"target": facts.cnames[host]},
                 )
             )
     if smtp_host and smtp_host in facts.nxdomain_hosts:

@@ -1,0 +1,82 @@
+"""The finding codes: one typed set, used by probes, the verdict and findings alike.
+
+Codes are a contract (DESIGN.md): add new ones, never rename one. ``Code`` is a
+``StrEnum``, so a code compares equal to its text and serialises as it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    # the certificate
+    HOSTNAME_MISMATCH = "hostname-mismatch"
+    SELF_SIGNED = "self-signed"
+    UNTRUSTED_ROOT = "untrusted-root"
+    INCOMPLETE_CHAIN = "incomplete-chain"
+    INVALID_CHAIN = "invalid-chain"
+    NOT_SERVER_CERTIFICATE = "not-server-certificate"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    CERTIFICATE_UNPARSEABLE = "certificate-unparseable"
+    STRICT_VERIFIER_ONLY = "strict-verifier-only"
+    SNI_DEPENDENT_CERTIFICATE = "sni-dependent-certificate"
+    # the SMTP conversation
+    NO_STARTTLS = "no-starttls"
+    STARTTLS_REFUSED = "starttls-refused"
+    STARTTLS_INJECTION = "starttls-injection"
+    TLS_HANDSHAKE_FAILED = "tls-handshake-failed"
+    WRONG_TLS_MODE = "wrong-tls-mode"
+    CONNECTION_FAILED = "connection-failed"
+    TIMEOUT = "timeout"
+    SMTP_PROTOCOL_ERROR = "smtp-protocol-error"
+    NO_AUTH = "no-auth"
+    AUTH_FAILED = "auth-failed"
+    OLD_TLS_VERSION = "old-tls-version"
+    INCONSISTENT_ADDRESSES = "inconsistent-addresses"
+    # DNS and the name typed in Gmail
+    NXDOMAIN = "nxdomain"
+    NO_MX = "no-mx"
+    NULL_MX = "null-mx"
+    MX_SKIPPED = "mx-skipped"
+    INVALID_DNS_NAME = "invalid-dns-name"
+    CNAME_SMTP_HOST = "cname-smtp-host"
+    IP_SMTP_HOST = "ip-smtp-host"
+    DNS_ERROR = "dns-error"
+    NO_CANDIDATES = "no-candidates"
+    # this computer, not the server
+    CANNOT_CHECK_HERE = "cannot-check-here"
+
+
+# Codes a probe can end with (ProbeResult.error_code).
+PROBE_CODES = frozenset(
+    {
+        Code.NO_STARTTLS,
+        Code.STARTTLS_REFUSED,
+        Code.STARTTLS_INJECTION,
+        Code.TLS_HANDSHAKE_FAILED,
+        Code.WRONG_TLS_MODE,
+        Code.CONNECTION_FAILED,
+        Code.TIMEOUT,
+        Code.SMTP_PROTOCOL_ERROR,
+        Code.NO_AUTH,
+        Code.AUTH_FAILED,
+        Code.CANNOT_CHECK_HERE,
+    }
+)
+
+# Codes about the certificate itself: a new or corrected certificate fixes them.
+CERTIFICATE_CODES = frozenset(
+    {
+        Code.HOSTNAME_MISMATCH,
+        Code.SELF_SIGNED,
+        Code.UNTRUSTED_ROOT,
+        Code.INCOMPLETE_CHAIN,
+        Code.INVALID_CHAIN,
+        Code.NOT_SERVER_CERTIFICATE,
+        Code.EXPIRED,
+        Code.NOT_YET_VALID,
+        Code.CERTIFICATE_UNPARSEABLE,
+    }
+)
