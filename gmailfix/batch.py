@@ -1,22 +1,27 @@
 """Many domains at once: ``gmailfix diagnose --from FILE``.
 
-Domains run concurrently up to a bound; each result is written as soon as it is
-known (one JSON object per line with --json), so memory stays flat however
-long the list is.
+Lines are read lazily through a bounded queue and a fixed number of workers
+diagnose them, so memory stays flat however long the list is; each result is
+handed on as soon as it is known. One domain that fails in an unexpected way
+becomes an error line, never the end of the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
 from gmailfix.connection import Connection
-from gmailfix.diagnose import Diagnosis
-from gmailfix.diagnosis_request import make_request, run_request
-from gmailfix.errors import InputError
+from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.errors import InputError, shorten
+from gmailfix.inputs import parse_target
+from gmailfix.ports import Port
 from gmailfix.render.json_report import to_dict
+from gmailfix.text import clean
+
+MAX_LINE = 2048  # a longer line is no address; do not keep it whole
 
 
 @dataclass(frozen=True)
@@ -27,45 +32,73 @@ class BatchItem:
     error: str | None = None
 
     @property
+    def outcome(self) -> str:
+        return self.diagnosis.outcome if self.diagnosis is not None else "invalid"
+
+    @property
     def accepted(self) -> bool:
         return self.diagnosis is not None and self.diagnosis.accepted
 
 
-def read_targets(lines: Iterable[str]) -> list[tuple[int, str]]:
-    """Non-empty, non-comment lines with their line numbers."""
-    out = []
+def read_targets(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """Non-empty, non-comment lines with their line numbers, lazily."""
     for number, raw in enumerate(lines, 1):
-        text = raw.strip()
+        text = raw[:MAX_LINE].strip()
         if text and not text.startswith("#"):
-            out.append((number, text))
-    return out
+            yield number, text
 
 
 async def run_batch(
-    targets: list[tuple[int, str]],
+    targets: Iterable[tuple[int, str]],
     connection: Connection,
     *,
-    ports: tuple[int, ...],
+    ports: tuple[Port, ...],
     concurrency: int = 8,
 ) -> AsyncIterator[BatchItem]:
     """Yield one BatchItem per target, in the order they finish."""
-    gate = asyncio.Semaphore(concurrency)
+    todo: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    done: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=concurrency * 2)
 
-    async def one(line: int, text: str) -> BatchItem:
-        async with gate:
-            try:
-                request = make_request(text, connection, ports=ports)
-            except InputError as exc:
-                return BatchItem(line, text, error=str(exc))
-            return BatchItem(line, text, diagnosis=await run_request(request))
+    async def feed() -> None:
+        for item in targets:
+            await todo.put(item)
+        for _ in range(concurrency):
+            await todo.put(None)
 
-    pending = [asyncio.ensure_future(one(line, text)) for line, text in targets]
+    async def work() -> None:
+        while (item := await todo.get()) is not None:
+            await done.put(await _one(*item, connection, ports))
+        await done.put(None)
+
+    tasks = [asyncio.ensure_future(feed())]
+    tasks += [asyncio.ensure_future(work()) for _ in range(concurrency)]
     try:
-        for next_done in asyncio.as_completed(pending):
-            yield await next_done
+        finished = 0
+        while finished < concurrency:
+            result = await done.get()
+            if result is None:
+                finished += 1
+            else:
+                yield result
     finally:
-        for task in pending:
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _one(
+    line: int, text: str, connection: Connection, ports: tuple[Port, ...]
+) -> BatchItem:
+    try:
+        target = parse_target(text)
+    except InputError as exc:
+        return BatchItem(line, text, error=str(exc))
+    if ports:
+        target = type(target)(target.domain, target.username, None, ports)
+    try:
+        return BatchItem(line, text, diagnosis=await diagnose(target, connection))
+    except Exception as exc:  # noqa: BLE001 - one domain must not end the batch
+        return BatchItem(line, text, error=f"internal error ({type(exc).__name__})")
 
 
 def json_line(item: BatchItem) -> str:
@@ -85,12 +118,12 @@ def json_line(item: BatchItem) -> str:
 
 def text_line(item: BatchItem) -> str:
     if item.diagnosis is None:
-        return f"!  bad input  line {item.line}: {item.error}"
+        return f"!  bad input  line {item.line}: {clean(shorten(item.error or '', 200))}"
     verdict = item.diagnosis.verdict
-    where = f"{verdict.settings.smtp_server}:{verdict.settings.port}"
-    if verdict.accept:
-        return f"✓  accept     {item.diagnosis.domain}  {where}"
-    return f"✗  reject     {item.diagnosis.domain}  {where}  {verdict.cause}"
-
-
-Printer = Callable[[BatchItem], None]
+    where = clean(f"{verdict.settings.smtp_server}:{verdict.settings.port}")
+    domain = clean(item.diagnosis.domain)
+    if verdict.outcome == "accept":
+        return f"✓  accept     {domain}  {where}"
+    if verdict.outcome == "unknown":
+        return f"?  unknown    {domain}  cannot check from this computer"
+    return f"✗  reject     {domain}  {where}  {verdict.cause}"

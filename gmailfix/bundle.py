@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import BundleError
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.remedies.plan import FixPlan
 from gmailfix.render.bundle_readme import bundle_readme
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.dns_records import zone_lines
@@ -44,7 +44,7 @@ class BundleFile:
 def bundle_files(
     plan: FixPlan, diagnosis: Diagnosis, extra: tuple[BundleFile, ...] = ()
 ) -> list[BundleFile]:
-    """Every file of the bundle, MANIFEST.json last."""
+    """Every file of the bundle, MANIFEST.json last. Only what the plan's steps use."""
     files = [
         _text(
             "README.md",
@@ -58,21 +58,15 @@ def bundle_files(
         ),
         _text("report.md", "the diagnosis, for people", markdown_report(diagnosis)),
         _text("report.json", "the diagnosis, schema gmailfix.diagnosis/1", dumps(diagnosis) + "\n"),
-        _text("verify.sh", "openssl checks that the fix works", verify_script(plan), EXECUTABLE),
+        _text("verify.sh", "checks that the fix works, as Gmail does", verify_script(plan), EXECUTABLE),
     ]
-    if plan.kind != "isp-hostname":
-        roles = {
-            "exim4/tls-main.conf": "Exim main-section TLS options for any exim.conf (.include it)",
-            "exim4/auth-tls-only.conf": "Exim authenticators offered only over TLS",
-            "exim4/conf.d/main/000_localmacros": "Debian split config: /etc/exim4/conf.d/main/",
-            "exim4/exim4.conf.localmacros": "Debian single-file config: /etc/exim4/",
-            "exim4/tls/sni.map": "SNI name to certificate directory map",
-        }
-        files += [_text(p, roles[p], t) for p, t in exim_files(plan).items()]
+    files += [_text(p, EXIM_ROLES[p], t) for p, t in exim_files(plan).items()]
+    if plan.needs_certificate or plan.kind == "serve-full-chain":
         files += [
-            _text(p, _certbot_role(p), t, EXECUTABLE if p.endswith(".sh") else 0o644)
+            _text(p, CERTBOT_ROLES[p], t, EXECUTABLE if p.endswith(".sh") else 0o644)
             for p, t in certbot_files(plan).items()
         ]
+    if plan.needs_certificate:
         files.append(
             _text("dns/records.zone", "DNS records to add (zone-file lines)", zone_lines(plan))
         )
@@ -81,13 +75,20 @@ def bundle_files(
     return files
 
 
-def _certbot_role(path: str) -> str:
-    return {
-        "certbot/issue.sh": "gets the certificates with certbot (standalone, webroot or DNS-01)",
-        "certbot/deploy-hook.sh": "certbot deploy hook: installs certificates for Exim, reloads it",
-        "certbot/docker-run.sh": "the same with certbot in Docker",
-        "certbot/docker-compose.yml": "certbot renewals in Docker Compose",
-    }[path]
+EXIM_ROLES = {
+    "exim4/tls-main.conf": "Exim main-section options for any exim.conf (.include it)",
+    "exim4/auth-tls-only.conf": "Exim authenticators offered only over TLS",
+    "exim4/conf.d/auth/30_gmailfix_tls_auth": "the same, for Debian's split config: conf.d/auth/",
+    "exim4/conf.d/main/000_localmacros": "Debian split config: /etc/exim4/conf.d/main/",
+    "exim4/exim4.conf.localmacros": "Debian single-file config (Debian's default): /etc/exim4/",
+    "exim4/tls/sni.map": "SNI name to certificate directory map",
+}
+CERTBOT_ROLES = {
+    "certbot/issue.sh": "gets the certificates with certbot (standalone, webroot or DNS-01)",
+    "certbot/deploy-hook.sh": "certbot deploy hook: installs certificates for Exim, reloads it",
+    "certbot/docker-run.sh": "the same with certbot in Docker",
+    "certbot/docker-compose.yml": "certbot renewals in Docker Compose",
+}
 
 
 def _text(path: str, role: str, text: str, mode: int = 0o644) -> BundleFile:
@@ -101,7 +102,7 @@ def _manifest(plan: FixPlan, files: list[BundleFile]) -> BundleFile:
         "remedy": plan.kind,
         "smtp_host": plan.smtp_host,
         "port": plan.port,
-        "exim_layout": plan.exim_layout if plan.kind != "isp-hostname" else None,
+        "exim_layout": plan.exim_layout,
         "files": [
             {
                 "path": f.path,

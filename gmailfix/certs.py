@@ -49,7 +49,7 @@ class ChainAnalysis:
 
     host: str
     leaf: CertInfo
-    chain: tuple[x509.Certificate, ...]
+    chain: "Chain"
     name_ok: bool
     trusted: bool
     expired: bool
@@ -62,8 +62,33 @@ class ChainAnalysis:
 
     @property
     def ok(self) -> bool:
-        dates_ok = not (self.expired or self.not_yet_valid)
-        return self.name_ok and self.trusted and dates_ok and not self.incomplete_chain
+        return self.cause is None
+
+    @property
+    def problems(self) -> tuple[CertProblem, ...]:  # interim
+        from gmailfix.findings.codes import Code
+
+        out = []
+        names = ", ".join(self.leaf.names) or "no host name"
+        if self.self_signed and not self.trusted:
+            out.append(CertProblem(Code.SELF_SIGNED, f"Certificate: {self.leaf.subject}.", {}))
+        if self.incomplete_chain:
+            out.append(CertProblem(Code.INCOMPLETE_CHAIN, f"Missing: {self.missing_issuer}.", {}))
+        if not self.trusted and not self.self_signed:
+            out.append(CertProblem(Code.UNTRUSTED_ROOT, f"Issuer: {self.leaf.issuer}.", {"verifier": self.verify_error or ""}))
+        if self.expired:
+            out.append(CertProblem(Code.EXPIRED, f"It expired on {self.leaf.not_after:%Y-%m-%d}.", {}))
+        if self.not_yet_valid:
+            out.append(CertProblem(Code.NOT_YET_VALID, f"It starts on {self.leaf.not_before:%Y-%m-%d}.", {}))
+        if not self.name_ok:
+            out.append(CertProblem(Code.HOSTNAME_MISMATCH, f"Gmail connects to {self.host}; the certificate covers {names}.", {"names": names}))
+        if self.policy_error and self.trusted:
+            out.append(CertProblem(Code.STRICT_VERIFIER_ONLY, f"Verifier: {self.policy_error}.", {}))
+        return tuple(out)
+
+    @property
+    def cause(self) -> Code | None:  # type: ignore[name-defined]  # interim
+        return next((p.code for p in self.problems if p.code != "strict-verifier-only"), None)
 
 
 class TrustStore:
@@ -92,6 +117,9 @@ class TrustStore:
     @property
     def store(self) -> Store:
         return self._store
+
+    def pem(self) -> bytes:
+        return b"".join(r.public_bytes(Encoding.PEM) for r in self.roots)
 
 
 @cache
@@ -169,15 +197,18 @@ def name_matches(host: str, patterns: Sequence[str]) -> bool:
 
 
 async def analyse_chain(
-    chain: Sequence[x509.Certificate],
+    presented: Chain,
     host: str,
     *,
     trust: TrustStore,
     now: dt.datetime,
     fetch: Fetcher | None = None,
-    timeout: float = 5.0,
+    deadline: float | None = None,
 ) -> ChainAnalysis:
     """Judge the chain a server presented for ``host`` (the name as typed in Gmail)."""
+    import time
+    timeout = max(0.1, (deadline - time.monotonic()) if deadline else 5.0)
+    chain = presented.certs
     leaf, intermediates = chain[0], list(chain[1:])
     info = describe(leaf)
     trusted, error, policy = _verify(leaf, intermediates, trust, now)
@@ -192,7 +223,7 @@ async def analyse_chain(
     return ChainAnalysis(
         host=host,
         leaf=info,
-        chain=tuple(chain),
+        chain=presented,
         name_ok=name_matches(host, info.names),
         trusted=trusted or policy is not None,
         expired=now > info.not_after,
@@ -303,3 +334,39 @@ def _parse_any(data: bytes) -> x509.Certificate | None:
         except ValueError:
             continue
     return None
+
+
+@dataclass(frozen=True)
+class CertProblem:
+    code: str
+    detail: str
+    evidence: dict[str, str]
+
+
+# --- interim: the parsed chain (to be replaced by the full guarded version) ---
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The chain exactly as the server sent it, parsed once."""
+
+    der: tuple[bytes, ...] = ()
+    certs: tuple[x509.Certificate, ...] = ()
+    infos: tuple[CertInfo, ...] = ()
+    error: str | None = None
+
+    @property
+    def leaf(self) -> CertInfo | None:
+        return self.infos[0] if self.infos else None
+
+    def __bool__(self) -> bool:
+        return bool(self.der)
+
+
+def parse_chain(der: Sequence[bytes]) -> Chain:
+    try:
+        certs = tuple(x509.load_der_x509_certificate(d) for d in der)
+        infos = tuple(describe(c) for c in certs)
+    except Exception as exc:  # noqa: BLE001 - interim guard
+        return Chain(tuple(der), (), (), f"the certificate cannot be read ({exc})")
+    return Chain(tuple(der), certs, infos)

@@ -1,60 +1,71 @@
 """The whole diagnosis: DNS facts, concurrent probes, analysis, verdict, fixes.
 
-    input ─► DNS facts ─► probes (all at once) ─► analysis ─► verdict + findings ─► remedies
+    Target + Connection ─► DNS facts ─► probes (every host, port and address at once)
+        ─► analysis ─► verdict + findings ─► remedies
 
-Seams are keyword arguments so the tests and the lab can point every network
-step at loopback: ``resolver=``, ``connect=``, ``trust=``, ``now=``, ``fetch=``.
+This module only orchestrates: the facts come from ``dns``, ``smtp`` and
+``certs``, the verdict from ``gmail``, the findings from ``findings.rules``,
+the fixes from ``remedies``. The seams live in ``Connection``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import dns.asyncresolver
-
 from gmailfix import dns as gdns
-from gmailfix.assess import dns_findings, probe_findings
-from gmailfix.certs import ChainAnalysis, Fetcher, TrustStore, analyse_chain
+from gmailfix import gmail
+from gmailfix.check import Checker, Endpoint
+from gmailfix.connection import Connection
 from gmailfix.findings import Finding
-from gmailfix.gmail import UNREACHABLE, GmailSettings, Verdict, judge, security_for
-from gmailfix.inputs import PORTS, is_ip_address
-from gmailfix.remedies.choose import propose
-from gmailfix.remedies.plan import Remedy
-from gmailfix.smtp import DEFAULT_MODE, ConnectMap, ProbeResult, ProbeTarget, probe
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One host and port as Gmail would use it, with everything learnt about it."""
-
-    host: str
-    port: int
-    probe: ProbeResult  # with SNI = host
-    probe_no_sni: ProbeResult | None
-    analysis: ChainAnalysis | None
-    verdict: Verdict
+from gmailfix.findings.codes import Code
+from gmailfix.findings.rules import cannot_check_findings, diagnosis_findings
+from gmailfix.inputs import Target, is_ip_address
+from gmailfix.remedies.model import Remedy
+from gmailfix.smtp import Credentials, ProbeResult
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    domain: str
-    username: str | None
-    smtp_host: str | None  # as typed in Gmail, None when derived
+    target: Target
     facts: gdns.DnsFacts
     candidates: tuple[str, ...]
     endpoints: tuple[Endpoint, ...]
     chosen: Endpoint | None
-    verdict: Verdict
+    verdict: gmail.Verdict
     findings: tuple[Finding, ...]
     remedies: tuple[Remedy, ...] = field(default_factory=tuple)
+    mail_stack: object | None = None  # stacks.MailStack once wired
+
+    @property
+    def domain(self) -> str:
+        return self.target.domain
+
+    @property
+    def username(self) -> str | None:
+        return self.target.username
+
+    @property
+    def smtp_host(self) -> str | None:
+        return self.target.smtp_host
 
     @property
     def accepted(self) -> bool:
         return self.verdict.accept
+
+    @property
+    def outcome(self) -> gmail.Outcome:
+        return self.verdict.outcome
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the diagnosis is doing now, and how long it may take at most."""
+
+    text: str
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,210 +79,114 @@ class ProbeDone:
     result: ProbeResult
 
 
-@dataclass(frozen=True)
-class Stage:
-    text: str
-
-
-Event = DnsDone | ProbeDone | Stage
+Event = Stage | DnsDone | ProbeDone
 Listener = Callable[[Event], None]
 
 
 async def diagnose(
-    domain: str,
+    target: Target,
+    connection: Connection,
     *,
-    username: str | None = None,
-    smtp_host: str | None = None,
-    ports: Sequence[int] = PORTS,
-    resolver: dns.asyncresolver.Resolver | None = None,
-    connect: ConnectMap | None = None,
-    trust: TrustStore | None = None,
-    timeout: float = 10.0,
-    now: dt.datetime | None = None,
-    fetch: Fetcher | None = None,
     on_event: Listener | None = None,
+    credentials: Credentials | None = None,
     max_probes: int | None = None,
 ) -> Diagnosis:
-    """Diagnose ``domain`` (already normalised) as Gmail would see it.
+    """Diagnose ``target`` as Gmail would see it, through ``connection``.
 
-    Every probe runs at once unless ``max_probes`` bounds how many are open together
-    (1 runs them one at a time: the benchmark's baseline).
+    Every probe runs at once unless ``max_probes`` bounds how many are open
+    together (1 runs them one at a time: the benchmark's baseline).
     """
     run = _Run(
-        resolver=resolver or gdns.make_resolver(timeout=timeout),
-        connect=dict(connect or {}),
-        trust=trust or TrustStore(),
-        timeout=timeout,
-        now=now or dt.datetime.now(dt.UTC),
-        fetch=fetch,
-        emit=on_event or (lambda event: None),
-        limit=asyncio.Semaphore(max_probes) if max_probes else None,
+        connection,
+        on_event or (lambda event: None),
+        credentials,
+        asyncio.Semaphore(max_probes) if max_probes else None,
     )
-    return await run.diagnose(domain, username, smtp_host, tuple(dict.fromkeys(ports)))
+    return await run.diagnose(target)
 
 
 @dataclass
 class _Run:
-    resolver: dns.asyncresolver.Resolver
-    connect: dict[tuple[str, int], tuple[str, int]]
-    trust: TrustStore
-    timeout: float
-    now: dt.datetime
-    fetch: Fetcher | None
+    connection: Connection
     emit: Listener
-    limit: asyncio.Semaphore | None = None
+    credentials: Credentials | None
+    limit: asyncio.Semaphore | None
 
-    async def diagnose(
-        self, domain: str, username: str | None, smtp_host: str | None, ports: tuple[int, ...]
-    ) -> Diagnosis:
-        self.emit(Stage("Looking up DNS"))
-        guesses = [] if smtp_host else [f"mail.{domain}", f"smtp.{domain}"]
-        extra = [smtp_host] if smtp_host and not is_ip_address(smtp_host) else guesses
-        facts = await gdns.gather_facts(self.resolver, domain, extra)
-        candidates = self._candidates(facts, smtp_host, guesses)
+    async def diagnose(self, target: Target) -> Diagnosis:
+        timeout = self.connection.timeout
+        self.emit(Stage("Looking up the domain in DNS", timeout))
+        guesses = [] if target.smtp_host else [f"mail.{target.domain}", f"smtp.{target.domain}"]
+        extra = [target.smtp_host] if target.smtp_host else guesses
+        facts = await gdns.gather_facts(
+            self.connection.resolver,
+            target.domain,
+            [h for h in extra if not is_ip_address(h)],
+            deadline=time.monotonic() + timeout,
+        )
+        settings = gmail.settings_for(
+            target.smtp_host or f"mail.{target.domain}", target.ports[0], target.username
+        )
+        if not facts.reachable:
+            return Diagnosis(
+                target, facts, (), (), None, gmail.unknown(settings), cannot_check_findings(facts)
+            )
+        candidates = _candidates(facts, target.smtp_host, guesses)
         self.emit(DnsDone(facts, candidates))
-        self.emit(Stage("Talking to the mail servers"))
+        self.emit(Stage("Talking to the mail servers", timeout))
+        checker = Checker(
+            self.connection,
+            on_probe=lambda result: self.emit(ProbeDone(result)),
+            credentials=self.credentials,
+            limit=self.limit,
+            deadline=time.monotonic() + 2 * timeout,
+        )
         endpoints = await asyncio.gather(
-            *(self._endpoint(facts, h, p, username) for h in candidates for p in ports)
+            *(
+                checker.endpoint(h, p, facts.addresses.get(h, ()), target.username)
+                for h in candidates
+                for p in target.ports
+            )
         )
         chosen = _choose(endpoints)
-        verdict = (
-            chosen.verdict if chosen else _no_server_verdict(facts, smtp_host, ports, username)
+        verdict = chosen.verdict if chosen else _no_server_verdict(facts, settings)
+        findings = diagnosis_findings(facts, target.smtp_host, candidates, endpoints)
+        diagnosis = Diagnosis(
+            target,
+            facts,
+            candidates,
+            tuple(endpoints),
+            chosen,
+            verdict,
+            tuple(findings),
         )
-        findings = dns_findings(facts, smtp_host, candidates)
-        for endpoint in endpoints:
-            findings += probe_findings(endpoint.probe, endpoint.probe_no_sni, endpoint.analysis)
-        remedies: tuple[Remedy, ...] = ()
-        if chosen is not None:
-            self.emit(Stage("Looking for a fix"))
-            remedies = await self._remedies(domain, chosen, facts)
-        return Diagnosis(
-            domain=domain,
-            username=username,
-            smtp_host=smtp_host,
-            facts=facts,
-            candidates=candidates,
-            endpoints=tuple(endpoints),
-            chosen=chosen,
-            verdict=verdict,
-            findings=tuple(_dedupe(findings)),
-            remedies=remedies,
-        )
+        from gmailfix.remedies.propose import propose  # the fixes probe too: after the verdict
 
-    def _candidates(
-        self, facts: gdns.DnsFacts, smtp_host: str | None, guesses: list[str]
-    ) -> tuple[str, ...]:
-        if smtp_host:
-            return (smtp_host,)
-        # an MX that is an address literal (RFC 5321 forbids it) is still tried
-        found = [mx.host for mx in facts.mx if mx.addresses or is_ip_address(mx.host)]
-        found += [g for g in guesses if facts.addresses.get(g)]
-        return tuple(dict.fromkeys(found))
+        self.emit(Stage("Looking for a fix", timeout))
+        return await propose(diagnosis, self.connection)
 
-    def _target(self, host: str, port: int, sni: str | None, facts: gdns.DnsFacts) -> ProbeTarget:
-        return ProbeTarget(
-            host=host,
-            port=port,
-            mode=DEFAULT_MODE.get(port, "starttls"),
-            sni=sni,
-            addresses=facts.addresses.get(host, ()),
-            connect_to=self.connect.get((host, port)),
-        )
-
-    async def _bounded_probe(self, target: ProbeTarget) -> ProbeResult:
-        async with self.limit or contextlib.nullcontext():
-            return await probe(target, timeout=self.timeout)
-
-    async def _probe(self, target: ProbeTarget) -> ProbeResult:
-        result = await self._bounded_probe(target)
-        self.emit(ProbeDone(result))
-        return result
-
-    async def _endpoint(
-        self, facts: gdns.DnsFacts, host: str, port: int, username: str | None
-    ) -> Endpoint:
-        sni = None if is_ip_address(host) else host
-        with_sni, without_sni = await asyncio.gather(
-            self._probe(self._target(host, port, sni, facts)),
-            self._probe(self._target(host, port, None, facts)) if sni else _none(),
-        )
-        analysis = await self._analyse(with_sni, host)
-        return Endpoint(
-            host, port, with_sni, without_sni, analysis, judge(with_sni, analysis, username)
-        )
-
-    async def _remedies(
-        self, domain: str, chosen: Endpoint, facts: gdns.DnsFacts
-    ) -> tuple[Remedy, ...]:
-        address = chosen.probe.address
-        ptr_names = facts.ptr.get(address or "", ())
-        if address and not ptr_names:
-            ptr_names = await gdns.reverse(self.resolver, address)
-
-        async def check(name: str) -> bool:
-            return await self._same_server_verified(name, chosen)
-
-        return await propose(
-            domain=domain,
-            host=chosen.host,
-            port=chosen.port,
-            probe=chosen.probe,
-            analysis=chosen.analysis,
-            verdict=chosen.verdict,
-            ptr_names=ptr_names,
-            check=check,
-        )
-
-    async def _same_server_verified(self, name: str, chosen: Endpoint) -> bool:
-        """Does ``name`` reach the same server, and would Gmail accept it there?"""
-        addresses, _, _ = await gdns.lookup_addresses(self.resolver, name)
-        here = self.connect.get((chosen.host, chosen.port))
-        there = self.connect.get((name, chosen.port))
-        # with --connect overrides, 'same server' means the same overridden endpoint
-        same = here == there if here or there else chosen.probe.address in addresses
-        if not same:
-            return False
-        target = ProbeTarget(
-            name,
-            chosen.port,
-            chosen.probe.mode,
-            name,
-            addresses,
-            self.connect.get((name, chosen.port)),
-        )
-        result = await self._bounded_probe(target)
-        analysis = await self._analyse(result, name)
-        return analysis is not None and judge(result, analysis).accept
-
-    async def _analyse(self, result: ProbeResult, host: str) -> ChainAnalysis | None:
-        """The presented chain judged for ``host``; None when no chain was shown."""
-        if not result.chain:
-            return None
-        return await analyse_chain(
-            result.chain,
-            host,
-            trust=self.trust,
-            now=self.now,
-            fetch=self.fetch,
-            timeout=self.timeout,
-        )
-
-
-async def _none() -> None:
-    return None
+def _candidates(
+    facts: gdns.DnsFacts, smtp_host: str | None, guesses: list[str]
+) -> tuple[str, ...]:
+    if smtp_host:
+        return (smtp_host,)
+    found = [mx.host for mx in facts.mx if mx.addresses]
+    found += [g for g in guesses if facts.addresses.get(g)]
+    return tuple(dict.fromkeys(found))
 
 
 def _progress(endpoint: Endpoint) -> int:
     """How far the conversation got: the most informative failure wins the report."""
     if endpoint.verdict.accept:
-        return 4
+        return 6
+    if endpoint.verdict.outcome == "unknown":
+        return 5  # not checked is not refused: never report a reject over it
     if endpoint.analysis is not None:
-        return 3
+        return 4
     if endpoint.probe.banner is not None:
+        return 3
+    if endpoint.probe.error_code == Code.WRONG_TLS_MODE:
         return 2
-    if endpoint.probe.address is not None or endpoint.probe.error_code == "wrong-tls-mode":
-        return 1
-    return 0
+    return 1
 
 
 def _choose(endpoints: Sequence[Endpoint]) -> Endpoint | None:
@@ -282,23 +197,6 @@ def _choose(endpoints: Sequence[Endpoint]) -> Endpoint | None:
     return next(e for e in endpoints if _progress(e) == best)
 
 
-def _no_server_verdict(
-    facts: gdns.DnsFacts, smtp_host: str | None, ports: Sequence[int], username: str | None
-) -> Verdict:
-    port = ports[0] if ports else 587
-    host = smtp_host or f"mail.{facts.domain}"
-    cause = "no-candidates" if facts.exists else "nxdomain"
-    return Verdict(
-        False, UNREACHABLE, cause, GmailSettings(host, port, security_for(port), username)
-    )
-
-
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, str | None, int | None]] = set()
-    unique = []
-    for item in findings:
-        key = (item.code, item.host, item.port)
-        if key not in seen:
-            seen.add(key)
-            unique.append(item)
-    return unique
+def _no_server_verdict(facts: gdns.DnsFacts, settings: gmail.GmailSettings) -> gmail.Verdict:
+    cause = Code.NO_CANDIDATES if facts.exists else Code.NXDOMAIN
+    return gmail.unreachable(settings, cause)

@@ -1,31 +1,37 @@
 """DNS facts with dnspython's async resolver: MX, A/AAAA, CNAME, PTR.
 
-Every query is bounded by the resolver's lifetime and every failure is a
-fact (``status``), never an exception: a diagnosis goes on with what it has.
+Every failure is a fact (``Answer.status``), never an exception, and the whole
+DNS phase shares one deadline. Names that come from DNS are validated here,
+once, with the same rules as typed names: an invalid one is recorded and never
+probed. Counts are bounded (MX hosts, addresses per host), because a hostile
+zone can list thousands.
+
+Whether the resolver itself works is asked separately (the root's NS), so
+"this computer cannot reach DNS" is never mistaken for "the domain is broken".
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-import certifi
-import dns.asyncresolver
-import dns.exception
-import dns.name
-import dns.nameserver
-import dns.rdatatype
-import dns.resolver
-import dns.reversename
+from gmailfix.errors import InputError, shorten
+from gmailfix.inputs import is_ip_address, is_valid_dns_host, parse_endpoint, parse_host
 
-from gmailfix.errors import InputError
-from gmailfix.inputs import is_ip_address, parse_endpoint
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 Status = Literal["ok", "nxdomain", "nodata", "error"]
+# why a query got no answer, in the terms the findings explain
+Failure = Literal["timeout", "servfail", "refused", "unreachable", "untrusted", "broken"]
+MAX_MX_HOSTS = 5  # Gmail dials the SMTP host typed; the first few MX hosts are plenty
+MAX_ADDRESSES = 8  # per host, A and AAAA together
+MAX_RECORDS = 64  # records kept from any one answer
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,14 @@ class Answer:
     status: Status
     records: tuple[str, ...] = ()
     canonical: str | None = None
-    error: str | None = None
     mx: tuple[tuple[int, str], ...] = ()
+    failure: Failure | None = None
+    error: str | None = None  # the resolver's own words: evidence, never the message
+
+    @property
+    def responded(self) -> bool:
+        """Did a DNS server give an answer (even 'no such name')?"""
+        return self.status != "error"
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,20 @@ class DnsFacts:
     ptr: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     mta_sts: tuple[str, ...] = ()  # TXT of _mta-sts.<domain>: context, not a verdict
     errors: tuple[Answer, ...] = ()
+    invalid_names: tuple[tuple[str, str], ...] = ()  # (where it was found, the name)
+    skipped_mx: int = 0  # MX hosts beyond MAX_MX_HOSTS, not checked
+    resolver: str = ""  # which resolver, in words ("10.0.0.53", "https://dns.example/")
+    health: Answer | None = None  # the resolver asked about the root: does it answer at all?
+    responded: bool = True  # some question about the domain got an answer
+
+    @property
+    def resolver_works(self) -> bool:
+        return self.health is None or self.health.responded
+
+    @property
+    def reachable(self) -> bool:
+        """Could anything be learnt from DNS from this computer?"""
+        return self.resolver_works or self.responded
 
 
 def make_resolver(
@@ -76,11 +102,14 @@ def make_resolver(
 
     A DoH server's certificate is checked against Mozilla's roots plus ``ca_files``.
     """
-    if dns_server and doh:
-        raise InputError("use either --dns-server or --doh, not both")
-    if dns_server or doh:
+    import dns.asyncresolver
+    import dns.resolver
+
+    if dns_server is not None and doh is not None:
+        raise InputError("use either a DNS server or DNS over HTTPS, not both", field="option")
+    if dns_server is not None or doh is not None:
         resolver = dns.asyncresolver.Resolver(configure=False)
-        if doh:
+        if doh is not None:
             resolver.nameservers = [_doh_server(doh, ca_files)]
         else:
             assert dns_server is not None
@@ -90,7 +119,9 @@ def make_resolver(
     else:
         try:
             resolver = dns.asyncresolver.Resolver()
-        except dns.resolver.NoResolverConfiguration:
+        except (dns.resolver.NoResolverConfiguration, OSError):
+            # no /etc/resolv.conf: nothing answers on loopback either, which the
+            # health check then reports as "cannot check from here"
             resolver = dns.asyncresolver.Resolver(configure=False)
             resolver.nameservers = ["127.0.0.1"]
     resolver.lifetime = timeout
@@ -99,92 +130,166 @@ def make_resolver(
     return resolver
 
 
-def _doh_server(url: str, ca_files: Sequence[str]) -> dns.nameserver.DoHNameserver:
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise InputError(f"--doh needs an https:// URL, not {url!r}")
+def describe_resolver(resolver: dns.asyncresolver.Resolver) -> str:
+    """The resolver in a few words, for messages."""
+    servers = [str(ns) for ns in resolver.nameservers][:3]
+    return ", ".join(s.removeprefix("Do53:").split("@")[0] for s in servers) or "none"
+
+
+def _doh_server(url: str, ca_files: Sequence[str]) -> object:
+    import certifi
+    import dns.nameserver
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise InputError(f"{shorten(url)!r} is not a valid URL", field="option") from None
+    if parts.scheme != "https" or not host:
+        raise InputError(
+            f"DNS over HTTPS needs an https:// URL, not {shorten(url)!r}", field="option"
+        )
     trust = ssl.create_default_context(cafile=certifi.where())
     for path in ca_files:
         try:
             trust.load_verify_locations(cafile=path)
-        except (OSError, ssl.SSLError):
-            raise InputError(f"cannot read CA file {path}") from None
+        except (OSError, ssl.SSLError, ValueError):
+            raise InputError(f"cannot use CA file {shorten(path)}", field="option") from None
     # dnspython hands ``verify`` to httpx, which takes an SSLContext as well as a path
     return dns.nameserver.DoHNameserver(url, verify=trust)  # type: ignore[arg-type]
 
 
 def _server_address(text: str) -> tuple[str, int]:
-    """``127.0.0.1``, ``127.0.0.1:5353``, ``::1`` or ``[::1]:5353``."""
+    """``127.0.0.1``, ``127.0.0.1:5353``, ``::1`` or ``[::1]:5353``: an address, never a name."""
     text = text.strip()
-    if is_ip_address(text):
-        return text.strip("[]"), 53
-    host, port = parse_endpoint(text) if ":" in text else (text, 53)
+    if not text:
+        raise InputError("the DNS server is empty; give an IP address", field="option")
+    if is_ip_address(text) or (text.startswith("[") and text.endswith("]")):
+        host, port = parse_host(text), 53
+    else:
+        host, port = parse_endpoint(text) if ":" in text else (parse_host(text), 53)
     if not is_ip_address(host):
-        raise InputError(f"--dns-server needs an IP address, not {host!r}")
-    return host.strip("[]"), port
+        raise InputError(
+            f"the DNS server must be an IP address, not {shorten(host)!r}", field="option"
+        )
+    return host, port
 
 
-async def query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> Answer:
-    """Ask one question; any failure becomes the Answer's status."""
+async def query(
+    resolver: dns.asyncresolver.Resolver, name: str, rdtype: str, deadline: float
+) -> Answer:
+    """Ask one question before ``deadline`` (time.monotonic()); failures become the Answer."""
+    import dns.exception
+    import dns.resolver
+
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return Answer(name, rdtype, "error", failure="timeout", error="no time left")
     try:
-        result = await resolver.resolve(name, rdtype, search=False)
+        result = await resolver.resolve(name, rdtype, search=False, lifetime=left)
     except dns.resolver.NXDOMAIN:
         return Answer(name, rdtype, "nxdomain")
     except dns.resolver.NoAnswer:
         return Answer(name, rdtype, "nodata")
-    except dns.resolver.LifetimeTimeout:
-        return Answer(name, rdtype, "error", error="no answer in time")
+    except dns.resolver.LifetimeTimeout as exc:
+        # the resolver retries until its time is up: the errors on the way say why
+        failure = _why_failed(exc, default="timeout")
+        return Answer(name, rdtype, "error", failure=failure, error=shorten(str(exc), 500))
     except dns.resolver.NoNameservers as exc:
-        return Answer(name, rdtype, "error", error=_servfail_text(exc))
-    except (dns.exception.DNSException, OSError, ValueError) as exc:
-        return Answer(name, rdtype, "error", error=str(exc) or type(exc).__name__)
+        failure = _why_failed(exc, default="broken")
+        return Answer(name, rdtype, "error", failure=failure, error=shorten(str(exc), 500))
+    except (dns.exception.DNSException, OSError, ValueError, ssl.SSLError) as exc:
+        failure: Failure = "unreachable" if isinstance(exc, OSError) else "broken"
+        return Answer(name, rdtype, "error", failure=failure, error=str(exc) or type(exc).__name__)
     canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
+    rrs = list(result)[:MAX_RECORDS]
     if rdtype == "TXT":
-        records = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in result)
+        records = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in rrs)
     else:
-        records = tuple(r.to_text() for r in result)
+        records = tuple(r.to_text() for r in rrs)
     mx: tuple[tuple[int, str], ...] = ()
     if rdtype == "MX":
-        mx = tuple(
-            (int(r.preference), r.exchange.to_text(omit_final_dot=True).lower()) for r in result
-        )
+        mx = tuple((int(r.preference), r.exchange.to_text(omit_final_dot=True).lower()) for r in rrs)
     return Answer(name, rdtype, "ok", records, canonical, mx=mx)
 
 
-def _servfail_text(exc: dns.resolver.NoNameservers) -> str:
-    text = str(exc)
-    return "the DNS server failed (SERVFAIL)" if "SERVFAIL" in text else text
+def _why_failed(exc: Exception, default: Failure) -> Failure:
+    """Every try failed: was it the network, a refusal, a server failure, or TLS?"""
+    errors = getattr(exc, "kwargs", {}).get("errors") or []
+    kinds: list[Failure] = []
+    for entry in errors:
+        problem = entry[3] if len(entry) > 3 else None
+        text = str(problem).upper()
+        if isinstance(problem, ssl.SSLError) or "CERTIFICATE" in text:
+            kinds.append("untrusted")
+        elif isinstance(problem, OSError):
+            kinds.append("unreachable")
+        elif "REFUSED" in text:
+            kinds.append("refused")
+        elif "SERVFAIL" in text:
+            kinds.append("servfail")
+        else:
+            kinds.append("broken")
+    for kind in ("untrusted", "servfail", "refused", "unreachable"):
+        if kind in kinds:
+            return kind  # type: ignore[return-value]
+    if "SERVFAIL" in str(exc).upper():
+        return "servfail"
+    return default
 
 
 async def lookup_addresses(
-    resolver: dns.asyncresolver.Resolver, host: str
+    resolver: dns.asyncresolver.Resolver, host: str, deadline: float
 ) -> tuple[tuple[str, ...], str | None, list[Answer]]:
     """(addresses, CNAME target or None, answers) for one host, A and AAAA at once."""
-    a, aaaa = await asyncio.gather(query(resolver, host, "A"), query(resolver, host, "AAAA"))
-    addresses = tuple(a.records) + tuple(aaaa.records)
+    a, aaaa = await asyncio.gather(
+        query(resolver, host, "A", deadline), query(resolver, host, "AAAA", deadline)
+    )
+    found = [r for r in (*a.records, *aaaa.records) if is_ip_address(r)]
+    addresses = tuple(dict.fromkeys(found))[:MAX_ADDRESSES]
     canonical = next((x.canonical for x in (a, aaaa) if x.status == "ok"), None)
     target = canonical if canonical and canonical != host else None
     return addresses, target, [a, aaaa]
 
 
+async def resolver_health(resolver: dns.asyncresolver.Resolver, deadline: float) -> Answer:
+    """Does the resolver answer at all? Any answer about the root (even 'no such name'
+    from a server that only knows its own zone) says the network path to it works."""
+    return await query(resolver, ".", "NS", deadline)
+
+
 async def gather_facts(
-    resolver: dns.asyncresolver.Resolver, domain: str, extra_hosts: Iterable[str] = ()
+    resolver: dns.asyncresolver.Resolver,
+    domain: str,
+    extra_hosts: Iterable[str] = (),
+    *,
+    deadline: float,
 ) -> DnsFacts:
     """MX of the domain, then addresses of every MX and extra host, then their PTRs."""
-    mx_answer, (domain_addresses, _, domain_answers), sts = await asyncio.gather(
-        query(resolver, domain, "MX"),
-        lookup_addresses(resolver, domain),
-        query(resolver, f"_mta-sts.{domain}", "TXT"),
+    mx_answer, (domain_addresses, _, domain_answers), sts, health = await asyncio.gather(
+        query(resolver, domain, "MX", deadline),
+        lookup_addresses(resolver, domain, deadline),
+        query(resolver, f"_mta-sts.{domain}", "TXT", deadline),
+        resolver_health(resolver, deadline),
     )
-    exists = mx_answer.status != "nxdomain"
-    null_mx = mx_answer.mx == ((0, ""),) or mx_answer.mx == ((0, "."),)
-    mx_records = [] if null_mx else sorted(mx_answer.mx)
+    exists = mx_answer.status != "nxdomain" and not (
+        mx_answer.status == "error" and all(a.status == "nxdomain" for a in domain_answers)
+    )
+    null_mx = mx_answer.mx in (((0, ""),), ((0, "."),))
+    mx_records, invalid = _valid_mx([] if null_mx else sorted(mx_answer.mx))
+    skipped = max(0, len(mx_records) - MAX_MX_HOSTS)
+    mx_records = mx_records[:MAX_MX_HOSTS]
     implicit = exists and mx_answer.status == "nodata" and bool(domain_addresses)
     if implicit:
         mx_records = [(0, domain)]
-    hosts = list(dict.fromkeys([h for _, h in mx_records] + list(extra_hosts)))
-    looked_up = await asyncio.gather(*(lookup_addresses(resolver, h) for h in hosts))
+    hosts = list(dict.fromkeys([h for _, h in mx_records if not is_ip_address(h)]))
+    hosts += [h for h in extra_hosts if h not in hosts and not is_ip_address(h)]
+    looked_up = await asyncio.gather(*(lookup_addresses(resolver, h, deadline) for h in hosts))
     addresses = {h: found[0] for h, found in zip(hosts, looked_up, strict=True)}
+    for _, host in mx_records:
+        if is_ip_address(host):
+            addresses[host] = (host,)  # an MX that is an address literal: still tried
     cnames = {h: found[1] for h, found in zip(hosts, looked_up, strict=True) if found[1]}
     missing = frozenset(
         h
@@ -192,8 +297,8 @@ async def gather_facts(
         if all(ans.status == "nxdomain" for ans in found[2])
     )
     all_addresses = list(dict.fromkeys(a for found in addresses.values() for a in found))
-    ptrs = await asyncio.gather(*(reverse(resolver, a) for a in all_addresses))
-    errors = [mx_answer, *domain_answers, *(a for found in looked_up for a in found[2])]
+    ptrs = await asyncio.gather(*(reverse(resolver, a, deadline) for a in all_addresses))
+    answers = [mx_answer, *domain_answers, *(a for found in looked_up for a in found[2])]
     return DnsFacts(
         domain=domain,
         exists=exists,
@@ -205,15 +310,37 @@ async def gather_facts(
         nxdomain_hosts=missing,
         ptr={a: names for a, names in zip(all_addresses, ptrs, strict=True) if names},
         mta_sts=tuple(r for r in sts.records if "v=STSv1" in r)[:1],
-        errors=tuple(a for a in errors if a.status == "error"),
+        errors=tuple(a for a in answers if a.status == "error"),
+        invalid_names=tuple(("MX", name) for name in invalid),
+        skipped_mx=skipped,
+        resolver=describe_resolver(resolver),
+        health=health,
+        responded=any(a.responded for a in (mx_answer, *domain_answers, sts)),
     )
 
 
-async def reverse(resolver: dns.asyncresolver.Resolver, address: str) -> tuple[str, ...]:
-    """PTR names of an address (empty when there are none or the query failed)."""
+def _valid_mx(records: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[str]]:
+    """MX records whose exchange is a usable host name (or an address literal)."""
+    valid, invalid = [], []
+    for preference, host in records:
+        if is_ip_address(host) or is_valid_dns_host(host):
+            valid.append((preference, host))
+        else:
+            invalid.append(host)
+    return valid, invalid
+
+
+async def reverse(
+    resolver: dns.asyncresolver.Resolver, address: str, deadline: float
+) -> tuple[str, ...]:
+    """Valid PTR names of an address (empty when there are none or the query failed)."""
+    import dns.exception
+    import dns.reversename
+
     try:
         name = dns.reversename.from_address(address).to_text()
     except (dns.exception.SyntaxError, ValueError):
         return ()
-    answer = await query(resolver, name, "PTR")
-    return tuple(r.rstrip(".").lower() for r in answer.records)
+    answer = await query(resolver, name, "PTR", deadline)
+    names = (r.rstrip(".").lower() for r in answer.records)
+    return tuple(n for n in names if is_valid_dns_host(n))[:MAX_ADDRESSES]

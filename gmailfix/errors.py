@@ -2,12 +2,20 @@
 
     GmailfixError            anything gmailfix raises on purpose
     ├── InputError           what the user typed cannot be used (exit status 2)
-    ├── BundleError          an export could not be written (nothing was left behind)
+    ├── BundleError          an export could not be written (nothing was left behind; exit 2)
+    ├── NoSuchFix            the fix asked for cannot help this server (exit 1)
+    ├── CannotCheck          nothing can be said from this computer (exit 3)
     └── LabError             the local lab could not start (e.g. a port is taken)
 
 Network trouble is never an exception here: a server that cannot be reached is
 a diagnosis, reported as a Finding.
 """
+
+from __future__ import annotations
+
+from typing import Literal
+
+Field = Literal["address", "smtp_host", "port", "option"]
 
 
 class GmailfixError(Exception):
@@ -15,12 +23,33 @@ class GmailfixError(Exception):
 
 
 class InputError(GmailfixError):
-    """The input is not a usable domain, address, host or option value."""
+    """The input is not a usable domain, address, host or option value.
+
+    ``field`` names what was wrong in the wizard's terms; only the CLI turns it
+    into a flag name.
+    """
+
+    def __init__(self, message: str, field: Field | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class BundleError(GmailfixError):
     """The bundle could not be written."""
 
 
+class NoSuchFix(GmailfixError):
+    """The fix asked for cannot help this server."""
+
+
+class CannotCheck(GmailfixError):
+    """This computer cannot check the server (no DNS resolver or network)."""
+
+
 class LabError(GmailfixError):
     """The lab could not start."""
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """An outside string cut for an error line: never echo 40,000 characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -3,43 +3,56 @@
 A probe never verifies the certificate (it must capture bad ones) and never
 raises: every outcome, good or bad, is a ``ProbeResult`` whose ``error_code``
 is a finding code. The whole probe is bounded by one deadline, so a server
-that sends one byte per second still ends on time.
+that sends one byte per second still ends on time, and every read is bounded
+in size. One process-wide limit, derived from the open-file limit, bounds how
+many probes are open at once (batch included): running out of file handles
+is this computer's problem, never reported as the server's.
+
+``login`` is the only place a password is used: after a handshake that
+OpenSSL verified against the same trust anchors, as Gmail logs in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import errno
 import ssl
 import time
 import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-from cryptography import x509
+from gmailfix.certs import Chain, parse_chain
+from gmailfix.findings.codes import Code
+from gmailfix.ports import Mode, mode_for
 
-from gmailfix.inputs import is_ip_address
-
-Mode = Literal["starttls", "implicit"]
-DEFAULT_MODE: Mapping[int, Mode] = {587: "starttls", 25: "starttls", 465: "implicit"}
 EHLO_NAME = "gmailfix.invalid"
 LINE_LIMIT = 8192  # RFC 5321 allows 512 per reply line; anything near this is hostile
 MAX_REPLY_LINES = 200
 Endpoint = tuple[str, int]
 ConnectMap = Mapping[Endpoint, Endpoint]
+_LOCAL_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 @dataclass(frozen=True)
 class ProbeTarget:
-    """Where to probe: the name as typed, the port, the TLS mode and the SNI to send."""
+    """Where to probe: the name as typed, the port, the SNI to send and where to connect."""
 
-    host: str
+    host: str  # as typed in Gmail: SNI and name checks use it
     port: int
-    mode: Mode
     sni: str | None
-    addresses: tuple[str, ...] = ()
-    connect_to: Endpoint | None = None  # --connect override (lab, tests)
+    endpoint: Endpoint  # the address and port actually dialled
+
+    @property
+    def mode(self) -> Mode:
+        return mode_for(self.port)
+
+    @property
+    def address(self) -> str:
+        return self.endpoint[0]
 
 
 @dataclass(frozen=True)
@@ -50,28 +63,77 @@ class ProbeResult:
     sni: str | None
     address: str | None = None
     banner: str | None = None
+    ehlo_host: str | None = None  # the first line of the EHLO reply: the server's own name
+    ehlo: tuple[str, ...] = ()  # the EHLO keywords before TLS, as sent
     starttls_offered: bool | None = None
     tls_version: str | None = None
     cipher: str | None = None
-    chain: tuple[x509.Certificate, ...] = ()
+    chain: Chain = field(default_factory=Chain)
     auth_mechanisms: tuple[str, ...] = ()
     auth_before_tls: tuple[str, ...] = ()
-    error_code: str | None = None
+    error_code: Code | None = None
     error: str | None = None
     elapsed: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def tls_ok(self) -> bool:
-        return bool(self.chain) and self.error_code in (None, "no-auth")
+        return bool(self.chain) and self.error_code in (None, Code.NO_AUTH)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A login, as typed in Gmail's form. The password never appears in a repr."""
+
+    user: str
+    password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(user={self.user!r}, password=<hidden>)"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    ok: bool
+    code: Code | None = None  # AUTH_FAILED, or why the login could not be tried
+    reply: str | None = None  # the server's answer (never holds the password)
 
 
 class ProbeFailure(Exception):
     """Internal: ends a probe with a finding code and a sentence."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Code, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def open_probe_limit() -> int:
+    """How many probes may be open at once in this process.
+
+    Each probe holds up to two sockets (the TLS-mode sniff opens a second), and
+    the process needs some files for itself; a third of the soft limit is safe.
+    """
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, ValueError, OSError):
+        soft = 1024
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        soft = 65536
+    return max(4, min(4096, (soft - 64) // 3))
+
+
+def _limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    limit = _LIMITS.get(loop)
+    if limit is None:
+        limit = _LIMITS[loop] = asyncio.Semaphore(open_probe_limit())
+    return limit
 
 
 def client_context() -> ssl.SSLContext:
@@ -88,29 +150,47 @@ def client_context() -> ssl.SSLContext:
     return ctx
 
 
+def verifying_context(trust_pem: bytes) -> ssl.SSLContext:
+    """OpenSSL's own verification against the same anchors: the login's precondition."""
+    ctx = ssl.create_default_context(cadata=trust_pem.decode("ascii"))
+    ctx.check_hostname = True
+    return ctx
+
+
 async def probe(target: ProbeTarget, *, timeout: float = 10.0) -> ProbeResult:
     """Run one probe to completion or until ``timeout`` seconds have passed."""
-    session = _Session(target)
-    start = time.monotonic()
-    try:
-        async with asyncio.timeout(timeout):
-            await session.run(deadline=start + timeout)
-    except TimeoutError:
-        session.fail("timeout", f"no answer in {timeout:g} s while {session.stage}")
-    except ProbeFailure as exc:
-        session.fail(exc.code, str(exc))
-    except ssl.SSLError as exc:
-        session.fail(
-            "tls-handshake-failed", f"TLS failed while {session.stage}: {_ssl_reason(exc)}"
+    async with _limit():
+        session = _Session(target)
+        start = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                await session.run(deadline=start + timeout)
+        except TimeoutError:
+            session.fail(Code.TIMEOUT, f"no answer in {timeout:g} s while {session.stage}")
+        except ProbeFailure as exc:
+            session.fail(exc.code, str(exc))
+        except ssl.SSLError as exc:
+            session.fail(
+                Code.TLS_HANDSHAKE_FAILED, f"TLS failed while {session.stage}: {_ssl_reason(exc)}"
+            )
+        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError):
+            code = Code.TLS_HANDSHAKE_FAILED if session.in_handshake else Code.SMTP_PROTOCOL_ERROR
+            session.fail(code, f"the server closed the connection while {session.stage}")
+        except OSError as exc:
+            session.fail(*_os_failure(exc, session.stage))
+        finally:
+            session.close()
+        return replace(session.result, elapsed=time.monotonic() - start)
+
+
+def _os_failure(exc: OSError, stage: str) -> tuple[Code, str]:
+    if exc.errno in _LOCAL_ERRNOS:
+        return (
+            Code.CANNOT_CHECK_HERE,
+            "gmailfix ran out of file handles or memory on this computer; "
+            "check fewer servers at once",
         )
-    except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
-        code = "tls-handshake-failed" if session.in_handshake else "smtp-protocol-error"
-        session.fail(code, f"the server closed the connection while {session.stage} ({exc!r})")
-    except OSError as exc:
-        session.fail("connection-failed", f"{exc.strerror or exc} while {session.stage}")
-    finally:
-        session.close()
-    return replace(session.result, elapsed=time.monotonic() - start)
+    return Code.CONNECTION_FAILED, f"{exc.strerror or exc} while {stage}"
 
 
 class _Session:
@@ -124,9 +204,11 @@ class _Session:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.extra: list[asyncio.StreamWriter] = []
-        self.result = ProbeResult(target.host, target.port, target.mode, target.sni)
+        self.result = ProbeResult(
+            target.host, target.port, target.mode, target.sni, address=target.address
+        )
 
-    def fail(self, code: str, message: str) -> None:
+    def fail(self, code: Code, message: str) -> None:
         if self.result.error_code is None:
             self.result = replace(self.result, error_code=code, error=message)
 
@@ -136,53 +218,53 @@ class _Session:
                 writer.transport.abort()
 
     async def run(self, deadline: float) -> None:
-        self.reader, self.writer, address = await self._connect()
-        self.result = replace(self.result, address=address)
+        host, port = self.target.endpoint
+        try:
+            self.reader, self.writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+        except OSError as exc:
+            code, message = _os_failure(exc, "connecting")
+            if code == Code.CONNECTION_FAILED:
+                message = f"cannot connect to port {self.target.port}: {exc.strerror or exc}"
+            raise ProbeFailure(code, message) from None
         if self.target.mode == "implicit":
             await self._implicit()
         else:
             await self._starttls(deadline)
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
-        target = self.target
-        if target.connect_to is not None:
-            endpoints = [target.connect_to]
-        elif is_ip_address(target.host):
-            endpoints = [(target.host, target.port)]
-        else:
-            endpoints = [(a, target.port) for a in target.addresses]
-        if not endpoints:
-            raise ProbeFailure("connection-failed", f"{target.host} has no address in DNS")
-        last: OSError | None = None
-        for host, port in endpoints:
-            try:
-                reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
-            except OSError as exc:
-                last = exc
-                continue
-            return reader, writer, host
-        assert last is not None
-        reason = last.strerror or str(last)
-        raise ProbeFailure("connection-failed", f"cannot connect to port {target.port}: {reason}")
-
     async def _starttls(self, deadline: float) -> None:
         self.stage = "waiting for the greeting"
         banner = await self._greeting(deadline)
         self.result = replace(self.result, banner=banner)
-        caps = await self._ehlo()
-        offered = "STARTTLS" in caps
+        caps = await self._ehlo(record=True)
+        offered = "STARTTLS" in (c.upper() for c in caps)
         self.result = replace(
             self.result, starttls_offered=offered, auth_before_tls=_auth_mechanisms(caps)
         )
         if not offered:
-            raise ProbeFailure("no-starttls", "the server's EHLO reply does not offer STARTTLS")
+            raise ProbeFailure(Code.NO_STARTTLS, "the server's EHLO reply does not offer STARTTLS")
         self.stage = "asking for STARTTLS"
         code, lines = await self._command("STARTTLS")
         if code != 220:
             reply = f"{code} {lines[-1] if lines else ''}".strip()
-            raise ProbeFailure("starttls-refused", f"the server answered STARTTLS with '{reply}'")
+            raise ProbeFailure(
+                Code.STARTTLS_REFUSED, f"the server answered STARTTLS with '{reply[:200]}'"
+            )
+        self._refuse_injected_data()
         await self._handshake()
         await self._after_tls()
+
+    def _refuse_injected_data(self) -> None:
+        """Bytes already read past the 220 would be taken as the server's *encrypted*
+        replies (the CVE-2021-38371 class): stop instead. asyncio keeps them in the
+        reader's buffer, which has no public accessor."""
+        assert self.reader is not None
+        pending = bytes(getattr(self.reader, "_buffer", b""))
+        if pending:
+            raise ProbeFailure(
+                Code.STARTTLS_INJECTION,
+                f"{len(pending)} bytes arrived after the server's 220 to STARTTLS and before "
+                "encryption began (possible command injection)",
+            )
 
     async def _implicit(self) -> None:
         try:
@@ -190,7 +272,7 @@ class _Session:
         except (ssl.SSLError, ConnectionResetError, asyncio.IncompleteReadError) as exc:
             if await self._speaks_plain_smtp():
                 raise ProbeFailure(
-                    "wrong-tls-mode",
+                    Code.WRONG_TLS_MODE,
                     f"port {self.target.port} answers in plain text (STARTTLS style), "
                     "not with TLS from the first byte",
                 ) from exc
@@ -209,18 +291,18 @@ class _Session:
         if not done and await self._speaks_implicit_tls():
             first.cancel()
             raise ProbeFailure(
-                "wrong-tls-mode",
+                Code.WRONG_TLS_MODE,
                 f"port {self.target.port} expects TLS from the first byte (SSL), not STARTTLS",
             )
         head = await first
         if not head:
-            raise ProbeFailure("smtp-protocol-error", "the server closed the connection at once")
+            raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, "the server closed the connection at once")
         return await self._reply_or_fail(expect=220, head=head)
 
     async def _speaks_implicit_tls(self) -> bool:
         try:
             _, writer = await asyncio.open_connection(
-                *self._endpoint(), ssl=client_context(), server_hostname=self.target.sni or ""
+                *self.target.endpoint, ssl=client_context(), server_hostname=self.target.sni or ""
             )
         except (OSError, ssl.SSLError):
             return False
@@ -229,16 +311,12 @@ class _Session:
 
     async def _speaks_plain_smtp(self) -> bool:
         try:
-            reader, writer = await asyncio.open_connection(*self._endpoint(), limit=LINE_LIMIT)
+            reader, writer = await asyncio.open_connection(*self.target.endpoint, limit=LINE_LIMIT)
             self.extra.append(writer)
             line = await asyncio.wait_for(reader.readline(), 2.0)
         except (OSError, TimeoutError, ValueError):
             return False
         return line.startswith(b"220")
-
-    def _endpoint(self) -> Endpoint:
-        address = self.result.address or self.target.host
-        return self.target.connect_to or (address, self.target.port)
 
     async def _handshake(self) -> None:
         assert self.writer is not None
@@ -252,12 +330,12 @@ class _Session:
             self.result,
             tls_version=obj.version() if obj else None,
             cipher=cipher[0] if cipher else None,
-            chain=_presented_chain(obj),
+            chain=parse_chain(presented_der(obj)),
         )
 
     async def _after_tls(self, greeted: bool = False) -> None:
         self.stage = "saying EHLO over TLS"
-        caps = await self._ehlo()
+        caps = await self._ehlo(record=greeted)
         mechanisms = _auth_mechanisms(caps)
         self.result = replace(self.result, auth_mechanisms=mechanisms)
         if self.result.starttls_offered is None:
@@ -265,15 +343,19 @@ class _Session:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._command("QUIT"), 1.0)
         if not mechanisms:
-            raise ProbeFailure("no-auth", "the EHLO reply after TLS names no AUTH mechanism")
+            raise ProbeFailure(Code.NO_AUTH, "the EHLO reply after TLS names no AUTH mechanism")
 
-    async def _ehlo(self) -> list[str]:
+    async def _ehlo(self, record: bool = False) -> list[str]:
         self.stage = self.stage if "EHLO" in self.stage else "saying EHLO"
         code, lines = await self._command(f"EHLO {EHLO_NAME}")
         if code != 250:
             reply = lines[0] if lines else ""
-            raise ProbeFailure("smtp-protocol-error", f"EHLO was answered '{code} {reply}'")
-        return [line.upper() for line in lines[1:]]
+            raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"EHLO was answered '{code} {reply[:120]}'")
+        if record:
+            self.result = replace(
+                self.result, ehlo_host=lines[0][:255] if lines else None, ehlo=tuple(lines[1:])
+            )
+        return lines[1:]
 
     async def _command(self, line: str) -> tuple[int, list[str]]:
         assert self.writer is not None
@@ -285,57 +367,73 @@ class _Session:
         code, lines = await self._read_reply(head)
         if code != expect:
             raise ProbeFailure(
-                "smtp-protocol-error",
+                Code.SMTP_PROTOCOL_ERROR,
                 f"expected a {expect} greeting, got '{code} {' '.join(lines)[:120]}'",
             )
-        return " ".join(lines)
+        return "\n".join(lines)
 
     async def _read_reply(self, head: bytes = b"") -> tuple[int, list[str]]:
         """Read one SMTP reply line by line, however the lines are split into packets."""
         assert self.reader is not None
-        lines: list[str] = []
-        for _ in range(MAX_REPLY_LINES):
-            try:
-                raw = head + await self.reader.readline()
-            except ValueError:  # LimitOverrunError surfaces as ValueError from readline
-                raise ProbeFailure(
-                    "smtp-protocol-error", f"a reply line was longer than {LINE_LIMIT} bytes"
-                ) from None
-            head = b""
-            if not raw and self.just_secured:
-                # TLS 1.3 servers that demand a client certificate send their alert after
-                # the handshake; asyncio reports it as a plain end of stream
-                raise ProbeFailure(
-                    "tls-handshake-failed",
-                    "the server ended the TLS session right after the handshake: it "
-                    "probably demands a client certificate (certificate required)",
-                )
-            self.just_secured = False
-            if not raw.endswith(b"\n"):
-                raise ProbeFailure(
-                    "smtp-protocol-error", f"the server closed the connection while {self.stage}"
-                )
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if len(text) < 3 or not text[:3].isdigit() or text[3:4] not in ("", " ", "-"):
-                raise ProbeFailure(
-                    "smtp-protocol-error", f"not an SMTP reply: {text[:60]!r} while {self.stage}"
-                )
-            lines.append(text[4:])
-            if text[3:4] != "-":
-                return int(text[:3]), lines
-        raise ProbeFailure("smtp-protocol-error", f"a reply had over {MAX_REPLY_LINES} lines")
+        ended = None
+        if self.just_secured:
+            # TLS 1.3 servers that demand a client certificate send their alert after
+            # the handshake; asyncio reports it as a plain end of stream
+            ended = ProbeFailure(
+                Code.TLS_HANDSHAKE_FAILED,
+                "the server ended the TLS session right after the handshake: it "
+                "probably demands a client certificate (certificate required)",
+            )
+        self.just_secured = False
+        return await read_reply(self.reader, head, self.stage, ended)
+
+
+async def read_reply(
+    reader: asyncio.StreamReader,
+    head: bytes = b"",
+    stage: str = "reading a reply",
+    ended_at_once: ProbeFailure | None = None,
+) -> tuple[int, list[str]]:
+    """One SMTP reply, however it is split into packets; bounded in lines and length.
+
+    ``ended_at_once`` is raised when the stream ends before the first line.
+    """
+    lines: list[str] = []
+    for _ in range(MAX_REPLY_LINES):
+        try:
+            raw = head + await reader.readline()
+        except ValueError:  # LimitOverrunError surfaces as ValueError from readline
+            raise ProbeFailure(
+                Code.SMTP_PROTOCOL_ERROR, f"a reply line was longer than {LINE_LIMIT} bytes"
+            ) from None
+        head = b""
+        if not raw and not lines and ended_at_once is not None:
+            raise ended_at_once
+        if not raw.endswith(b"\n"):
+            raise ProbeFailure(
+                Code.SMTP_PROTOCOL_ERROR, f"the server closed the connection while {stage}"
+            )
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if len(text) < 3 or not text[:3].isdigit() or text[3:4] not in ("", " ", "-"):
+            raise ProbeFailure(
+                Code.SMTP_PROTOCOL_ERROR, f"not an SMTP reply: {text[:60]!r} while {stage}"
+            )
+        lines.append(text[4:])
+        if text[3:4] != "-":
+            return int(text[:3]), lines
+    raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"a reply had over {MAX_REPLY_LINES} lines")
 
 
 def _auth_mechanisms(caps: list[str]) -> tuple[str, ...]:
     for cap in caps:
-        word, _, rest = cap.replace("=", " ", 1).partition(" ")
+        word, _, rest = cap.upper().replace("=", " ", 1).partition(" ")
         if word == "AUTH":
-            return tuple(rest.split())
+            return tuple(rest.split())[:32]
     return ()
 
 
-def _presented_chain(obj: ssl.SSLObject | None) -> tuple[x509.Certificate, ...]:
-    """The chain exactly as the server sent it, unverified.
+def presented_der(obj: ssl.SSLObject | None) -> tuple[bytes, ...]:
+    """The chain exactly as the server sent it, as DER, unverified.
 
     Python 3.13 has ``SSLObject.get_unverified_chain()``; 3.11 and 3.12 reach
     the same OpenSSL call on the private ``_sslobj``.
@@ -344,23 +442,105 @@ def _presented_chain(obj: ssl.SSLObject | None) -> tuple[x509.Certificate, ...]:
         return ()
     getter = getattr(obj, "get_unverified_chain", None)
     raw: list[object] = []
-    if getter is not None:
-        raw = list(getter() or [])
-    else:
-        inner = getattr(obj, "_sslobj", None)
-        if inner is not None and hasattr(inner, "get_unverified_chain"):
-            raw = list(inner.get_unverified_chain() or [])
-    chain = []
-    for item in raw:
-        der = item if isinstance(item, bytes) else item.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-        chain.append(x509.load_der_x509_certificate(der))
-    if not chain:
+    with contextlib.suppress(ssl.SSLError, ValueError):
+        if getter is not None:
+            raw = list(getter() or [])
+        else:
+            inner = getattr(obj, "_sslobj", None)
+            if inner is not None and hasattr(inner, "get_unverified_chain"):
+                raw = list(inner.get_unverified_chain() or [])
+    der: list[bytes] = []
+    for item in raw[:16]:  # no real chain is longer; a hostile one could be
+        if isinstance(item, bytes):
+            der.append(item)
+        else:
+            with contextlib.suppress(ssl.SSLError, ValueError, AttributeError):
+                der.append(item.public_bytes(ssl._ssl.ENCODING_DER))  # type: ignore[attr-defined]
+    if not der:
         leaf = obj.getpeercert(binary_form=True)
         if leaf:
-            chain.append(x509.load_der_x509_certificate(leaf))
-    return tuple(chain)
+            der.append(leaf)
+    return tuple(der)
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:
     reason = getattr(exc, "reason", None) or str(exc)
-    return str(reason).replace("_", " ").lower()
+    return str(reason).replace("_", " ").lower()[:200]
+
+
+async def login(
+    target: ProbeTarget, credentials: Credentials, *, trust_pem: bytes, timeout: float
+) -> LoginResult:
+    """Log in as Gmail does: over TLS that OpenSSL verified for the host as typed.
+
+    Runs only after the diagnosis found the certificate acceptable; if OpenSSL
+    refuses it anyway, no password is sent.
+    """
+    async with _limit():
+        try:
+            async with asyncio.timeout(timeout):
+                return await _login(target, credentials, verifying_context(trust_pem))
+        except TimeoutError:
+            return LoginResult(False, Code.TIMEOUT, f"no answer in {timeout:g} s during login")
+        except ssl.SSLCertVerificationError as exc:
+            return LoginResult(
+                False, Code.TLS_HANDSHAKE_FAILED, f"OpenSSL refused the certificate: {exc.verify_message}"
+            )
+        except ProbeFailure as exc:
+            return LoginResult(False, exc.code, str(exc))
+        except (ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
+            return LoginResult(False, Code.CONNECTION_FAILED, f"the login connection failed: {exc}")
+
+
+async def _login(target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext) -> LoginResult:
+    host, port = target.endpoint
+    implicit = target.mode == "implicit"
+    reader, writer = await asyncio.open_connection(
+        host,
+        port,
+        limit=LINE_LIMIT,
+        ssl=ctx if implicit else None,
+        server_hostname=target.host if implicit else None,
+    )
+    try:
+
+        async def command(line: bytes) -> tuple[int, list[str]]:
+            writer.write(line + b"\r\n")
+            await writer.drain()
+            return await read_reply(reader)
+
+        await _expect(await read_reply(reader), 220)
+        if not implicit:
+            await _expect(await command(f"EHLO {EHLO_NAME}".encode()), 250)
+            await _expect(await command(b"STARTTLS"), 220)
+            await writer.start_tls(ctx, server_hostname=target.host)
+        code, lines = await command(f"EHLO {EHLO_NAME}".encode())
+        await _expect((code, lines), 250)
+        offered = set(_auth_mechanisms(lines[1:]))
+        if "PLAIN" in offered:
+            secret = f"\0{creds.user}\0{creds.password}".encode()
+            code, lines = await command(b"AUTH PLAIN " + base64.b64encode(secret))
+        elif "LOGIN" in offered:
+            code, lines = await command(b"AUTH LOGIN")
+            if code == 334:
+                code, lines = await command(base64.b64encode(creds.user.encode()))
+            if code == 334:
+                code, lines = await command(base64.b64encode(creds.password.encode()))
+        else:
+            return LoginResult(
+                False, Code.AUTH_FAILED, "the server offers no login method Gmail uses (PLAIN, LOGIN)"
+            )
+        reply = f"{code} {' '.join(lines)}"[:200]
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(command(b"QUIT"), 1.0)
+        if code == 235:
+            return LoginResult(True, None, reply)
+        return LoginResult(False, Code.AUTH_FAILED, reply)
+    finally:
+        writer.transport.abort()
+
+
+async def _expect(reply: tuple[int, list[str]], code: int) -> None:
+    if reply[0] != code:
+        text = " ".join(reply[1])[:120]
+        raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"expected {code}, got '{reply[0]} {text}'")

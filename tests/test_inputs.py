@@ -1,12 +1,17 @@
+"""What people type becomes a Target, or one plain sentence naming the field."""
+
 import pytest
 
 from gmailfix.errors import InputError
 from gmailfix.inputs import (
+    Target,
     display_name,
-    normalise_domain,
-    normalise_host,
+    is_valid_dns_host,
+    parse_domain,
     parse_endpoint,
     parse_port,
+    parse_smtp_server,
+    parse_target,
 )
 
 
@@ -24,8 +29,8 @@ from gmailfix.inputs import (
         ("  example.com  ", "example.com"),
     ],
 )
-def test_normalise_domain_accepts_what_people_type(typed: str, domain: str) -> None:
-    assert normalise_domain(typed) == domain
+def test_domain_accepts_what_people_type(typed: str, domain: str) -> None:
+    assert parse_domain(typed) == domain
 
 
 @pytest.mark.parametrize(
@@ -33,27 +38,83 @@ def test_normalise_domain_accepts_what_people_type(typed: str, domain: str) -> N
     [
         ("", "nothing was typed"),
         ("exa mple.com", "spaces"),
-        ("a..example", "empty label"),
+        ("a..example", "two dots"),
         ("localhost", "not a full domain"),
-        ("under_score.example", "not a valid domain"),
+        ("under_score.example", "'_' is not allowed"),
         ("127.0.0.1", "IP address"),
         ("x" * 64 + ".example", "63"),
         (("a" * 60 + ".") * 5 + "com", "253"),
-        ("ex;ample.com", "not a valid domain"),
-        ("$(reboot).com", "not a valid domain"),
+        ("ex;ample.com", "';' is not allowed"),
+        ("$(reboot).com", "'$' is not allowed"),
         ("example.123", "number"),
+        ("exam?ple.com", "'?' is not allowed in a domain"),
+        ("bü?cher.com", "'?' is not allowed in a domain"),
+        ("a\u202eb.com", "invisible"),
+        ("x" * 40_000, "characters long"),
     ],
 )
-def test_normalise_domain_rejects_with_a_reason(typed: str, words: str) -> None:
+def test_domain_refused_in_plain_words(typed: str, words: str) -> None:
     with pytest.raises(InputError) as err:
-        normalise_domain(typed)
-    assert words.lower() in str(err.value).lower()
+        parse_domain(typed)
+    message = str(err.value)
+    assert words.lower() in message.lower()
+    assert "codepoint" not in message.lower() and "U+" not in message
+    assert len(message) < 200, "a long input is never echoed whole"
+    assert err.value.field == "address"
 
 
-def test_hosts_may_be_ip_addresses() -> None:
-    assert normalise_host("127.0.0.1") == "127.0.0.1"
-    assert normalise_host("[::1]") == "::1"
-    assert normalise_host("Mail.Example.COM.") == "mail.example.com"
+def test_target_from_an_address_and_the_gmail_form() -> None:
+    target = parse_target("Me@Blog.test", "Mail.Blog.test", 465)
+    assert target == Target("blog.test", "Me@blog.test", "mail.blog.test", (465,))
+    assert parse_target("blog.test").ports == (587, 465, 25)
+
+
+@pytest.mark.parametrize(
+    ("typed", "host", "port"),
+    [
+        ("mail.example.com:465", "mail.example.com", 465),
+        ("mail.example.com", "mail.example.com", None),
+        ("127.0.0.1", "127.0.0.1", None),
+        ("[::1]:587", "::1", 587),
+        ("[::1]", "::1", None),
+        ("smtp://mail.example.com:25", "mail.example.com", 25),
+    ],
+)
+def test_smtp_server_field(typed: str, host: str, port: int | None) -> None:
+    assert parse_smtp_server(typed) == (host, port)
+
+
+def test_a_port_in_the_smtp_server_field_is_used_and_said() -> None:
+    target = parse_target("me@x.test", "mail.x.test:465")
+    assert target.ports == (465,) and target.port_from_host
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("me@example.com", "that is an email address"),
+        ("mail.example.com:2525", "not one Gmail offers"),
+        ("[1.2.3.4", "without its ']'"),
+        ("mail.exa_mple.com", "'_' is not allowed in a server name"),
+    ],
+)
+def test_smtp_server_field_refused_in_plain_words(typed: str, words: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_target("me@example.com", typed)
+    assert words in str(err.value)
+    assert err.value.field == "smtp_host"
+
+
+def test_port_that_contradicts_the_server_field() -> None:
+    with pytest.raises(InputError, match="pick one"):
+        parse_target("me@x.test", "mail.x.test:465", 587)
+
+
+def test_local_part_is_checked() -> None:
+    for bad in ("(me)@blog.test", "@blog.test", "a b@blog.test"):
+        with pytest.raises(InputError) as err:
+            parse_target(bad)
+        assert err.value.field == "address"
 
 
 def test_endpoints_and_ports() -> None:
@@ -65,6 +126,14 @@ def test_endpoints_and_ports() -> None:
             parse_endpoint(bad)
     with pytest.raises(InputError, match="587, 465 or 25"):
         parse_port(2525)
+    with pytest.raises(InputError, match="IP address"):
+        parse_endpoint("mail.x.test:587", need_ip=True)
+
+
+def test_names_from_dns_follow_the_same_rules() -> None:
+    assert is_valid_dns_host("mail.example.com.")
+    for bad in ("_dmarc.example.com", "a;b.example.com", "x" * 64 + ".test", "single"):
+        assert not is_valid_dns_host(bad)
 
 
 def test_display_name_shows_unicode() -> None:

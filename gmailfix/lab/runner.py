@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dns.reversename
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -25,12 +26,20 @@ from gmailfix.lab.scenarios import ALL_SCENARIOS, CertSpec, Scenario
 from gmailfix.lab.servers import ServerSpec, serve, serve_doh, serve_files
 from gmailfix.smtp import Endpoint
 
+if TYPE_CHECKING:
+    from gmailfix.connection import Connection
+
 CLOSED_PORT = 1  # tcpmux: nothing listens there
 FIXED_PORTS = {587: 10587, 465: 10465, 25: 10025}
 
 
 def scenario_address(index: int) -> str:
     return f"127.0.2.{index + 1}"
+
+
+def second_address(address: str) -> str:
+    """The second server of a two-address scenario: 127.0.2.N -> 127.0.3.N."""
+    return address.replace("127.0.2.", "127.0.3.", 1)
 
 
 @dataclass
@@ -67,6 +76,19 @@ class LabInfo:
 
     def command(self, domain: str) -> str:
         return shlex.join(["gmailfix", "diagnose", domain, *self.diagnose_args(domain)])
+
+    def connection(self, timeout: float = 5.0, domain: str | None = None) -> Connection:
+        """How to reach the lab: its DNS server, its CA trusted, its servers' real ports."""
+        from gmailfix.connection import build
+
+        host, port = self.dns
+        connect = self.by_domain.get(domain, {}) if domain else self.connect
+        return build(
+            dns_server=f"{host}:{port}",
+            ca_files=[str(self.ca_file)],
+            connect=dict(connect),
+            timeout=timeout,
+        )
 
 
 class Lab:
@@ -146,7 +168,18 @@ class Lab:
             endpoint = (address, CLOSED_PORT)
             if spec is not None:
                 endpoint = await self._listen(scenario, spec, address, port, tls_for(spec))
-            mapping.update({(host, port): endpoint for host in hosts})
+            if scenario.second_cert is None:
+                mapping.update({(host, port): endpoint for host in hosts})
+            else:
+                mapping[(address, port)] = endpoint  # every address is dialled on its own
+        if scenario.second_cert is not None:
+            second = second_address(address)
+            for port in (587, 465, 25):
+                spec = scenario.servers.get(port)
+                if spec is None:
+                    continue
+                ctx = _tls_context(scenario.second_cert, issuers, aia_url, now)
+                mapping[(second, port)] = await self._listen(scenario, spec, second, port, ctx)
         info.by_domain[scenario.domain] = mapping
         info.connect.update(mapping)
 
@@ -206,6 +239,10 @@ def _add_records(zone: Zone, scenario: Scenario, address: str) -> None:
     own = [name for name, kind, _ in scenario.records if kind == "CNAME"]
     if scenario.mail_host not in own:
         zone.add(scenario.mail_host, "AAAA" if scenario.ipv6_only else "A", address)
+    if scenario.second_cert is not None:
+        zone.add(scenario.mail_host, "A", second_address(address))
+        second_reverse = dns.reversename.from_address(second_address(address)).to_text()
+        zone.add(second_reverse, "PTR", scenario.mail_host + ".")
     for name, kind, value in scenario.records:
         zone.add(name, kind, value.replace("{addr}", address))
     reverse = dns.reversename.from_address(address).to_text()

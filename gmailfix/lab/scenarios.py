@@ -44,6 +44,7 @@ class Scenario:
     share_servers_of: str | None = None  # answer with another scenario's servers
     ipv6_only: bool = False  # the server is on ::1 and DNS has only AAAA
     dns_behaviour: tuple[tuple[str, Behaviour], ...] = ()  # names the DNS misanswers
+    second_cert: CertSpec | None = None  # a second address (127.0.3.N) serving this certificate
 
     @property
     def mail_host(self) -> str:
@@ -206,6 +207,24 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+# Cases where a verdict is easy to get wrong.
+TRICKY: tuple[Scenario, ...] = (
+    Scenario(
+        "twoaddr.test",
+        "two addresses: one serves the right certificate, the other the ISP's",
+        "hostname-mismatch",
+        CertSpec(_mail("twoaddr.test")),
+        second_cert=CertSpec((ISP_HOST,)),
+    ),
+    Scenario(
+        "twogood.test",
+        "two addresses, both with the right certificate",
+        "accept",
+        CertSpec(_mail("twogood.test")),
+        second_cert=CertSpec(_mail("twogood.test")),
+    ),
+)
+
 # Hostile servers and hostile DNS: each must end in a clear finding, never a hang.
 HOSTILE: tuple[Scenario, ...] = (
     Scenario("drip.test", "one byte per second", "timeout", servers={587: ServerSpec("drip")}),
@@ -226,6 +245,13 @@ HOSTILE: tuple[Scenario, ...] = (
         "a TLS alert instead of a handshake",
         "tls-handshake-failed",
         servers={587: ServerSpec("tls-alert")},
+    ),
+    Scenario(
+        "inject.test",
+        "data injected after the 220 to STARTTLS (no AUTH after TLS)",
+        "starttls-injection",
+        CertSpec(_mail("inject.test")),
+        servers={587: ServerSpec("starttls-inject")},
     ),
     Scenario(
         "split.test",
@@ -335,5 +361,5 @@ BENCH: tuple[Scenario, ...] = (
     ),
 )
 
-ALL_SCENARIOS = SCENARIOS + HOSTILE + BENCH
+ALL_SCENARIOS = SCENARIOS + TRICKY + HOSTILE + BENCH
 MISSING_DOMAIN = "missing.test"  # not in the lab's DNS at all: NXDOMAIN

@@ -26,6 +26,7 @@ Behaviour = Literal[
     "drip",  # one byte per second
     "tls-alert",  # agrees to STARTTLS, then answers the ClientHello with a TLS alert
     "split",  # every reply cut into small packets mid-line, then real STARTTLS
+    "starttls-inject",  # plaintext "250 AUTH" sent with the 220 to STARTTLS; no AUTH over TLS
 ]
 # aiosmtpd logs every odd command at WARNING; the lab is odd on purpose
 logging.getLogger("mail.log").setLevel(logging.CRITICAL)
@@ -196,6 +197,32 @@ async def _split(
     writer.close()
 
 
+async def _inject(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: ssl.SSLContext | None
+) -> None:
+    """A STARTTLS response injection (CVE-2021-38371 class): the 220 arrives together
+    with a forged EHLO reply offering AUTH, which the real server over TLS never offers."""
+    writer.write(b"220 lab.test ESMTP\r\n")
+    secure = False
+    while line := await reader.readline():
+        verb = line.strip().upper()
+        if verb.startswith(b"EHLO"):
+            offer = b"" if secure else b"250-STARTTLS\r\n"
+            writer.write(b"250-lab.test\r\n" + offer + b"250 HELP\r\n")
+        elif verb == b"STARTTLS" and tls is not None and not secure:
+            writer.write(b"220 go ahead\r\n250-lab.test\r\n250 AUTH PLAIN LOGIN\r\n")
+            await writer.drain()
+            await writer.start_tls(tls)
+            secure = True
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            break
+        else:
+            writer.write(b"502 not here\r\n")
+        await writer.drain()
+    writer.close()
+
+
 async def _starttls_454(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _scripted(reader, writer, b"454 4.7.0 TLS currently unavailable\r\n", reset=False)
 
@@ -244,6 +271,8 @@ async def serve(
         with contextlib.suppress(ConnectionError, OSError, asyncio.IncompleteReadError):
             if spec.behaviour == "split":
                 await _split(reader, writer, tls)
+            elif spec.behaviour == "starttls-inject":
+                await _inject(reader, writer, tls)
             else:
                 await RAW_HANDLERS[spec.behaviour](reader, writer)
 

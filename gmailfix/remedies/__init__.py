@@ -1,11 +1,10 @@
-"""The three fixes, chosen from the facts of a diagnosis.
+"""The fixes: every kind judged for each diagnosis, and a chosen one made into a plan.
 
-- ``isp-hostname``: type a name in Gmail that the presented certificate
-  already covers (verified by a real handshake before it is recommended);
-- ``new-certificate``: a Let's Encrypt certificate for the name Gmail uses;
-- ``sni``: one Exim server, one certificate per alias domain, picked by SNI.
+    model.py    Remedy, its kinds, statuses and titles (one place)
+    propose.py  judge every kind for a diagnosis; verify names and ports for real
+    plan.py     a chosen remedy + the person's choices -> FixPlan, what renderers read
 """
 
-from gmailfix.remedies.plan import REMEDY_KINDS, Remedy
+from gmailfix.remedies.model import REMEDY_KINDS, Remedy, RemedyKind
 
-__all__ = ["REMEDY_KINDS", "Remedy"]
+__all__ = ["REMEDY_KINDS", "Remedy", "RemedyKind"]

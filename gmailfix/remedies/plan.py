@@ -1,27 +1,194 @@
-"""What a fix is, as data: the renderers turn it into text."""
+"""A chosen fix with everything the renderers need, validated once.
+
+Every name in a FixPlan has passed ``safe_name``: only ``[a-z0-9.-]``, so it can
+stand in shell, Exim and YAML text without escaping. Renderers still quote.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
-from gmailfix.gmail import Security
+from gmailfix.errors import CannotCheck, InputError, NoSuchFix, shorten
+from gmailfix.findings.codes import Code
+from gmailfix.inputs import parse_domain
+from gmailfix.ports import Security, security_for
+from gmailfix.remedies.model import Remedy, RemedyKind
 
-RemedyKind = Literal["isp-hostname", "new-certificate", "sni"]
-REMEDY_KINDS: tuple[RemedyKind, ...] = ("isp-hostname", "new-certificate", "sni")
+if TYPE_CHECKING:
+    from gmailfix.diagnose import Diagnosis
+
+EximLayout = Literal["debian-split", "debian-single", "plain"]
+EXIM_LAYOUTS: tuple[EximLayout, ...] = ("debian-single", "debian-split", "plain")
+DEFAULT_TLS_DIR = "/etc/exim4/tls"
+# kinds whose fix is on the server (the rest are Gmail settings only)
+SERVER_KINDS: frozenset[RemedyKind] = frozenset(
+    {"new-certificate", "sni", "serve-full-chain", "enable-starttls", "enable-auth", "open-port"}
+)
+# kinds that need a certificate issued for cert_hosts
+CERTIFICATE_KINDS: frozenset[RemedyKind] = frozenset({"new-certificate", "sni", "enable-starttls"})
+_SAFE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+
+
+def safe_name(name: str) -> str:
+    """A host name fit for generated shell, Exim and YAML text, or InputError."""
+    if not _SAFE.match(name) or ".." in name or len(name) > 253:
+        raise InputError(f"{shorten(name)!r} cannot be used as a host name in a config file")
+    return name
+
+
+def safe_path(path: str) -> str:
+    if not _SAFE_PATH.match(path) or "/../" in path + "/":
+        raise InputError(f"{shorten(path)!r} cannot be used as a path in a config file")
+    return path
 
 
 @dataclass(frozen=True)
-class Remedy:
-    """One fix. ``applicable`` False means shown, greyed out, with ``reason`` saying why."""
+class AliasHost:
+    """One alias domain and the SMTP host Gmail uses for it."""
 
-    kind: RemedyKind
-    recommended: bool
-    applicable: bool
-    title: str
-    reason: str
-    smtp_host: str  # what to type in Gmail's "SMTP Server" after the fix
-    port: int
-    security: Security
-    verified: bool = False  # isp-hostname: a real handshake with smtp_host verified
-    names: tuple[str, ...] = ()  # new-certificate / sni: names the certificate must cover
+    domain: str
+    host: str
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    remedy: Remedy
+    domain: str
+    username: str | None
+    aliases: tuple[AliasHost, ...] = ()  # sni: every domain, the main one first
+    addresses: tuple[str, ...] = ()  # the server's addresses, for DNS records
+    exim_layout: EximLayout | None = None  # None: not known; the bundle tells how to find out
+    tls_dir: str = DEFAULT_TLS_DIR
+    current_names: tuple[str, ...] = field(default_factory=tuple)  # what the server shows now
+    typed_host: str | None = None  # what is typed in Gmail today, when known
+    typed_port: int | None = None
+    ca_files: tuple[str, ...] = ()  # extra trust anchors the diagnosis used (the lab, tests)
+    connect: Mapping[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in (self.domain, self.smtp_host, *self.cert_hosts):
+            safe_name(name)
+        safe_path(self.tls_dir)
+
+    @property
+    def kind(self) -> RemedyKind:
+        return self.remedy.kind
+
+    @property
+    def smtp_host(self) -> str:
+        """What to type in Gmail after the fix."""
+        return self.remedy.smtp_host
+
+    @property
+    def port(self) -> int:
+        return self.remedy.port
+
+    @property
+    def security(self) -> Security:
+        return security_for(self.port)
+
+    @property
+    def on_server(self) -> bool:
+        """Does the fix change the mail server (or only Gmail's settings)?"""
+        return self.kind in SERVER_KINDS
+
+    @property
+    def needs_certificate(self) -> bool:
+        return self.kind in CERTIFICATE_KINDS
+
+    @property
+    def cert_hosts(self) -> tuple[str, ...]:
+        """Host names that need a certificate."""
+        if self.kind == "sni":
+            return tuple(a.host for a in self.aliases)
+        if self.kind in CERTIFICATE_KINDS or self.kind == "serve-full-chain":
+            return self.remedy.names or (self.smtp_host,)
+        return ()
+
+    def cert_dir(self, host: str) -> str:
+        return f"{self.tls_dir}/{host}"
+
+    @property
+    def default_dir(self) -> str:
+        if self.kind == "sni":
+            return f"{self.tls_dir}/default"
+        return self.cert_dir(self.cert_hosts[0] if self.cert_hosts else self.smtp_host)
+
+
+def choose_remedy(diagnosis: Diagnosis, kind: RemedyKind | None = None) -> Remedy:
+    """The remedy asked for, or the best one; NoSuchFix when it cannot help."""
+    if diagnosis.outcome == "unknown":
+        raise CannotCheck(
+            "nothing can be fixed yet: this computer could not check the server "
+            "(see the diagnosis)"
+        )
+    by_kind = {r.kind: r for r in diagnosis.remedies}
+    if kind is None:
+        best = next((r for r in diagnosis.remedies if r.applicable), None)
+        if best is None:
+            raise NoSuchFix(f"Gmail accepts {diagnosis.verdict.settings.smtp_server}; nothing to fix")
+        return best
+    remedy = by_kind.get(kind)
+    if remedy is None or not remedy.applicable:
+        why = remedy.reason if remedy else "it was not judged for this diagnosis"
+        raise NoSuchFix(f"that fix cannot help here: {why}")
+    return remedy
+
+
+def plan_fix(
+    diagnosis: Diagnosis,
+    kind: RemedyKind | None = None,
+    *,
+    alias_domains: Sequence[str] = (),
+    exim_layout: EximLayout | None = None,
+    tls_dir: str = DEFAULT_TLS_DIR,
+    ca_files: Sequence[str] = (),
+    connect: Mapping[tuple[str, int], tuple[str, int]] | None = None,
+) -> FixPlan:
+    """Turn a diagnosis and a chosen (or the best) fix into a FixPlan."""
+    remedy = choose_remedy(diagnosis, kind)
+    chosen = diagnosis.chosen
+    names = ()
+    if chosen and chosen.analysis and chosen.analysis.chain.leaf:
+        names = tuple(chosen.analysis.chain.leaf.names)
+    host = remedy.names[0] if remedy.names else remedy.smtp_host
+    addresses = tuple(diagnosis.facts.addresses.get(host, ())) or tuple(
+        c.address for c in (chosen.checks if chosen else ()) if c.address
+    )
+    aliases = [AliasHost(diagnosis.domain, host)]
+    for extra in alias_domains:
+        domain = parse_domain(extra)
+        if domain not in {a.domain for a in aliases}:
+            aliases.append(AliasHost(domain, f"mail.{domain}"))
+    if remedy.kind == "sni" and len(aliases) < 2:
+        raise InputError(
+            "one certificate per domain is for a server with several domains: name the "
+            "other domains it sends mail for",
+            field="option",
+        )
+    return FixPlan(
+        remedy=remedy,
+        domain=diagnosis.domain,
+        username=diagnosis.username,
+        aliases=tuple(aliases) if remedy.kind == "sni" else (),
+        addresses=addresses,
+        exim_layout=exim_layout,
+        tls_dir=tls_dir,
+        current_names=names,
+        typed_host=diagnosis.smtp_host,
+        typed_port=diagnosis.target.ports[0] if len(diagnosis.target.ports) == 1 else None,
+        ca_files=tuple(ca_files),
+        connect=dict(connect or {}),
+    )
+
+
+def with_layout(plan: FixPlan, layout: EximLayout | None) -> FixPlan:
+    return replace(plan, exim_layout=layout)
+
+
+def fixes_cause(plan: FixPlan, code: Code) -> bool:
+    return code in plan.remedy.fixes

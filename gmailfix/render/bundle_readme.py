@@ -1,117 +1,213 @@
-"""The bundle's README: numbered steps written for this user's case."""
+"""The bundle's README: numbered steps written for this person's case.
+
+Every step names a file the bundle holds, says who runs it (root on the mail
+server, or anyone), and comes in the order that works: get the certificate,
+install the settings, prove the running config holds them, check as Gmail
+does, and only then change Gmail. Outside text appears only as quoted code.
+"""
 
 from __future__ import annotations
 
 from gmailfix.diagnose import Diagnosis
-from gmailfix.remedies.fix import FixPlan
-from gmailfix.render.exim import apply_commands
+from gmailfix.remedies.plan import FixPlan
+from gmailfix.render.exim import (
+    LAYOUT_FILES,
+    LAYOUT_LABELS,
+    PASSWD,
+    WHICH_LAYOUT,
+    changes_certificate,
+    check_commands,
+    install_commands,
+    layouts,
+    running_config_check,
+)
+from gmailfix.render.verify import verify_command
+from gmailfix.text import md_code, md_text
 
 
 def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
-    before = "accepts" if diagnosis.accepted else "rejects"
-    intro = [
-        f"# Your Gmail fix for {plan.domain}",
+    lines = [f"# Your Gmail fix for {md_text(plan.domain)}", ""]
+    lines += _today(plan, diagnosis)
+    lines += [
+        f"**The fix: {plan.remedy.title.lower()}.** {md_text(plan.remedy.reason, limit=1000)}",
         "",
-        f"gmailfix checked your mail server as Gmail does. Today Gmail {before} it"
-        + (f":\n\n> {diagnosis.verdict.error}\n" if diagnosis.verdict.error else "."),
-        "",
-        f"The fix in this folder: **{_title(plan)}**.",
-        "",
-        "Nothing here holds a password. `report.md` has the full diagnosis.",
+        "Nothing here holds a password. `report.md` has the full diagnosis; `MANIFEST.json` "
+        "lists every file with its role.",
         "",
         "## Steps",
         "",
     ]
-    steps = {"isp-hostname": _isp_steps, "new-certificate": _cert_steps, "sni": _sni_steps}[
-        plan.kind
-    ](plan)
-    numbered = [f"{n}. {step}" for n, step in enumerate(steps, 1)]
-    return "\n".join(intro + numbered) + "\n\n" + _files_note(plan)
+    steps = _server_steps(plan) if plan.on_server else []
+    steps += [_verify_step(plan), _gmail_step(plan), *_after(plan)]
+    lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
+    return "\n".join(lines) + "\n"
 
 
-def _title(plan: FixPlan) -> str:
-    return {
-        "isp-hostname": f"type {plan.smtp_host} as SMTP Server in Gmail",
-        "new-certificate": f"a free Let's Encrypt certificate for {plan.smtp_host}",
-        "sni": "one certificate per domain on your Exim server, chosen by SNI",
-    }[plan.kind]
+def _today(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
+    verdict = diagnosis.verdict
+    where = f"{md_code(verdict.settings.smtp_server)} port {verdict.settings.port}"
+    if verdict.outcome == "accept":
+        return [f"gmailfix checked your mail server as Gmail does: Gmail accepts {where} today.", ""]
+    return [
+        f"gmailfix checked your mail server as Gmail does. Today Gmail refuses {where} and says:",
+        "",
+        f"> {md_text(verdict.error or '', limit=500)}",
+        "",
+    ]
+
+
+def _block(commands: list[str]) -> str:
+    body = "\n".join(f"   {line}" for line in commands)
+    return f"\n\n   ```sh\n{body}\n   ```"
+
+
+def _server_steps(plan: FixPlan) -> list[str]:
+    steps: list[str] = []
+    if plan.exim_layout is None:
+        steps.append(_which_layout_step())
+    if plan.needs_certificate:
+        steps += _certificate_steps(plan)
+    if plan.kind == "serve-full-chain":
+        steps.append(_full_chain_step(plan))
+    if plan.kind == "enable-auth":
+        steps.append(_password_step())
+    steps.append(_install_step(plan))
+    if plan.kind == "open-port":
+        steps.append(_firewall_step(plan))
+    return steps
+
+
+def _which_layout_step() -> str:
+    return (
+        "Find out how your Exim is configured. On the mail server run:"
+        + _block([WHICH_LAYOUT])
+        + "\n\n   `'false'` or no line: **Debian, one file** (Debian's default). `'true'`: "
+        "**Debian, split**. No such file: not Debian's Exim, use **any exim.conf**. The steps "
+        "below give the files for each; use only yours. Settings put in the other layout's "
+        "file are silently ignored."
+    )
+
+
+def _certificate_steps(plan: FixPlan) -> list[str]:
+    hosts = ", ".join(md_code(h) for h in plan.cert_hosts)
+    return [
+        f"Make {hosts} point at your mail server: `dns/records.zone` lists the records to add "
+        "in your DNS provider's panel (skip those already there). Let's Encrypt checks the "
+        "name from the internet before it issues.",
+        "As root on the mail server, install certbot and get the certificate:"
+        + _block(["apt-get install certbot", "sh certbot/issue.sh"])
+        + "\n\n   `issue.sh` answers Let's Encrypt on port 80 itself. If a web server already "
+        "uses port 80, run `sh certbot/issue.sh webroot /var/www/html` (its document root) "
+        "instead; with no port 80 at all, `sh certbot/issue.sh dns` (you add a TXT record "
+        "when asked). certbot in Docker: `sh certbot/docker-run.sh`. The deploy hook then "
+        f"copies the certificate to {md_code(plan.tls_dir)}, readable by Exim's user, and "
+        "does so again at every renewal.",
+    ]
+
+
+def _full_chain_step(plan: FixPlan) -> str:
+    host = plan.cert_hosts[0] if plan.cert_hosts else plan.smtp_host
+    directory = plan.cert_dir(host)
+    return (
+        "As root on the mail server, put the full chain where Exim will read it. With a "
+        "certbot certificate, let the deploy hook copy `fullchain.pem` (replace NAME with the "
+        "folder under /etc/letsencrypt/live/), and keep it for renewals:"
+        + _block(
+            [
+                "RENEWED_LINEAGE=/etc/letsencrypt/live/NAME sh certbot/deploy-hook.sh",
+                "install -m 0755 certbot/deploy-hook.sh "
+                "/etc/letsencrypt/renewal-hooks/deploy/gmailfix-exim.sh",
+            ]
+        )
+        + "\n\n   With a certificate from another authority, join your certificate and the "
+        "intermediate certificate it gave you, in that order, into "
+        f"{md_code(directory + '/fullchain.pem')} and put the key in "
+        f"{md_code(directory + '/privkey.pem')} (group Debian-exim, mode 0640)."
+    )
+
+
+def _password_step() -> str:
+    return (
+        "As root on the mail server, give each person who sends through Gmail a login. "
+        "Make a hashed password (you type it; it is not shown) and add a line "
+        f"`user:hash` to {md_code(PASSWD)}:"
+        + _block(
+            [
+                "hash=$(openssl passwd -6)",
+                f'printf "%s:%s\\n" "me@example.com" "$hash" >> {PASSWD}',
+                f"chown root:Debian-exim {PASSWD} && chmod 0640 {PASSWD}",
+            ]
+        )
+        + "\n\n   Replace `me@example.com` with the username you will type in Gmail. The "
+        "password itself is never written anywhere."
+    )
+
+
+def _install_step(plan: FixPlan) -> str:
+    blocks = []
+    for layout in layouts(plan):
+        label = LAYOUT_LABELS[layout]
+        commands = install_commands(plan, layout) + check_commands(layout)
+        blocks.append(f"\n\n   **{label}** (`{LAYOUT_FILES[layout][0]}`):" + _block(commands))
+    note = (
+        "\n\n   `exim4 -bV` must end without an error before you restart. If a file already "
+        "exists, the commands keep a copy (`.before-gmailfix`) and ask you to add our lines "
+        "to it by hand. If Exim listens only on 127.0.0.1 (Debian's default), set "
+        "`dc_local_interfaces=''` in /etc/exim4/update-exim4.conf.conf so it listens on "
+        "the public address too."
+    )
+    return "As root on the mail server, install the Exim settings, check them, restart:" + "".join(
+        blocks
+    ) + note
+
+
+def _firewall_step(plan: FixPlan) -> str:
+    return (
+        "Let Gmail reach the ports through the server's firewall (use the one your server has):"
+        + _block(
+            [
+                "ufw allow 587/tcp && ufw allow 465/tcp",
+                "# or: iptables -I INPUT -p tcp -m multiport --dports 587,465 -j ACCEPT",
+            ]
+        )
+        + "\n\n   A firewall at your hosting provider (a security group or panel setting) "
+        "must allow them as well."
+    )
+
+
+def _verify_step(plan: FixPlan) -> str:
+    command = verify_command(plan)
+    text = f"Check it works, before you touch Gmail: `{command}` must print OK for every line."
+    if plan.on_server and changes_certificate(plan):
+        text += (
+            f" On the mail server, `{command} --server` also proves the running Exim uses the "
+            f"new settings (it runs `{running_config_check(plan)}`)."
+        )
+    return text + " Then `gmailfix diagnose` must say *Gmail would accept this server*."
 
 
 def _gmail_step(plan: FixPlan) -> str:
+    if plan.kind == "sni":
+        return "In Gmail, for each address, enter its block from `gmail-settings.txt`."
+    how = "TLS" if plan.security == "TLS" else "SSL"
     return (
         "In Gmail, enter the settings from `gmail-settings.txt`, field by field "
-        f"(SMTP Server `{plan.smtp_host}`, port {plan.port}, "
-        f"{'TLS' if plan.security == 'TLS' else 'SSL'})."
-        if plan.kind != "sni"
-        else "In Gmail, for each address, enter its block from `gmail-settings.txt`."
+        f"(SMTP Server {md_code(plan.smtp_host)}, port {plan.port}, "
+        f"'Secured connection using {how}')."
     )
 
 
-def _check_step() -> str:
-    return (
-        "Check it worked: `sh verify.sh` must print OK for every line, and "
-        "`gmailfix diagnose` must say *Gmail would accept this server*."
-    )
-
-
-def _isp_steps(plan: FixPlan) -> list[str]:
-    return [
-        f"Nothing changes on the server. Its certificate is for `{plan.smtp_host}`, which "
-        "leads to the same server (gmailfix made a verified TLS connection to it).",
-        _gmail_step(plan),
-        _check_step(),
-        "If your provider moves you to another server one day, run gmailfix again.",
-    ]
-
-
-def _apply_block(plan: FixPlan) -> str:
-    commands = "\n".join(f"   {line}" for line in apply_commands(plan))
-    return (
-        f"Install the Exim settings ({plan.exim_layout} layout), check them, restart Exim:\n\n"
-        f"   ```sh\n{commands}\n   ```\n\n"
-        "   `exim4 -bV` must end without an error before you restart. If Exim "
-        "listens only on 127.0.0.1 (Debian's default), run `dpkg-reconfigure exim4-config` "
-        "and let it listen on all interfaces, or on the public one."
-    )
-
-
-def _cert_steps(plan: FixPlan) -> list[str]:
-    host = plan.smtp_host
-    return [
-        f"Make `{host}` point at your mail server: add the records in `dns/records.zone` "
-        "(skip what is already there). Port 80 must reach the server for the standard method.",
-        "On the mail server, as root, install certbot (`apt-get install certbot`), then run "
-        "`sh certbot/issue.sh` from this folder. It gets the certificate and its deploy hook "
-        f"copies it to `{plan.cert_dir(host)}`, readable by Exim. No port 80? Use "
-        "`sh certbot/issue.sh dns`. certbot in Docker? Use `sh certbot/docker-run.sh`.",
-        _apply_block(plan),
-        _gmail_step(plan),
-        _check_step(),
-        "Renewal is automatic: certbot's timer renews every 60 days and runs the deploy hook "
-        "again. Test it with `certbot renew --dry-run`.",
-    ]
-
-
-def _sni_steps(plan: FixPlan) -> list[str]:
-    hosts = ", ".join(f"`{h}`" for h in plan.cert_hosts)
-    return [
-        f"Point every host name at this server: {hosts} (records in `dns/records.zone`).",
-        "As root on the server: `sh certbot/issue.sh`. It gets one certificate per host, plus a "
-        f"default certificate covering all of them (for clients that send no SNI), and installs "
-        f"them under `{plan.tls_dir}`.",
-        _apply_block(plan),
-        "Exim now picks each domain's certificate by the name Gmail asks for (SNI), through "
-        f"the map `{plan.tls_dir}/sni.map`. A name that is not in the map, or no name, gets the "
-        "default certificate: a client cannot make Exim read any other file.",
-        _gmail_step(plan),
-        _check_step(),
-        "To add a domain later, run `gmailfix export` again with every `--alias-domain`.",
-    ]
-
-
-def _files_note(plan: FixPlan) -> str:
-    return (
-        "## What each file is\n\n"
-        "See `MANIFEST.json` for the list with each file's role. The Exim file "
-        "`exim4/tls-main.conf` works with any exim.conf (`.include` it in the main section).\n"
-    )
+def _after(plan: FixPlan) -> list[str]:
+    steps = []
+    if plan.needs_certificate:
+        steps.append(
+            "Renewal is automatic: certbot's timer renews about every 60 days and runs the "
+            "deploy hook again. Test it as root with `certbot renew --dry-run`."
+        )
+    if plan.kind == "sni":
+        steps.append("To add a domain later, run `gmailfix export` again with every alias domain.")
+    if steps:
+        return steps
+    if not plan.on_server:
+        return ["If your provider moves you to another server one day, run gmailfix again."]
+    return []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shlex import quote
 
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.remedies.plan import FixPlan
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 DEFAULT_LINEAGE = "default"

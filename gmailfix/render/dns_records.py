@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from gmailfix.inputs import is_ip_address
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.remedies.plan import FixPlan
 
 
 def zone_lines(plan: FixPlan) -> str:
@@ -13,14 +15,20 @@ def zone_lines(plan: FixPlan) -> str:
         "; Let's Encrypt checks these names from the internet before it issues.",
         "",
     ]
-    addresses = [a for a in plan.addresses if is_ip_address(a) and not a.startswith("127.")]
+    seen = [a for a in plan.addresses if is_ip_address(a)]
+    public = [a for a in seen if ipaddress.ip_address(a).is_global]
     for host in plan.cert_hosts:
-        if addresses:
-            for address in addresses:
-                kind = "AAAA" if ":" in address else "A"
-                lines.append(f"{host}. 3600 IN {kind} {address}")
-        else:
+        for address in public:
+            kind = "AAAA" if ":" in address else "A"
+            lines.append(f"{host}. 3600 IN {kind} {address}")
+        if not public:
             lines.append(f"; {host}. 3600 IN A <your mail server's public IPv4 address>")
+    private = [a for a in seen if a not in public]
+    if private:
+        lines.append(
+            f"; gmailfix saw only non-public addresses ({', '.join(private)}): Let's Encrypt "
+            "needs the public one."
+        )
     lines += [
         "",
         "; Only for the DNS-01 method (sh certbot/issue.sh dns): certbot prints a value for",

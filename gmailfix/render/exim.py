@@ -1,9 +1,13 @@
-"""Exim TLS configuration for a FixPlan, in three layouts.
+"""Exim configuration for a FixPlan, in three layouts.
 
 - ``exim4/tls-main.conf``: main-section options only, for ``.include`` in any
-  exim.conf (always written);
+  exim.conf (the plain layout);
 - Debian split config: ``exim4/conf.d/main/000_localmacros``;
-- Debian single file: ``exim4/exim4.conf.localmacros``.
+- Debian single file (Debian's default): ``exim4/exim4.conf.localmacros``.
+
+When the layout is not known the bundle holds both Debian files and the README
+starts with the command that tells them apart: a macros file in the place the
+active layout does not read is silently ignored, which is the classic trap.
 
 Debian's own config sets ``tls_certificate`` from macros, so the Debian layouts
 set the macros (setting the option again would be a duplicate). The SNI form
@@ -13,7 +17,7 @@ sends ``..`` or anything unknown gets the default certificate.
 
 from __future__ import annotations
 
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.remedies.plan import EximLayout, FixPlan
 
 TLS_VERSIONS = """\
 # TLS 1.2 or newer. Exim defines _HAVE_GNUTLS or _HAVE_OPENSSL for its TLS library.
@@ -26,26 +30,60 @@ openssl_options = +no_sslv2 +no_sslv3 +no_tlsv1 +no_tlsv1_1
 """
 
 PORTS = """\
-# Gmail uses 587 with STARTTLS ("TLS") or 465 with implicit TLS ("SSL").
+# Gmail uses 587 with STARTTLS ("TLS") or 465 with TLS from the first byte ("SSL").
 daemon_smtp_ports = 25 : 465 : 587
 tls_on_connect_ports = 465
 """
+
+# where each layout's file goes on the server
+LAYOUT_FILES: dict[EximLayout, tuple[str, str]] = {
+    "debian-single": ("exim4/exim4.conf.localmacros", "/etc/exim4/exim4.conf.localmacros"),
+    "debian-split": ("exim4/conf.d/main/000_localmacros", "/etc/exim4/conf.d/main/000_localmacros"),
+    "plain": ("exim4/tls-main.conf", "/etc/exim4/tls-main.conf"),
+}
+LAYOUT_LABELS: dict[EximLayout, str] = {
+    "debian-single": "Debian, one file (Debian's default)",
+    "debian-split": "Debian, split into conf.d",
+    "plain": "Any exim.conf (not Debian's)",
+}
+AUTH_FILES = {
+    "debian-split": ("exim4/conf.d/auth/30_gmailfix_tls_auth", "/etc/exim4/conf.d/auth/"),
+}
+PASSWD = "/etc/exim4/passwd"
+WHICH_LAYOUT = "grep dc_use_split_config /etc/exim4/update-exim4.conf.conf"
+
+
+def layouts(plan: FixPlan) -> tuple[EximLayout, ...]:
+    """The layouts the bundle writes files for: the one known, or all three."""
+    if plan.exim_layout is not None:
+        return (plan.exim_layout,)
+    return ("debian-single", "debian-split", "plain")
+
+
+def changes_certificate(plan: FixPlan) -> bool:
+    return plan.kind in ("new-certificate", "sni", "serve-full-chain", "enable-starttls")
 
 
 def certificate_expressions(plan: FixPlan) -> tuple[str, str]:
     """The values of tls_certificate and tls_privatekey."""
     if plan.kind != "sni":
-        directory = plan.cert_dir(plan.smtp_host)
+        directory = plan.default_dir
         return f"{directory}/fullchain.pem", f"{directory}/privkey.pem"
-    default, sni_map = plan.default_dir, sni_map_path(plan)
+    default, sni_map_file = plan.default_dir, sni_map_path(plan)
 
     def lookup(file: str) -> str:
         # the map key is the SNI as sent; only the map's own values become paths
         return (
-            f"${{lookup{{$tls_in_sni}}lsearch{{{sni_map}}}{{$value/{file}}}{{{default}/{file}}}}}"
+            f"${{lookup{{$tls_in_sni}}lsearch{{{sni_map_file}}}{{$value/{file}}}"
+            f"{{{default}/{file}}}}}"
         )
 
     return lookup("fullchain.pem"), lookup("privkey.pem")
+
+
+def expected_certificate_text(plan: FixPlan) -> str:
+    """What ``exim -bP tls_certificate`` must contain once the fix is live."""
+    return sni_map_path(plan) if plan.kind == "sni" else certificate_expressions(plan)[0]
 
 
 def sni_map_path(plan: FixPlan) -> str:
@@ -53,40 +91,35 @@ def sni_map_path(plan: FixPlan) -> str:
 
 
 def _header(plan: FixPlan, where: str) -> str:
-    hosts = ", ".join(plan.cert_hosts) if plan.kind != "isp-hostname" else plan.smtp_host
+    hosts = ", ".join(plan.cert_hosts) or plan.smtp_host
     return (
-        f"# Written by gmailfix for {plan.domain}: TLS that Gmail 'Send mail as' accepts\n"
+        f"# Written by gmailfix for {plan.domain}: {plan.remedy.title.lower()}\n"
         f"# Host names: {hosts}\n# Goes into: {where}\n\n"
     )
 
 
 def tls_main(plan: FixPlan) -> str:
     """Main-section options only; load with .include before the first 'begin'."""
-    certificate, key = certificate_expressions(plan)
-    return (
-        _header(plan, "/etc/exim4/tls-main.conf, loaded by '.include /etc/exim4/tls-main.conf'")
-        + PORTS
-        + "tls_advertise_hosts = *\n\n"
-        + _certificate_comment(plan)
-        + f"tls_certificate = {certificate}\n"
-        + f"tls_privatekey = {key}\n\n"
-        + TLS_VERSIONS
-    )
+    text = _header(plan, "/etc/exim4/tls-main.conf, loaded by '.include /etc/exim4/tls-main.conf'")
+    text += PORTS
+    if changes_certificate(plan):
+        certificate, key = certificate_expressions(plan)
+        text += "tls_advertise_hosts = *\n\n" + _certificate_comment(plan)
+        text += f"tls_certificate = {certificate}\ntls_privatekey = {key}\n\n" + TLS_VERSIONS
+    return text
 
 
 def debian_macros(plan: FixPlan, where: str) -> str:
-    """The Debian local macros file (split or single config: same text)."""
-    certificate, key = certificate_expressions(plan)
-    return (
-        _header(plan, where)
-        + "MAIN_TLS_ENABLE = yes\n"
-        + _certificate_comment(plan)
-        + f"MAIN_TLS_CERTIFICATE = {certificate}\n"
-        + f"MAIN_TLS_PRIVATEKEY = {key}\n\n"
-        + PORTS
-        + "\n"
-        + TLS_VERSIONS
-    )
+    """The Debian local macros file (split or single config: the same text)."""
+    text = _header(plan, where)
+    if changes_certificate(plan):
+        certificate, key = certificate_expressions(plan)
+        text += "MAIN_TLS_ENABLE = yes\n" + _certificate_comment(plan)
+        text += f"MAIN_TLS_CERTIFICATE = {certificate}\nMAIN_TLS_PRIVATEKEY = {key}\n\n"
+    text += PORTS
+    if changes_certificate(plan):
+        text += "\n" + TLS_VERSIONS
+    return text
 
 
 def _certificate_comment(plan: FixPlan) -> str:
@@ -97,8 +130,8 @@ def _certificate_comment(plan: FixPlan) -> str:
             f"# gets the default certificate in {plan.default_dir} (it covers every host).\n"
         )
     return (
-        "# Copied here by the certbot deploy hook: readable by Exim's user (Debian-exim),\n"
-        "# unlike /etc/letsencrypt/live, which is root-only.\n"
+        "# The full chain (certificate + intermediate), copied here by the certbot deploy\n"
+        "# hook: readable by Exim's user (Debian-exim), unlike /etc/letsencrypt/live.\n"
     )
 
 
@@ -108,62 +141,85 @@ def sni_map(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-AUTHENTICATORS = """\
+AUTHENTICATORS = f"""\
 # Authenticators for Gmail's login, offered only after TLS.
-# Add below "begin authenticators" (Debian: these mirror the plain_server and
-# login_server examples in conf.d/auth/30_exim4-config_examples).
-# Passwords live in /etc/exim4/passwd as "user:crypted-password" lines.
+# They go below "begin authenticators". If you already enabled Debian's own
+# plain_server/login_server examples, keep yours and add only the
+# server_advertise_condition line to each instead.
+# Passwords live in {PASSWD} as "user:hashed-password" lines.
 
 plain_server:
   driver = plaintext
   public_name = PLAIN
   server_prompts = :
-  server_condition = ${if crypteq{$auth3}{${extract{1}{:}{${lookup{$auth2}lsearch{/etc/exim4/passwd}{$value}{*:*}}}}}{1}{0}}
+  server_condition = ${{if crypteq{{$auth3}}{{${{extract{{1}}{{:}}{{${{lookup{{$auth2}}lsearch{{{PASSWD}}}{{$value}}{{*:*}}}}}}}}}}}}{{1}}{{0}}}}
   server_set_id = $auth2
-  server_advertise_condition = ${if def:tls_in_cipher}
+  server_advertise_condition = ${{if def:tls_in_cipher}}
 
 login_server:
   driver = plaintext
   public_name = LOGIN
   server_prompts = "Username:: : Password::"
-  server_condition = ${if crypteq{$auth2}{${extract{1}{:}{${lookup{$auth1}lsearch{/etc/exim4/passwd}{$value}{*:*}}}}}{1}{0}}
+  server_condition = ${{if crypteq{{$auth2}}{{${{extract{{1}}{{:}}{{${{lookup{{$auth1}}lsearch{{{PASSWD}}}{{$value}}{{*:*}}}}}}}}}}}}{{1}}{{0}}}}
   server_set_id = $auth1
-  server_advertise_condition = ${if def:tls_in_cipher}
+  server_advertise_condition = ${{if def:tls_in_cipher}}
 """
 
 
 def exim_files(plan: FixPlan) -> dict[str, str]:
-    """Bundle path -> text for the plan's Exim layout (tls-main.conf always)."""
-    files = {"exim4/tls-main.conf": tls_main(plan), "exim4/auth-tls-only.conf": AUTHENTICATORS}
-    if plan.exim_layout == "debian-split":
-        path = "/etc/exim4/conf.d/main/000_localmacros"
-        files["exim4/conf.d/main/000_localmacros"] = debian_macros(plan, path)
-    elif plan.exim_layout == "debian-single":
-        path = "/etc/exim4/exim4.conf.localmacros"
-        files["exim4/exim4.conf.localmacros"] = debian_macros(plan, path)
+    """Bundle path -> text for the plan's Exim layout(s)."""
+    files: dict[str, str] = {}
+    if not plan.on_server:
+        return files
+    for layout in layouts(plan):
+        path, where = LAYOUT_FILES[layout]
+        files[path] = tls_main(plan) if layout == "plain" else debian_macros(plan, where)
+    if plan.kind == "enable-auth":
+        files["exim4/auth-tls-only.conf"] = AUTHENTICATORS
+        if "debian-split" in layouts(plan):
+            files[AUTH_FILES["debian-split"][0]] = AUTHENTICATORS
     if plan.kind == "sni":
         files["exim4/tls/sni.map"] = sni_map(plan)
     return files
 
 
-def apply_commands(plan: FixPlan) -> list[str]:
-    """Shell lines that install the layout's files and check them before restarting."""
-    if plan.exim_layout == "debian-split":
-        install = ["install -m 0644 exim4/conf.d/main/000_localmacros /etc/exim4/conf.d/main/"]
-    elif plan.exim_layout == "debian-single":
-        install = ["install -m 0644 exim4/exim4.conf.localmacros /etc/exim4/"]
-    else:
-        install = [
-            "install -m 0644 exim4/tls-main.conf /etc/exim4/",
-            "# then add '.include /etc/exim4/tls-main.conf' before the first 'begin' of exim.conf",
-        ]
-    if plan.kind == "sni":
-        install.append(f"install -m 0644 exim4/tls/sni.map {sni_map_path(plan)}")
-    if plan.exim_layout == "plain":
-        return [*install, "exim -bV", "systemctl restart exim4 || service exim restart"]
-    return [
-        *install,
-        "update-exim4.conf",
-        "exim4 -bV",
-        "invoke-rc.d exim4 restart",
+def install_commands(plan: FixPlan, layout: EximLayout) -> list[str]:
+    """Shell lines that install one layout's files without overwriting a person's own."""
+    bundle_path, server_path = LAYOUT_FILES[layout]
+    lines = [
+        f"if [ -e {server_path} ]; then",
+        f"  cp -p {server_path} {server_path}.before-gmailfix",
+        f"  echo '{server_path} exists: add the lines of {bundle_path} to it by hand'",
+        "else",
+        f"  install -m 0644 {bundle_path} {server_path}",
+        "fi",
     ]
+    if layout == "plain":
+        lines.append(
+            "# then add '.include /etc/exim4/tls-main.conf' before the first 'begin' of exim.conf"
+        )
+    if plan.kind == "enable-auth":
+        if layout == "debian-split":
+            lines.append(f"install -m 0644 {AUTH_FILES['debian-split'][0]} /etc/exim4/conf.d/auth/")
+        elif layout == "debian-single":
+            lines.append(
+                "# paste exim4/auth-tls-only.conf below 'begin authenticators' in "
+                "/etc/exim4/exim4.conf.template"
+            )
+        else:
+            lines.append("# paste exim4/auth-tls-only.conf below 'begin authenticators' in exim.conf")
+    if plan.kind == "sni":
+        lines.append(f"install -m 0644 exim4/tls/sni.map {sni_map_path(plan)}")
+    return lines
+
+
+def check_commands(layout: EximLayout) -> list[str]:
+    """Check the configuration, then restart, then prove the running config took it."""
+    if layout == "plain":
+        return ["exim -bV", "systemctl restart exim4 || service exim restart"]
+    return ["update-exim4.conf", "exim4 -bV", "invoke-rc.d exim4 restart"]
+
+
+def running_config_check(plan: FixPlan) -> str:
+    """The one command that shows the running config holds the fix."""
+    return "exim -bP tls_certificate tls_privatekey"

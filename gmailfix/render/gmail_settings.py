@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gmailfix.gmail import GmailSettings, security_for
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.gmail import GmailSettings
+from gmailfix.ports import security_for
+from gmailfix.remedies.plan import FixPlan
 
 WHERE = (
     "Where: Gmail on the web > Settings (the gear) > See all settings > Accounts and Import >\n"
@@ -22,16 +23,21 @@ def settings_for(plan: FixPlan) -> list[tuple[str, GmailSettings]]:
                 else None
             )
             settings = GmailSettings(alias.host, plan.port, security_for(plan.port), known)
-            out.append((known or f"you@{alias.domain}", settings))
+            out.append((known or placeholder(alias.domain), settings))
         return out
-    address = plan.username or f"you@{plan.domain}"
+    address = plan.username or placeholder(plan.domain)
     return [(address, GmailSettings(plan.smtp_host, plan.port, plan.security, plan.username))]
+
+
+def placeholder(domain: str) -> str:
+    """Where the person's own address goes: clearly not a real address."""
+    return f"<your address>@{domain}"
 
 
 def render_settings(address: str, settings: GmailSettings) -> str:
     tls = "(*)" if settings.security == "TLS" else "( )"
     ssl = "(*)" if settings.security == "SSL" else "( )"
-    username = settings.username or f"{address}  (or the login name your provider gave you)"
+    username = settings.username or "your login: often the full address (your provider says)"
     return "\n".join(
         [
             f"Sending as {address}",
@@ -51,8 +57,8 @@ def render_settings(address: str, settings: GmailSettings) -> str:
             f"  {ssl} Secured connection using SSL",
             '  > click "Add Account" (or "Save Changes")',
             "",
-            "Gmail connects to the server at once to check these settings. Run verify.sh",
-            "first: when it prints OK, Gmail's certificate check will pass too.",
+            "Gmail connects to the server at once to check these settings: run verify.sh",
+            "first (README step before this one); when it prints OK, Gmail's check passes too.",
         ]
     )
 

@@ -1,18 +1,18 @@
 """The diagnosis as JSON, schema ``gmailfix.diagnosis/1`` (DESIGN.md).
 
 Fields listed in DESIGN.md are a contract; fields may be added, never renamed.
+Outside strings stay as they are: ``json.dumps`` escapes every control.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
-from gmailfix.certs import describe
+from gmailfix.certs import Chain
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import Finding
-from gmailfix.remedies.plan import Remedy
+from gmailfix.remedies.model import Remedy
 from gmailfix.smtp import ProbeResult
 
 SCHEMA = "gmailfix.diagnosis/1"
@@ -24,9 +24,10 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
     chosen = diagnosis.chosen
     probes = []
     for endpoint in diagnosis.endpoints:
-        probes.append(_probe(endpoint.probe))
-        if endpoint.probe_no_sni is not None:
-            probes.append(_probe(endpoint.probe_no_sni))
+        for check in endpoint.checks:
+            probes.append(_probe(check.probe))
+            if check.probe_no_sni is not None:
+                probes.append(_probe(check.probe_no_sni))
     return {
         "schema": SCHEMA,
         "domain": diagnosis.domain,
@@ -46,12 +47,15 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "cnames": dict(facts.cnames),
             "ptr": {a: list(n) for a, n in facts.ptr.items()},
             "mta_sts": list(facts.mta_sts),
+            "resolver": facts.resolver,
+            "resolver_works": facts.resolver_works,
         },
         "probes": probes,
         "gmail": {
-            "verdict": "accept" if verdict.accept else "reject",
+            "verdict": verdict.outcome,
             "error": verdict.error,
             "cause": verdict.cause,
+            "address": verdict.address,
             "settings": {
                 "smtp_server": verdict.settings.smtp_server,
                 "port": verdict.settings.port,
@@ -61,6 +65,7 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
         },
         "findings": [_finding(f) for f in diagnosis.findings],
         "remedies": [_remedy(r) for r in diagnosis.remedies],
+        "mail_stack": _stack(diagnosis),
     }
 
 
@@ -68,19 +73,40 @@ def dumps(diagnosis: Diagnosis) -> str:
     return json.dumps(to_dict(diagnosis), indent=2, ensure_ascii=False)
 
 
-def _probe(result: ProbeResult) -> dict[str, Any]:
-    certificate = None
-    if result.chain:
-        info = describe(result.chain[0])
-        certificate = {
-            "subject": info.subject,
-            "names": list(info.names),
-            "issuer": info.issuer,
-            "not_before": info.not_before.isoformat(),
-            "not_after": info.not_after.isoformat(),
-            "self_signed": info.self_signed,
-            "sha256": info.sha256,
+def _certificate(chain: Chain) -> dict[str, Any] | None:
+    if not chain:
+        return None
+    leaf = chain.leaf
+    if leaf is None:
+        return {
+            "subject": "",
+            "names": [],
+            "issuer": "",
+            "not_before": None,
+            "not_after": None,
+            "self_signed": False,
+            "sha256": _sha256(chain.der[0]),
+            "unparseable": chain.error,
         }
+    return {
+        "subject": leaf.subject,
+        "names": list(leaf.names),
+        "issuer": leaf.issuer,
+        "not_before": leaf.not_before.isoformat(),
+        "not_after": leaf.not_after.isoformat(),
+        "self_signed": leaf.self_signed,
+        "sha256": leaf.sha256,
+        "unparseable": None,
+    }
+
+
+def _sha256(der: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(der).hexdigest()
+
+
+def _probe(result: ProbeResult) -> dict[str, Any]:
     error = None
     if result.error_code is not None:
         error = {"code": result.error_code, "message": result.error}
@@ -91,11 +117,12 @@ def _probe(result: ProbeResult) -> dict[str, Any]:
         "sni": result.sni,
         "address": result.address,
         "banner": result.banner,
+        "ehlo": list(result.ehlo),
         "starttls_offered": result.starttls_offered,
         "tls_version": result.tls_version,
         "cipher": result.cipher,
-        "certificate": certificate,
-        "chain_length": len(result.chain),
+        "certificate": _certificate(result.chain),
+        "chain_length": len(result.chain.der),
         "auth_mechanisms": list(result.auth_mechanisms),
         "error": error,
         "elapsed_ms": round(result.elapsed * 1000),
@@ -110,11 +137,34 @@ def _finding(item: Finding) -> dict[str, Any]:
         "detail": item.detail,
         "host": item.host,
         "port": item.port,
+        "address": item.address,
         "evidence": dict(item.evidence),
     }
 
 
 def _remedy(remedy: Remedy) -> dict[str, Any]:
-    data = asdict(remedy)
-    data["names"] = list(remedy.names)
-    return data
+    return {
+        "kind": remedy.kind,
+        "status": remedy.status,
+        "recommended": remedy.recommended,
+        "applicable": remedy.applicable,
+        "title": remedy.title,
+        "reason": remedy.reason,
+        "smtp_host": remedy.smtp_host,
+        "port": remedy.port,
+        "security": remedy.security,
+        "verified": remedy.verified,
+        "names": list(remedy.names),
+        "fixes": [str(c) for c in remedy.fixes],
+    }
+
+
+def _stack(diagnosis: Diagnosis) -> dict[str, Any] | None:
+    stack = diagnosis.mail_stack
+    if stack is None:
+        return None
+    return {
+        "name": getattr(stack, "name", "unknown"),
+        "confidence": getattr(stack, "confidence", "low"),
+        "evidence": list(getattr(stack, "evidence", ())),
+    }

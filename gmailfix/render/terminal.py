@@ -1,8 +1,13 @@
-"""The diagnosis as a short report for a terminal: verdict, findings, the fix."""
+"""The diagnosis as a short report for a terminal: verdict, findings, the fix.
+
+Everything from outside reaches Rich as ``Text`` built from ``text.clean``:
+never markup, never a raw control character.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
@@ -11,6 +16,8 @@ from rich.text import Text
 
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import Finding, Severity
+from gmailfix.inputs import display_name
+from gmailfix.text import clean
 
 MARK = {
     Severity.ERROR: ("✗", "bold red"),
@@ -19,38 +26,30 @@ MARK = {
 }
 
 
-def render(diagnosis: Diagnosis) -> RenderableType:
-    parts: list[RenderableType] = [_header(diagnosis), _verdict(diagnosis)]
+def render(diagnosis: Diagnosis, next_steps: Sequence[str] = ()) -> RenderableType:
+    parts: list[RenderableType] = [_header(diagnosis), verdict_text(diagnosis)]
     grouped = group_findings(diagnosis.findings)
     if grouped:
         parts.append(Text("\nWhat was found", style="bold underline"))
         for item, where in grouped:
             mark, style = MARK[item.severity]
             line = Text(f" {mark} ", style=style)
-            line.append(item.title, style="bold")
+            line.append(clean(item.title), style="bold")
             if where:
-                line.append(f"  ({where})", style="dim")
+                line.append(f"  ({clean(where)})", style="dim")
             parts.append(line)
-            parts.append(_indented(item.detail))
-    if diagnosis.remedies:
+            parts.append(_indented(clean(item.detail, limit=2000)))
+    usable = [r for r in diagnosis.remedies if r.applicable]
+    if usable and not diagnosis.accepted:
         parts.append(Text("\nHow to fix it", style="bold underline"))
-        for remedy in diagnosis.remedies:
-            if not remedy.applicable:
-                parts.append(_indented(f"{remedy.title}: {remedy.reason}", style="dim"))
-                continue
+        for remedy in usable:
             label = "Recommended: " if remedy.recommended else "Or: "
             line = Text(f" → {label}", style="bold green" if remedy.recommended else "bold")
             line.append(remedy.title)
             parts.append(line)
-            parts.append(_indented(remedy.reason))
-        best = next(r.kind for r in diagnosis.remedies if r.applicable)
-        parts.append(
-            _indented(
-                f"\nWrite the fix as files: gmailfix export {diagnosis.domain} "
-                f"--remedy {best} --out DIR",
-                style="dim",
-            )
-        )
+            parts.append(_indented(clean(remedy.reason, limit=2000)))
+    for step in next_steps:
+        parts.append(_indented(f"\n{clean(step, limit=2000)}", style="dim"))
     if diagnosis.endpoints:
         parts.append(_probe_table(diagnosis))
     return Group(*parts)
@@ -62,64 +61,81 @@ def _indented(text: str, style: str = "") -> Padding:
 
 def _header(diagnosis: Diagnosis) -> Text:
     settings = diagnosis.verdict.settings
-    text = Text(f"gmailfix: {diagnosis.domain}", style="bold")
+    text = Text(f"gmailfix: {clean(display_name(diagnosis.domain))}", style="bold")
     text.append(
-        f"\nSMTP Server {settings.smtp_server}, port {settings.port} ({settings.security})"
-        + ("" if diagnosis.smtp_host else ", chosen from DNS"),
+        f"\nSMTP Server {clean(display_name(settings.smtp_server))}, port {settings.port} "
+        f"({settings.security})" + ("" if diagnosis.smtp_host else ", chosen from DNS"),
         style="dim",
     )
     return text
 
 
-def _verdict(diagnosis: Diagnosis) -> Text:
+def verdict_text(diagnosis: Diagnosis) -> Text:
     verdict = diagnosis.verdict
-    if verdict.accept:
+    if verdict.outcome == "accept":
         return Text("\n✓ Gmail would accept this server.", style="bold green")
+    if verdict.outcome == "unknown":
+        return Text(
+            "\n? gmailfix cannot tell what Gmail would do: this computer could not check.",
+            style="bold yellow",
+        )
     text = Text("\n✗ Gmail would reject this server. Gmail says:\n", style="bold red")
-    text.append(f"{verdict.error}", style="red")
+    text.append(clean(verdict.error or ""), style="red")
     return text
 
 
-def group_findings(findings: tuple[Finding, ...]) -> list[tuple[Finding, str]]:
-    """One line per (code, host), the ports joined: "mail.x.test:587, 465"."""
+def group_findings(findings: Iterable[Finding]) -> list[tuple[Finding, str]]:
+    """One line per (code, host), the ports and addresses joined: "mail.x.test:587, 465"."""
     order: list[tuple[str, str | None]] = []
     ports: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    addresses: dict[tuple[str, str | None], list[str]] = defaultdict(list)
     first: dict[tuple[str, str | None], Finding] = {}
     for item in findings:
         key = (item.code, item.host)
         if key not in first:
             order.append(key)
             first[key] = item
-        if item.port is not None:
+        if item.port is not None and item.port not in ports[key]:
             ports[key].append(item.port)
+        if item.address and item.address not in addresses[key]:
+            addresses[key].append(item.address)
     out = []
     for key in sorted(order, key=lambda k: list(Severity).index(first[k].severity)):
         item = first[key]
-        where = item.host or ""
+        where = display_name(item.host) if item.host else ""
         if ports[key]:
             where += ":" + ", ".join(str(p) for p in ports[key])
+        if len(addresses[key]) > 0 and (len(addresses[key]) > 1 or item.address != item.host):
+            where += " at " + ", ".join(addresses[key][:4])
         out.append((item, where))
     return out
 
 
 def _probe_table(diagnosis: Diagnosis) -> RenderableType:
-    table = Table(title="\nProbes", title_justify="left", show_edge=False, expand=False)
-    for column in ("host", "port", "TLS", "certificate for", "result"):
+    table = Table(title="\nChecks", title_justify="left", show_edge=False, expand=False)
+    for column in ("server", "port", "address", "TLS", "certificate for", "result"):
         table.add_column(column)
     for endpoint in diagnosis.endpoints:
-        probe = endpoint.probe
-        names = ", ".join(endpoint.analysis.leaf.names) if endpoint.analysis else "-"
-        result = "accept" if endpoint.verdict.accept else (endpoint.verdict.cause or "reject")
-        style = "green" if endpoint.verdict.accept else "red"
-        table.add_row(
-            probe.host,
-            str(probe.port),
-            probe.tls_version or probe.mode,
-            names,
-            Text(result, style=style),
-        )
+        for check in endpoint.checks:
+            probe = check.probe
+            leaf = probe.chain.leaf
+            names = ", ".join(leaf.names[:3]) if leaf else "-"
+            result = check.verdict.outcome if check.verdict.accept else (
+                check.verdict.cause or check.verdict.outcome
+            )
+            style = "green" if check.verdict.accept else "red"
+            table.add_row(
+                Text(clean(display_name(probe.host))),
+                str(probe.port),
+                Text(clean(check.address or "-")),
+                probe.tls_version or probe.mode,
+                Text(clean(names, limit=80)),
+                Text(str(result), style=style),
+            )
     return table
 
 
-def print_report(diagnosis: Diagnosis, console: Console | None = None) -> None:
-    (console or Console()).print(render(diagnosis))
+def print_report(
+    diagnosis: Diagnosis, console: Console | None = None, next_steps: Sequence[str] = ()
+) -> None:
+    (console or Console()).print(render(diagnosis, next_steps), highlight=False)

@@ -1,19 +1,28 @@
-"""verify.sh: openssl s_client checks of each host and port Gmail will use."""
+"""verify.sh: check from anywhere what Gmail checks, and on the server what Exim runs.
+
+The network checks use openssl s_client and look for "Verification: OK" (the
+return code alone says ok even when no certificate was shown). ``--server``
+adds what only the mail server can show: that the *running* Exim config holds
+the fix (``exim -bP``), because a macros file in the place the active Debian
+layout does not read passes ``exim -bV`` and changes nothing.
+"""
 
 from __future__ import annotations
 
 from shlex import quote
 
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.remedies.plan import FixPlan
+from gmailfix.render.exim import WHICH_LAYOUT, changes_certificate, expected_certificate_text
 
 HEAD = """\
 #!/bin/sh
 # Checks what Gmail checks: a trusted chain that covers the host name as typed.
-# It looks for "Verification: OK" (the return code alone says ok even when no
-# certificate was shown). Run it from anywhere once the fix is in place.
+# Usage: sh verify.sh            from any computer
+#        sh verify.sh --server   on the mail server: also checks the running Exim config
 # Environment:
 #   CA_FILE  extra trusted roots (PEM), e.g. a test CA
 #   CONNECT  ADDRESS:PORT to reach the server at, instead of HOST:PORT
+#   EXIM     how to run exim for --server (default: exim)
 set -u
 failed=0
 
@@ -23,25 +32,62 @@ check() {
   set -- -connect "$target" -servername "$host" -verify_hostname "$host" -verify_return_error
   [ "$mode" = starttls ] && set -- "$@" -starttls smtp
   [ -n "${CA_FILE:-}" ] && set -- "$@" -CAfile "$CA_FILE"
-  out=$(openssl s_client "$@" </dev/null 2>&1)
+  out=$(printf 'EHLO verify.gmailfix.invalid\\nQUIT\\n' | timeout 20 openssl s_client -crlf -ign_eof "$@" 2>&1)
   if printf '%s\\n' "$out" | grep -q '^Verification: OK'; then
     echo "OK    $host port $port ($mode): Gmail's certificate check passes"
   else
     echo "FAIL  $host port $port ($mode):"
     printf '%s\\n' "$out" | grep -iE 'verify error|verification|errno|refused|unable' | head -3
     failed=1
+    return
   fi
+  if [ "${need_auth:-0}" = 1 ]; then
+    if printf '%s\\n' "$out" | grep -qE '^250[- ]AUTH'; then
+      echo "OK    $host port $port: login (AUTH) is offered after encryption"
+    else
+      echo "FAIL  $host port $port: no login (AUTH) offered after encryption"
+      failed=1
+    fi
+  fi
+}
+
+server_check() {
+  expected=$1
+  shown=$(${EXIM:-exim} -bP tls_certificate 2>&1)
+  case "$shown" in
+    *"$expected"*) echo "OK    the running Exim config uses the new certificate settings" ;;
+    *) echo "FAIL  the running Exim config does not use the new settings:"
+       echo "      $shown"
+       echo "      Most often the file went where the other Debian layout reads it."
+       echo "      Check with: WHICH_LAYOUT"
+       failed=1 ;;
+  esac
 }
 
 """
 
 
 def verify_script(plan: FixPlan) -> str:
-    hosts = plan.cert_hosts if plan.kind != "isp-hostname" else (plan.smtp_host,)
+    hosts = plan.cert_hosts if plan.kind == "sni" else (plan.smtp_host,)
     mode = "implicit" if plan.port == 465 else "starttls"
-    checks = [f"check {quote(h)} {plan.port} {mode}" for h in hosts]
-    return (
-        HEAD
-        + "\n".join(checks)
-        + '\n\n[ "$failed" -eq 0 ] && echo "All checks passed."\nexit "$failed"\n'
-    )
+    lines = [HEAD.replace("WHICH_LAYOUT", WHICH_LAYOUT)]
+    if plan.kind == "enable-auth":
+        lines.append("need_auth=1")
+    lines += [f"check {quote(h)} {plan.port} {mode}" for h in hosts]
+    if plan.on_server and changes_certificate(plan):
+        expected = quote(expected_certificate_text(plan))
+        lines.append(f'[ "${{1:-}}" = --server ] && server_check {expected}')
+    lines.append('\n[ "$failed" -eq 0 ] && echo "All checks passed."\nexit "$failed"\n')
+    return "\n".join(lines)
+
+
+def verify_command(plan: FixPlan) -> str:
+    """How to run verify.sh for this plan: with the test CA and address when the
+    diagnosis used them (the lab), plain otherwise."""
+    env = []
+    if plan.ca_files:
+        env.append(f"CA_FILE={quote(plan.ca_files[0])}")
+    target = plan.connect.get((plan.smtp_host, plan.port))
+    if target is not None:
+        env.append(f"CONNECT={quote(f'{target[0]}:{target[1]}')}")
+    return " ".join([*env, "sh verify.sh"])

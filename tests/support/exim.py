@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import require_program, stop_process
+from tests.support.programs import require_program, stop_process
 
 EXIM_USER = "Debian-exim"
 

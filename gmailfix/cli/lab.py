@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from gmailfix.errors import LabError, shorten
 from gmailfix.lab.runner import Lab, LabInfo
 from gmailfix.lab.scenarios import ALL_SCENARIOS, MISSING_DOMAIN
 
@@ -57,7 +58,13 @@ def run_lab(dns_port: int = 5353, directory: str | None = None) -> int:
     console = Console()
     if directory:
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".gmailfix-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise LabError(f"cannot use {shorten(directory)} for the lab: {exc.strerror}") from None
         asyncio.run(_serve(path, dns_port, console))
     else:
         with tempfile.TemporaryDirectory(prefix="gmailfix-lab-") as tmp:

@@ -9,22 +9,29 @@ from pathlib import Path
 
 from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_folder, write_zip
 from gmailfix.csr import make_key_and_csr, write_private
-from gmailfix.diagnose import Diagnosis
-from gmailfix.diagnosis_request import request_from_args, run_request
-from gmailfix.errors import BundleError
-from gmailfix.remedies.fix import FixPlan, NoSuchFix, plan_fix
+from gmailfix.cli.args import connection_from_args, target_from_args
+from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.errors import BundleError, CannotCheck
+from gmailfix.remedies.plan import FixPlan, plan_fix
 
 
 def run_export(args: argparse.Namespace) -> int:
-    request = request_from_args(args)
-    diagnosis = asyncio.run(run_request(request))
-    try:
-        plan = plan_fix(
-            diagnosis, args.remedy, alias_domains=args.alias_domain, exim_layout=args.exim_layout
+    target = target_from_args(args)
+    connection = connection_from_args(args)
+    diagnosis = asyncio.run(diagnose(target, connection))
+    if diagnosis.outcome == "unknown":
+        raise CannotCheck(
+            "no bundle written: this computer could not check the server, so there is "
+            "nothing known to fix (run 'gmailfix diagnose' to see why)"
         )
-    except NoSuchFix as exc:
-        print(f"gmailfix: {exc}", file=sys.stderr)
-        return 1
+    plan = plan_fix(
+        diagnosis,
+        args.remedy,
+        alias_domains=args.alias_domain,
+        exim_layout=args.exim_layout,
+        ca_files=connection.ca_files,
+        connect=connection.connect,
+    )
     target = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
     files = bundle_files(plan, diagnosis, extra)

@@ -19,7 +19,7 @@ import httpx
 
 from gmailfix.lab import ca
 from gmailfix.lab.dns_server import DnsServer, Zone
-from tests.conftest import require_program, stop_process
+from tests.support.programs import require_program, stop_process
 
 ACME_DIRECTORY = "https://127.0.0.1:14000/dir"
 MANAGEMENT = "https://127.0.0.1:15000"

@@ -1,0 +1,60 @@
+"""``gmailfix diagnose``: one domain (or a list with --from), as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TextIO
+
+from gmailfix.cli.args import (
+    command_line,
+    connection_flags,
+    connection_from_args,
+    credentials_from_args,
+    target_from_args,
+)
+from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.errors import InputError
+
+EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
+
+
+def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
+    if (args.target is None) == (args.from_file is None):
+        raise InputError("give one DOMAIN_OR_ADDRESS, or --from FILE", field="option")
+    if args.from_file is not None:
+        from gmailfix.cli.batch import run_batch_cli
+
+        return run_batch_cli(args, out)
+    target = target_from_args(args)
+    connection = connection_from_args(args)
+    credentials = credentials_from_args(args)
+    result = asyncio.run(diagnose(target, connection, credentials=credentials))
+    if args.json:
+        from gmailfix.render.json_report import dumps
+
+        print(dumps(result), file=out)
+    else:
+        from rich.console import Console
+
+        from gmailfix.render.terminal import print_report
+
+        print_report(result, Console(file=out), next_steps=next_steps(result, args))
+    return EXIT_FOR_OUTCOME[result.outcome]
+
+
+def next_steps(diagnosis: Diagnosis, args: argparse.Namespace) -> list[str]:
+    """The commands to run next, with the same connection options as this run."""
+    if diagnosis.outcome == "unknown":
+        return [
+            "Check this computer's network, or ask another resolver: "
+            "--dns-server IP (e.g. 1.1.1.1) or --doh https://dns.google/dns-query"
+        ]
+    best = next((r for r in diagnosis.remedies if r.applicable), None)
+    if diagnosis.accepted or best is None:
+        return []
+    flags = connection_flags(args)
+    words = ["gmailfix", "export", args.target, "--remedy", best.kind, *flags]
+    if best.kind == "sni":
+        words += ["--alias-domain", "OTHER-DOMAIN"]
+    return [f"Write the fix as files: {command_line(*words, '--out', 'gmailfix-fix')}"]

@@ -1,0 +1,168 @@
+"""The parser and the dispatch; every subcommand lives in its own module.
+
+Exit statuses: 0 Gmail would accept, 1 it would reject (or the fix asked for
+cannot help), 2 bad input or usage, 3 it could not be checked from here,
+4 an internal error (one line; the traceback only with --debug), 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from gmailfix import __version__
+from gmailfix.cli.args import Parser, connection_options, field_message
+from gmailfix.errors import BundleError, CannotCheck, GmailfixError, InputError, NoSuchFix
+
+EXIT_ACCEPT, EXIT_REJECT, EXIT_USAGE, EXIT_CANNOT_CHECK, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+REMEDY_CHOICES = (
+    "isp-hostname",
+    "use-host-name",
+    "fix-tls-mode",
+    "serve-full-chain",
+    "new-certificate",
+    "enable-starttls",
+    "enable-auth",
+    "open-port",
+    "sni",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="gmailfix",
+        description=(
+            "Find out why Gmail 'Send mail as' says 'TLS Negotiation failed, the certificate "
+            "doesn't match the host', and get a fix you can paste. Without a command, the "
+            "wizard starts."
+        ),
+        epilog=(
+            "exit status: 0 Gmail would accept, 1 it would reject, 2 bad input, "
+            "3 cannot check from this computer, 4 internal error"
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"gmailfix {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    conn = connection_options()
+    diag = sub.add_parser(
+        "diagnose",
+        parents=[conn],
+        help="diagnose a domain or address (exit 0 accept, 1 reject, 3 cannot check)",
+    )
+    diag.add_argument("target", metavar="DOMAIN_OR_ADDRESS", nargs="?")
+    diag.add_argument("--json", action="store_true", help="print gmailfix.diagnosis/1 JSON")
+    diag.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="diagnose every domain or address in FILE, one per line ('-' for stdin)",
+    )
+    diag.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="with --from: domains checked at once (default 8)",
+    )
+    export = sub.add_parser("export", parents=[conn], help="write the fix as a folder or zip")
+    export.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
+    export.add_argument("--remedy", choices=REMEDY_CHOICES, help="default: the recommended fix")
+    where = export.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="DIR", help="write a folder")
+    where.add_argument("--zip", metavar="FILE", help="write a .zip file")
+    export.add_argument("--alias-domain", action="append", default=[], metavar="DOMAIN")
+    export.add_argument(
+        "--exim-layout",
+        choices=("debian-split", "debian-single", "plain"),
+        default=None,
+        help="default: not known, so the bundle holds both Debian files and says how to tell",
+    )
+    export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.add_argument("--make-csr", action="store_true", help="also make a private key and CSR")
+    export.add_argument(
+        "--include-key", action="store_true", help="put the private key in the bundle"
+    )
+    lab = sub.add_parser("lab", help="run the offline lab and print commands to try")
+    lab.add_argument(
+        "--dns-port", type=_port_number, default=5353, help="port of the lab DNS (default 5353)"
+    )
+    lab.add_argument("--dir", metavar="DIR", help="where to write the lab CA (default: a temp dir)")
+    sub.add_parser("demo", help="the wizard against the built-in lab (offline)")
+    sub.add_parser("wizard", help="the wizard (the default)")
+    return parser
+
+
+def _port_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port number") from None
+    if not 0 <= number < 65536:
+        raise argparse.ArgumentTypeError(f"{number} is not a port number (0-65535)")
+    return number
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except InputError as exc:
+        print(f"gmailfix: {field_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except BundleError as exc:
+        print(f"gmailfix: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CannotCheck as exc:
+        print(f"gmailfix: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CHECK
+    except NoSuchFix as exc:
+        print(f"gmailfix: {exc}", file=sys.stderr)
+        return EXIT_REJECT
+    except GmailfixError as exc:
+        print(f"gmailfix: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gmailfix: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"gmailfix: internal error ({type(exc).__name__}); run again with --debug "
+            "and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "diagnose":
+        from gmailfix.cli.diagnose import run_diagnose
+
+        return run_diagnose(args, sys.stdout)
+    if args.command == "export":
+        from gmailfix.cli.export import run_export
+
+        return run_export(args)
+    if args.command == "lab":
+        from gmailfix.cli.lab import run_lab
+
+        return run_lab(dns_port=args.dns_port, directory=args.dir)
+    return _wizard(demo=args.command == "demo")
+
+
+def _wizard(demo: bool) -> int:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        print(
+            "gmailfix: the wizard needs a terminal; try 'gmailfix diagnose --help'", file=sys.stderr
+        )
+        return EXIT_USAGE
+    from gmailfix.screens.app import run_wizard
+
+    return run_wizard(demo=demo)

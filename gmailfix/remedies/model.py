@@ -1,0 +1,108 @@
+"""What a fix is, as data: one Remedy per kind for every diagnosis.
+
+Every diagnosis judges every kind and gives it a status: ``recommended``,
+``available``, or ``unavailable`` with the reason in plain words. Titles and
+what each kind can fix live here, in one place; the wizard, the CLI and the
+bundle only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gmailfix.findings.codes import Code
+from gmailfix.ports import Security
+
+RemedyKind = Literal[
+    "isp-hostname",
+    "new-certificate",
+    "sni",
+    "serve-full-chain",
+    "enable-starttls",
+    "enable-auth",
+    "fix-tls-mode",
+    "open-port",
+    "use-host-name",
+]
+REMEDY_KINDS: tuple[RemedyKind, ...] = (
+    "isp-hostname",
+    "use-host-name",
+    "fix-tls-mode",
+    "serve-full-chain",
+    "new-certificate",
+    "enable-starttls",
+    "enable-auth",
+    "open-port",
+    "sni",
+)
+Status = Literal["recommended", "available", "unavailable"]
+
+TITLES: dict[RemedyKind, str] = {
+    "isp-hostname": "Use the name the certificate already covers",
+    "use-host-name": "Type the server's name instead of its address",
+    "fix-tls-mode": "Choose the port and SSL/TLS setting that work",
+    "serve-full-chain": "Make the server send its full certificate chain",
+    "new-certificate": "Get a free certificate for your mail server's name",
+    "enable-starttls": "Turn on encryption (STARTTLS) on the server",
+    "enable-auth": "Offer login only after encryption",
+    "open-port": "Let the server answer on the port Gmail uses",
+    "sni": "One certificate per domain on your own server (SNI)",
+}
+
+# Which causes of a rejection each kind can fix. One place: propose() and the
+# rules the tests enforce both read it.
+FIXES: dict[RemedyKind, frozenset[Code]] = {
+    "isp-hostname": frozenset({Code.HOSTNAME_MISMATCH}),
+    "use-host-name": frozenset(
+        {Code.IP_SMTP_HOST, Code.HOSTNAME_MISMATCH, Code.NXDOMAIN, Code.NO_CANDIDATES}
+    ),
+    "fix-tls-mode": frozenset({Code.WRONG_TLS_MODE, Code.STARTTLS_INJECTION, Code.NO_STARTTLS}),
+    "serve-full-chain": frozenset({Code.INCOMPLETE_CHAIN}),
+    "new-certificate": frozenset(
+        {
+            Code.HOSTNAME_MISMATCH,
+            Code.SELF_SIGNED,
+            Code.UNTRUSTED_ROOT,
+            Code.INCOMPLETE_CHAIN,
+            Code.INVALID_CHAIN,
+            Code.NOT_SERVER_CERTIFICATE,
+            Code.EXPIRED,
+            Code.NOT_YET_VALID,
+            Code.CERTIFICATE_UNPARSEABLE,
+            Code.STARTTLS_REFUSED,
+            Code.TLS_HANDSHAKE_FAILED,
+        }
+    ),
+    "enable-starttls": frozenset({Code.NO_STARTTLS, Code.STARTTLS_REFUSED}),
+    "enable-auth": frozenset({Code.NO_AUTH, Code.AUTH_FAILED}),
+    "open-port": frozenset({Code.CONNECTION_FAILED, Code.TIMEOUT, Code.SMTP_PROTOCOL_ERROR}),
+    "sni": frozenset({Code.HOSTNAME_MISMATCH}),
+}
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One fix, judged for this diagnosis."""
+
+    kind: RemedyKind
+    status: Status
+    reason: str  # why it is recommended, what it does, or why it cannot help here
+    smtp_host: str  # what to type in Gmail's "SMTP Server" after the fix
+    port: int  # the port to choose in Gmail after the fix
+    security: Security
+    verified: bool = False  # isp-hostname / use-host-name: a real handshake with smtp_host passed
+    names: tuple[str, ...] = ()  # names a new certificate must cover
+    fixes: tuple[Code, ...] = ()  # the causes found here that this remedy fixes
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.kind]
+
+    @property
+    def recommended(self) -> bool:
+        return self.status == "recommended"
+
+    @property
+    def applicable(self) -> bool:
+        return self.status != "unavailable"

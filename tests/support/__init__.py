@@ -1,0 +1,1 @@
+"""Helpers the tests share: real programs, the lab, diagnosis shortcuts."""
