@@ -122,6 +122,10 @@ def parse_endpoint(text: str, *, need_ip: bool = False) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6]:PORT`` with any TCP port (``--connect``, ``--dns-server``)."""
     text = text.strip()
     host, port = _split_port(text, field="option")
+    if port is None and text.count(":") > 1 and not is_ip_address(text):
+        # "::1:10587" as people write it: the last part is the port
+        head, _, tail = text.rpartition(":")
+        host, port = (head, tail) if is_ip_address(head) else (host, port)
     if port is None or not host:
         raise InputError(f"{shorten(text)!r} is not HOST:PORT", field="option")
     try:

@@ -40,7 +40,7 @@ def test_jsonl_one_object_per_domain(lab: LabInfo, tmp_path: Path) -> None:
     assert by_line[1]["gmail"]["verdict"] == "accept"
     assert by_line[4]["gmail"]["error"].startswith("Authentication failed")
     assert by_line[4]["username"] == "me@blog.test"
-    assert "empty label" in by_line[5]["error"]
+    assert "two dots" in by_line[5]["error"]
     assert by_line[6]["gmail"]["cause"] == "nxdomain"
     assert "Traceback" not in done.stderr
 

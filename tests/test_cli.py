@@ -64,7 +64,16 @@ def test_text_report_leads_with_gmails_words(lab: LabInfo) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["diagnose", "bad..domain"], "empty label"),
+        (["diagnose", "bad..domain"], "two dots"),
+        (["diagnose", "x" * 40_000], "characters long"),
+        (["diagnose", "x.test", "--doh", "https://[::1"], "not a valid URL"),
+        (["diagnose", "x.test", "--smtp-host", "[1.2.3.4"], "without its ']'"),
+        (["diagnose", "x.test", "--smtp-host", "me@x.test"], "email address"),
+        (["diagnose", "x.test", "--smtp-host", "mail.x.test:2525"], "not one Gmail offers"),
+        (["diagnose", "x.test", "--dns-server", ""], "empty"),
+        (["diagnose", "x.test", "--connect", "mail.x.test:587=other.test:10587"], "IP address"),
+        (["lab", "--dns-port", "99999"], "not a port number"),
+        (["lab", "--dir", "/proc/gmailfix-no"], "cannot use"),
         (["diagnose", ""], "nothing was typed"),
         (["diagnose", "x.test", "--timeout", "abc"], "not a number"),
         (["diagnose", "x.test", "--timeout", "-1"], "between"),
@@ -83,6 +92,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], words: str) -> 
     assert "Traceback" not in done.stderr
     assert words.lower() in done.stderr.lower()
     assert done.stderr.strip().splitlines()[-1].startswith("gmailfix")
+    assert len(done.stderr) < 1000, "no input is echoed whole"
 
 
 def test_unreachable_domain_is_a_diagnosis_not_bad_input(lab: LabInfo) -> None:
@@ -125,3 +135,21 @@ def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=15)
     assert proc.returncode == 0
+
+
+def test_an_internal_error_is_one_line_and_exit_4(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug must never look like 'Gmail would reject' (exit 1) nor print a traceback."""
+    from gmailfix.cli import diagnose as cli_diagnose
+    from gmailfix.cli.main import main
+
+    def broken(*args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli_diagnose, "run_diagnose", broken)
+    assert main(["diagnose", "x.test"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
+    assert main(["--debug", "diagnose", "x.test"]) == 4
+    assert "Traceback" in capsys.readouterr().err

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from dataclasses import replace
+
 from gmailfix.connection import Connection
 from gmailfix.diagnose import diagnose
+from gmailfix.inputs import parse_target
 from gmailfix.lab.runner import LabInfo
-from tests.conftest import run
 
 
 class CountingProxy:
@@ -50,14 +52,14 @@ def test_all_probes_are_open_at_the_same_time(lab: LabInfo, lab_connection: Conn
             proxies.append((proxy, server))
             for host in hosts:
                 connect[(host, port)] = ("127.0.0.1", server.sockets[0].getsockname()[1])
-        kwargs = {**lab_connection.kwargs(), "connect": connect}
-        result = await diagnose("multi.test", **kwargs)
+        connection = replace(lab_connection, connect=connect)
+        result = await diagnose(parse_target("multi.test"), connection)
         for _, server in proxies:
             server.close()
         assert len(result.endpoints) == 9
         assert result.verdict.accept
         return sum(p.peak for p, _ in proxies), len(result.endpoints) * 2
 
-    peak, probes = run(scenario())
+    peak, probes = asyncio.run(scenario())
     # each proxy sees its port's probes: together every probe was open at once
     assert peak == probes == 18

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from gmailfix.certs import TrustStore
-from gmailfix.diagnose import diagnose
-from gmailfix.dns import make_resolver
+from gmailfix.connection import build
+from gmailfix.diagnose import Diagnosis
 from gmailfix.lab.runner import LabInfo
-from tests.conftest import require_program, run, stop_process
+from tests.support.diagnosis import run_diagnosis
+from tests.support.programs import require_program, stop_process
 
 
 def _free_port() -> int:
@@ -63,17 +63,17 @@ def dnsmasq(lab: LabInfo) -> Iterator[str]:
     stop_process(proc)
 
 
-def _diagnose(lab: LabInfo, dns: str, domain: str, trust: TrustStore):  # type: ignore[no-untyped-def]
+def _diagnose(lab: LabInfo, dns: str, domain: str) -> Diagnosis:
     connect = dict(lab.connect)
     for port in (587, 465, 25):  # mail.alias.test is served by the ISP's server
         connect[("mail.alias.test", port)] = lab.by_domain["blog.test"][("mail.blog.test", port)]
-    resolver = make_resolver(dns_server=dns, timeout=3)
-    return run(diagnose(domain, resolver=resolver, connect=connect, trust=trust, timeout=3))
+    connection = build(dns_server=dns, ca_files=[str(lab.ca_file)], connect=connect, timeout=3)
+    return run_diagnosis(connection, domain)
 
 
 @pytest.mark.dnsmasq
-def test_mx_a_and_ptr_from_dnsmasq(lab: LabInfo, lab_trust: TrustStore, dnsmasq: str) -> None:
-    result = _diagnose(lab, dnsmasq, "good.test", lab_trust)
+def test_mx_a_and_ptr_from_dnsmasq(lab: LabInfo, dnsmasq: str) -> None:
+    result = _diagnose(lab, dnsmasq, "good.test")
     assert [(mx.preference, mx.host) for mx in result.facts.mx] == [(10, "mail.good.test")]
     address = lab.addresses["good.test"]
     assert result.facts.ptr[address] == ("mail.good.test",)
@@ -81,11 +81,11 @@ def test_mx_a_and_ptr_from_dnsmasq(lab: LabInfo, lab_trust: TrustStore, dnsmasq:
 
 
 @pytest.mark.dnsmasq
-def test_cname_and_nxdomain_from_dnsmasq(lab: LabInfo, lab_trust: TrustStore, dnsmasq: str) -> None:
-    alias = _diagnose(lab, dnsmasq, "alias.test", lab_trust)
+def test_cname_and_nxdomain_from_dnsmasq(lab: LabInfo, dnsmasq: str) -> None:
+    alias = _diagnose(lab, dnsmasq, "alias.test")
     assert alias.facts.cnames["mail.alias.test"] == "server42.isp.test"
     codes = {f.code for f in alias.findings}
     assert {"cname-smtp-host", "hostname-mismatch"} <= codes
     assert alias.verdict.cause == "hostname-mismatch"
-    missing = _diagnose(lab, dnsmasq, "nowhere.test", lab_trust)
+    missing = _diagnose(lab, dnsmasq, "nowhere.test")
     assert missing.verdict.cause == "nxdomain"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
 import subprocess
@@ -12,15 +11,25 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from gmailfix.certs import TrustStore, dns_names
-from gmailfix.diagnose import diagnose
-from gmailfix.dns import make_resolver
+from gmailfix.certs import dns_names
+from gmailfix.connection import build
 from gmailfix.lab import ca
 from gmailfix.lab.runner import LabInfo
-from gmailfix.remedies.fix import EXIM_LAYOUTS, AliasHost, FixPlan
-from gmailfix.render.exim import AUTHENTICATORS, debian_macros, exim_files, sni_map, tls_main
-from tests import exim_harness as eh
-from tests.conftest import require_program, run
+from gmailfix.remedies.model import RemedyKind
+from gmailfix.remedies.plan import EXIM_LAYOUTS, AliasHost, FixPlan
+from gmailfix.render.exim import (
+    AUTHENTICATORS,
+    LAYOUT_FILES,
+    debian_macros,
+    exim_files,
+    sni_map,
+    tls_main,
+)
+from gmailfix.render.verify import verify_script
+from tests.support import exim as eh
+from tests.support.diagnosis import run_diagnosis
+from tests.support.plans import make_plan
+from tests.support.programs import require_program
 
 pytestmark = pytest.mark.exim
 ALIASES = (AliasHost("alpha.test", "mail.alpha.test"), AliasHost("beta.test", "mail.beta.test"))
@@ -33,58 +42,90 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def sni_plan(tls_dir: str = "/etc/exim4/tls", layout: str = "plain") -> FixPlan:
-    return FixPlan(
-        "sni",
-        "alpha.test",
-        "mail.alpha.test",
-        587,
-        None,
-        aliases=ALIASES,
-        exim_layout=layout,
-        tls_dir=tls_dir,  # type: ignore[arg-type]
-    )
+SERVER_KINDS: tuple[RemedyKind, ...] = (
+    "new-certificate",
+    "sni",
+    "serve-full-chain",
+    "enable-starttls",
+    "enable-auth",
+    "open-port",
+)
 
 
-def cert_plan(layout: str = "plain") -> FixPlan:
-    return FixPlan(
-        "new-certificate", "alpha.test", "mail.alpha.test", 587, None, exim_layout=layout
-    )  # type: ignore[arg-type]
+def sni_plan(tls_dir: str = "/etc/exim4/tls", layout: str | None = "plain") -> FixPlan:
+    return make_plan("sni", aliases=ALIASES, layout=layout, tls_dir=tls_dir)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("make_plan", [cert_plan, sni_plan], ids=["new-certificate", "sni"])
-def test_plain_layout_passes_exim_bV(workdir: Path, make_plan) -> None:  # type: ignore[no-untyped-def]
-    plan = make_plan()
-    files = exim_files(plan)
+def plan_for(kind: RemedyKind, layout: str | None = "plain") -> FixPlan:
+    if kind == "sni":
+        return sni_plan(layout=layout)
+    return make_plan(kind, layout=layout)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_plain_layout_passes_exim_bV(workdir: Path, kind: RemedyKind) -> None:
+    files = exim_files(plan_for(kind))
     (workdir / "tls-main.conf").write_text(files["exim4/tls-main.conf"])
-    (workdir / "auth.conf").write_text(files["exim4/auth-tls-only.conf"])
-    conf = eh.minimal_config(workdir, [workdir / "tls-main.conf"], workdir / "auth.conf")
+    auth = None
+    if "exim4/auth-tls-only.conf" in files:
+        auth = workdir / "auth.conf"
+        auth.write_text(files["exim4/auth-tls-only.conf"])
+    conf = eh.minimal_config(workdir, [workdir / "tls-main.conf"], auth)
     done = eh.check_config(conf)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Exim version 4.96" in done.stdout
 
 
 @pytest.mark.parametrize("layout", ["debian-split", "debian-single"])
-@pytest.mark.parametrize("make_plan", [cert_plan, sni_plan], ids=["new-certificate", "sni"])
-def test_debian_layouts_pass_update_exim4_conf(workdir: Path, layout: str, make_plan) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_debian_layouts_pass_update_exim4_conf(workdir: Path, layout: str, kind: RemedyKind) -> None:
     require_program("update-exim4.conf")
-    plan = make_plan(layout=layout)
-    done, output = eh.debian_update(workdir, layout, debian_macros(plan, "test"))
+    plan = plan_for(kind, layout)
+    files = exim_files(plan)
+    done, output = eh.debian_update(workdir, layout, files[LAYOUT_FILES[layout][0]], files)  # type: ignore[index]
     assert done.returncode == 0, done.stderr
     text = output.read_text()
-    assert "MAIN_TLS_ENABLE = yes" in text
     check = eh.check_config(output)
     assert check.returncode == 0, check.stdout + check.stderr
-    # Debian's config turned our macros into the real options
-    assert "tls_certificate = MAIN_TLS_CERTIFICATE" in text
+    if kind == "enable-auth":
+        assert "server_advertise_condition = ${if def:tls_in_cipher}" in text
+    elif kind != "open-port":
+        assert "MAIN_TLS_ENABLE = yes" in text
+        # Debian's config turned our macros into the real options
+        assert "tls_certificate = MAIN_TLS_CERTIFICATE" in text
+
+
+@pytest.mark.parametrize("layout", ["debian-split", "debian-single"])
+def test_the_wrong_layout_is_caught_by_the_verify_step(workdir: Path, layout: str) -> None:
+    """The macros file put where the *other* layout reads it: update-exim4.conf and
+    exim -bV both succeed and nothing changes. verify.sh --server must say so."""
+    require_program("update-exim4.conf")
+    plan = make_plan("new-certificate", layout=layout)  # type: ignore[arg-type]
+    wrong = "debian-single" if layout == "debian-split" else "debian-split"
+    macros = exim_files(plan)[LAYOUT_FILES[layout][0]]  # type: ignore[index]
+    done, output = eh.debian_update(workdir, wrong, macros, place_as=layout)
+    assert done.returncode == 0, done.stderr
+    assert eh.check_config(output).returncode == 0, "the trap: the check passes"
+    script = workdir / "verify.sh"
+    script.write_text(verify_script(plan))
+    env = {"PATH": "/usr/sbin:/usr/bin:/bin", "EXIM": f"{eh.exim()} -C {output}", "CONNECT": "127.0.0.1:1"}
+    ran = subprocess.run(["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60)
+    assert "FAIL  the running Exim config does not use the new settings" in ran.stdout
+    assert "dc_use_split_config" in ran.stdout
+    # and in the right place the same check passes
+    shutil.rmtree(workdir / "etc-exim4")
+    done, output = eh.debian_update(workdir, layout, macros)
+    env["EXIM"] = f"{eh.exim()} -C {output}"
+    ran = subprocess.run(["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60)
+    assert "OK    the running Exim config uses the new certificate settings" in ran.stdout
 
 
 def test_every_layout_is_rendered() -> None:
     for layout in EXIM_LAYOUTS:
-        files = exim_files(cert_plan(layout))
-        assert "exim4/tls-main.conf" in files
-    assert "exim4/conf.d/main/000_localmacros" in exim_files(cert_plan("debian-split"))
-    assert "exim4/exim4.conf.localmacros" in exim_files(cert_plan("debian-single"))
+        files = exim_files(plan_for("new-certificate", layout))
+        assert LAYOUT_FILES[layout][0] in files
+    unknown = exim_files(plan_for("new-certificate", None))
+    assert {LAYOUT_FILES[k][0] for k in EXIM_LAYOUTS} <= set(unknown)
 
 
 # --- the SNI fix, served by a real daemon ---------------------------------------------
@@ -140,23 +181,19 @@ def test_sni_fix_serves_each_alias_its_certificate(
     sni_daemon: int, lab: LabInfo, pki: tuple[ca.Issued, ca.Issued], workdir: Path
 ) -> None:
     root, _ = pki
-    resolver = make_resolver(dns_server=f"{lab.dns[0]}:{lab.dns[1]}", timeout=3)
+    (workdir / "root.pem").write_bytes(root.cert_pem())
     for alias in ALIASES:
-        result = run(
-            diagnose(
-                alias.domain,
-                smtp_host=alias.host,
-                ports=[587],
-                resolver=resolver,
-                connect={(alias.host, 587): ("127.0.0.1", sni_daemon)},
-                trust=TrustStore([root.cert], public=False),
-                timeout=5,
-                now=dt.datetime.now(dt.UTC),
-            )
+        connection = build(
+            dns_server=f"{lab.dns[0]}:{lab.dns[1]}",
+            ca_files=[str(workdir / "root.pem")],
+            connect={(alias.host, 587): ("127.0.0.1", sni_daemon)},
+            timeout=5,
         )
+        result = run_diagnosis(connection, alias.domain, alias.host, 587)
         assert result.verdict.accept, (result.findings, eh.read_logs(workdir))
         assert result.chosen is not None and result.chosen.analysis is not None
-        assert result.chosen.analysis.leaf.names == (alias.host,)
+        assert result.chosen.analysis.chain.leaf is not None
+        assert result.chosen.analysis.chain.leaf.names == (alias.host,)
         assert "PLAIN" in result.chosen.probe.auth_mechanisms
         assert not result.chosen.probe.auth_before_tls  # AUTH only after TLS
 
@@ -183,8 +220,6 @@ def test_sni_with_path_characters_never_reaches_the_config(sni_daemon: int, sni:
 def test_generated_verify_script_passes_against_the_sni_fix(
     sni_daemon: int, pki: tuple[ca.Issued, ca.Issued], workdir: Path
 ) -> None:
-    from gmailfix.render.verify import verify_script
-
     root, _ = pki
     (workdir / "root.pem").write_bytes(root.cert_pem())
     script = workdir / "verify.sh"

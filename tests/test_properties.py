@@ -1,5 +1,5 @@
 """Property tests: whatever is typed, validation answers with a request or one
-clear InputError; argparse errors exit 2. Nothing else may escape."""
+clear InputError; argparse errors exit 2. Nothing else may escape."""  # noqa: D
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gmailfix.cli import build_parser
-from gmailfix.diagnosis_request import request_from_args
+from gmailfix.cli.args import connection_from_args, target_from_args
+from gmailfix.cli.main import build_parser
 from gmailfix.errors import InputError
-from gmailfix.inputs import normalise_domain, normalise_host
+from gmailfix.inputs import parse_domain, parse_smtp_server
 
 ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 NAMEISH = st.from_regex(r"[A-Za-z0-9._\-@:/\[\]ü ]{0,80}", fullmatch=True)
@@ -23,19 +23,19 @@ TEXT = st.one_of(ANY_TEXT, NAMEISH)
 @given(TEXT)
 def test_domain_normalisation_is_total(text: str) -> None:
     try:
-        domain = normalise_domain(text)
+        domain = parse_domain(text)
     except InputError as exc:
         assert str(exc) and "\n" not in str(exc)
         return
     assert domain == domain.lower() and not domain.endswith(".")
     assert len(domain) <= 253 and all(0 < len(label) <= 63 for label in domain.split("."))
-    assert normalise_domain(domain) == domain  # idempotent
+    assert parse_domain(domain) == domain  # idempotent
 
 
 @given(TEXT)
 def test_host_normalisation_is_total(text: str) -> None:
     try:
-        normalise_host(text)
+        parse_smtp_server(text)
     except InputError as exc:
         assert str(exc)
 
@@ -52,7 +52,8 @@ def _parse(argv: list[str]) -> int | str:
         assert "Traceback" not in stderr.getvalue()
         return 2
     try:
-        request_from_args(args)
+        target_from_args(args)
+        connection_from_args(args)
     except InputError as exc:
         message = str(exc)
         assert message and "\n" not in message
@@ -90,4 +91,4 @@ def test_every_option_is_validated(target, smtp, timeout, connect, dns, doh, por
 
 @pytest.mark.parametrize("name", ["a" * 63 + ".test", ".".join(["a" * 61] * 4) + ".te"])
 def test_longest_legal_names_pass(name: str) -> None:
-    assert normalise_domain(name) == name
+    assert parse_domain(name) == name

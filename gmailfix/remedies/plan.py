@@ -93,7 +93,13 @@ class FixPlan:
 
     @property
     def on_server(self) -> bool:
-        """Does the fix change the mail server (or only Gmail's settings)?"""
+        """Does the fix change the mail server (or only Gmail's settings)?
+
+        A port and SSL/TLS choice that gmailfix verified needs only Gmail's
+        settings; otherwise the server is set to speak the right kind on each port.
+        """
+        if self.kind == "fix-tls-mode":
+            return not self.remedy.verified
         return self.kind in SERVER_KINDS
 
     @property

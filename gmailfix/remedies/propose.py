@@ -159,7 +159,7 @@ class _Context:
         if kind in ("isp-hostname", "use-host-name") and self.verified_name and status != "unavailable":
             host, verified = self.verified_name, True
         if kind == "fix-tls-mode" and self.working is not None:
-            port = self.working.port
+            port, verified = self.working.port, True
         names = (self.cert_name(),) if kind in ("new-certificate", "sni") else ()
         return Remedy(kind, status, reason, host, port, security_for(port), verified, names, fixes)
 

@@ -141,18 +141,26 @@ def sni_map(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-AUTHENTICATORS = f"""\
+def _password_check(user: int, password: int, passwd: str) -> str:
+    """Exim's check of $authN against the hashed password stored for the user."""
+    stored = "${lookup{$auth" + str(user) + "}lsearch{" + passwd + "}{$value}{*:*}}"
+    return "${if crypteq{$auth" + str(password) + "}{${extract{1}{:}{" + stored + "}}}{1}{0}}"
+
+
+def authenticators(passwd: str = PASSWD) -> str:
+    """PLAIN and LOGIN, offered only after TLS, checked against hashed passwords."""
+    return f"""\
 # Authenticators for Gmail's login, offered only after TLS.
 # They go below "begin authenticators". If you already enabled Debian's own
 # plain_server/login_server examples, keep yours and add only the
 # server_advertise_condition line to each instead.
-# Passwords live in {PASSWD} as "user:hashed-password" lines.
+# Passwords live in {passwd} as "user:hashed-password" lines.
 
 plain_server:
   driver = plaintext
   public_name = PLAIN
   server_prompts = :
-  server_condition = ${{if crypteq{{$auth3}}{{${{extract{{1}}{{:}}{{${{lookup{{$auth2}}lsearch{{{PASSWD}}}{{$value}}{{*:*}}}}}}}}}}}}{{1}}{{0}}}}
+  server_condition = {_password_check(2, 3, passwd)}
   server_set_id = $auth2
   server_advertise_condition = ${{if def:tls_in_cipher}}
 
@@ -160,10 +168,13 @@ login_server:
   driver = plaintext
   public_name = LOGIN
   server_prompts = "Username:: : Password::"
-  server_condition = ${{if crypteq{{$auth2}}{{${{extract{{1}}{{:}}{{${{lookup{{$auth1}}lsearch{{{PASSWD}}}{{$value}}{{*:*}}}}}}}}}}}}{{1}}{{0}}}}
+  server_condition = {_password_check(1, 2, passwd)}
   server_set_id = $auth1
   server_advertise_condition = ${{if def:tls_in_cipher}}
 """
+
+
+AUTHENTICATORS = authenticators()
 
 
 def exim_files(plan: FixPlan) -> dict[str, str]:

@@ -37,8 +37,20 @@ def check_config(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def minimal_config(workdir: Path, includes: list[Path], authenticators: Path | None) -> Path:
-    """A tiny exim.conf that loads main-section files, like a user's own config."""
+def minimal_config(
+    workdir: Path,
+    includes: list[Path],
+    authenticators: Path | None,
+    *,
+    before: list[str] = (),  # type: ignore[assignment]
+    interface: str | None = None,
+) -> Path:
+    """A tiny exim.conf that loads main-section files, like a user's own config.
+
+    ``before`` are main-section lines placed ahead of the includes (the state of
+    the server before the fix); ``interface`` makes the daemon listen there on
+    the config's own daemon_smtp_ports.
+    """
     for sub in ("log", "spool"):
         (workdir / sub).mkdir(exist_ok=True)
         shutil.chown(workdir / sub, EXIM_USER, EXIM_USER)
@@ -47,6 +59,8 @@ def minimal_config(workdir: Path, includes: list[Path], authenticators: Path | N
         f"log_file_path = {workdir}/log/%slog",
         f"spool_directory = {workdir}/spool",
         "acl_smtp_rcpt = accept",
+        *([f"local_interfaces = <; {interface}"] if interface else []),
+        *before,
         *[f".include {p}" for p in includes],
     ]
     if authenticators is not None:
@@ -58,9 +72,20 @@ def minimal_config(workdir: Path, includes: list[Path], authenticators: Path | N
 
 
 def debian_update(
-    workdir: Path, layout: str, macros: str
+    workdir: Path,
+    layout: str,
+    macros: str,
+    files: dict[str, str] | None = None,
+    *,
+    place_as: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """Run Debian's update-exim4.conf on a copy of /etc/exim4 with our macros file."""
+    """Run Debian's update-exim4.conf on a copy of /etc/exim4 with our macros file.
+
+    ``layout`` is what update-exim4.conf.conf says; ``place_as`` is where the
+    macros file is put (default: the same layout; the other one is the trap).
+    ``files`` are bundle files; a split-config authenticator file is installed too,
+    and for the single file the authenticators are pasted into the template.
+    """
     confdir = workdir / "etc-exim4"
     shutil.copytree("/etc/exim4", confdir)
     conf_conf = confdir / "update-exim4.conf.conf"
@@ -68,10 +93,23 @@ def debian_update(
     split = "true" if layout == "debian-split" else "false"
     lines = [ln for ln in text.splitlines() if not ln.startswith("dc_use_split_config=")]
     conf_conf.write_text("\n".join([*lines, f"dc_use_split_config='{split}'"]) + "\n")
-    if layout == "debian-split":
+    if (place_as or layout) == "debian-split":
         (confdir / "conf.d/main/000_localmacros").write_text(macros)
     else:
         (confdir / "exim4.conf.localmacros").write_text(macros)
+    files = files or {}
+    if "exim4/conf.d/auth/30_gmailfix_tls_auth" in files and layout == "debian-split":
+        (confdir / "conf.d/auth/30_gmailfix_tls_auth").write_text(
+            files["exim4/conf.d/auth/30_gmailfix_tls_auth"]
+        )
+    if "exim4/auth-tls-only.conf" in files and layout == "debian-single":
+        template = confdir / "exim4.conf.template"
+        body = template.read_text().replace(
+            "begin authenticators\n",
+            "begin authenticators\n" + files["exim4/auth-tls-only.conf"],
+            1,
+        )
+        template.write_text(body)
     output = workdir / "exim4.conf.generated"
     # update-exim4.conf only reads CONFDIR/exim4.conf.localmacros when the real
     # /etc/exim4/exim4.conf.localmacros exists (it tests the fixed path): make an
@@ -106,12 +144,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def exim_daemon(conf: Path, workdir: Path) -> Iterator[int]:
-    """``exim -bdf`` on a free loopback port; yields the port, stops it after."""
-    port = free_port()
+def exim_daemon(conf: Path, workdir: Path, *, interface: str | None = None) -> Iterator[int]:
+    """``exim -bdf`` on a free loopback port; yields the port, stops it after.
+
+    With ``interface``, the config's own daemon_smtp_ports are used on that
+    address (the config must set local_interfaces to it); yields 587.
+    """
     pidfile = workdir / "exim.pid"
+    if interface is None:
+        port, host = free_port(), "127.0.0.1"
+        listen = ["-oX", f"127.0.0.1.{port}"]
+    else:
+        port, host, listen = 587, interface, []
     proc = subprocess.Popen(
-        [exim(), "-C", str(conf), "-bdf", "-oX", f"127.0.0.1.{port}", "-oP", str(pidfile)],
+        [exim(), "-C", str(conf), "-bdf", *listen, "-oP", str(pidfile)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -119,7 +165,7 @@ def exim_daemon(conf: Path, workdir: Path) -> Iterator[int]:
         deadline = time.monotonic() + 15
         while True:
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                if sock.connect_ex((host, port)) == 0:
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
                 out = proc.stdout.read().decode() if proc.stdout else ""

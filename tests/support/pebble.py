@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from gmailfix.lab import ca
-from gmailfix.lab.dns_server import DnsServer, Zone
 from tests.support.programs import require_program, stop_process
+from tests.support.servers import dns_for  # noqa: F401 - tests use it from here too
 
 ACME_DIRECTORY = "https://127.0.0.1:14000/dir"
 MANAGEMENT = "https://127.0.0.1:15000"
@@ -30,25 +28,6 @@ HTTP_01_PORT = 5002
 class Pebble:
     api_ca: Path  # trust this to talk to Pebble's API (REQUESTS_CA_BUNDLE)
     root: Path  # the root that signs what Pebble issues (fetched at start)
-
-
-@contextmanager
-def dns_for(records: dict[str, str]) -> Iterator[str]:
-    """A lab DNS server answering A records, in a thread; yields HOST:PORT."""
-    zone = Zone()
-    for name, address in records.items():
-        zone.add(name, "A", address)
-    server = DnsServer(zone)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    host, port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-    try:
-        yield f"{host}:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 15) -> None:
