@@ -7,8 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_folder, write_zip
-from gmailfix.csr import make_key_and_csr, write_private
+from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_bundle
+from gmailfix.csr import make_key_and_csr
 from gmailfix.diagnose import Diagnosis
 from gmailfix.diagnosis_request import request_from_args, run_request
 from gmailfix.errors import BundleError
@@ -28,16 +28,17 @@ def run_export(args: argparse.Namespace) -> int:
     target = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
     files = bundle_files(plan, diagnosis, extra)
-    writer = write_zip if args.zip else write_folder
-    written = writer(files, target, force=args.force)
-    if key is not None:
-        key_path = written.with_name(f"{written.name}.key.pem")
-        if key_path.exists() and not args.force:
-            raise BundleError(f"{key_path} already exists; use --force to replace it")
-        key_path.unlink(missing_ok=True)
-        write_private(key_path, key)
-        print(f"private key (mode 0600, not in the bundle): {key_path}")
-    _summary(written, files, plan, diagnosis)
+    # One call writes key and bundle, or neither, and checks the key's path before
+    # writing anything: the CSR in the bundle always matches the key that is kept.
+    written = write_bundle(files, target, as_zip=bool(args.zip), force=args.force, private_key=key)
+    if written.key_path is not None:
+        print(f"private key (mode 0600, not in the bundle): {written.key_path}")
+    if written.leftover is not None:
+        print(
+            f"gmailfix: the replaced bundle could not be deleted: {written.leftover}",
+            file=sys.stderr,
+        )
+    _summary(written.path, files, plan, diagnosis)
     return 0
 
 
