@@ -350,8 +350,10 @@ def _normalise(target: Path) -> Path:
         raise BundleError(f"{_show(absolute)} is not a name gmailfix can write to")
     try:
         return absolute.parent.resolve() / absolute.name
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
-        raise BundleError(f"cannot write {_show(absolute)}: {exc}") from exc
+    except OSError as exc:
+        raise BundleError(f"cannot write {_show(absolute)}: {_reason(exc)}") from exc
+    except RuntimeError as exc:  # a symlink loop, in Python 3.11
+        raise BundleError(f"cannot write {_show(absolute)}: a symbolic link loop") from exc
 
 
 def _key_exists(key_path: Path) -> str:

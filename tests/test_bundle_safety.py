@@ -167,6 +167,12 @@ def test_write_private_never_writes_over_or_through_anything(tmp_path: Path, pla
     assert snapshot(tmp_path) == before
 
 
+def test_a_key_that_cannot_be_written_whole_is_removed(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        write_private(tmp_path / "key.pem", None)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("mask", [0, 0o277])
 def test_the_key_is_0600_whatever_the_umask(tmp_path: Path, mask: int) -> None:
     with umask(mask):
@@ -236,7 +242,7 @@ except BundleError as exc:
     sys.exit(2)
 except KeyboardInterrupt:
     sys.exit(130)
-print("written", written.path)
+print("written", written.path, "leftover", written.leftover)
 """
 
 
@@ -383,6 +389,20 @@ def test_something_else_named_like_an_old_bundle_is_left_alone(tmp_path: Path) -
     before = snapshot(tmp_path)
     assert "is in the way" in refused(tmp_path / "fix", force=True)
     assert snapshot(tmp_path) == before
+
+
+def test_a_replaced_bundle_that_cannot_be_deleted_is_reported_and_kept(tmp_path: Path) -> None:
+    target = tmp_path / "fix"
+    write_bundle(bundle(readme=b"old steps"), target, as_zip=False)
+    os.chmod(target / "exim4" / "tls", 0o555)  # its sni.map cannot be unlinked by the child
+    proc = driver(target, force=True, count=5, **cannot_write_here())
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.endswith(f"leftover {tmp_path / '.fix.old'}\n")
+    assert (target / "MANIFEST.json").exists() and not (target / "README.md").exists()
+    assert (tmp_path / ".fix.old" / "exim4" / "tls" / "sni.map").exists()
+    assert ".fix.old is an older bundle" in refused(target, force=True)
+    os.chmod(tmp_path / ".fix.old" / "exim4" / "tls", 0o755)
 
 
 # ------------------------------------- 5. only a gmailfix bundle is ever replaced
