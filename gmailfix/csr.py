@@ -29,14 +29,34 @@ def make_key_and_csr(hosts: Sequence[str]) -> tuple[bytes, bytes]:
     return key_pem, csr.public_bytes(serialization.Encoding.PEM)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret 0600 from the first byte, atomically, never over an existing file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` holding ``data`` with exactly ``mode``; never over or through a file.
+
+    O_EXCL|O_NOFOLLOW: anything already at ``path`` -- a key the user keeps, or
+    a symlink planted in a shared folder -- makes this raise FileExistsError
+    before a byte is written anywhere. The mode is set on the open descriptor
+    before the first byte, so the umask can neither widen nor narrow it. If
+    writing fails the half-written file is removed.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, mode & 0o700)  # owner-only until fchmod says otherwise
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o600)
-        os.link(tmp, path)  # fails if path exists: a key is never silently replaced
-    finally:
-        tmp.unlink(missing_ok=True)
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)  # a key that vanishes after a power cut would orphan its certificate
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret 0600 from the first byte; FileExistsError if anything is at ``path``.
+
+    A private key is never replaced: the caller tells the user to move the old
+    one away, because a certificate may already have been issued for it.
+    """
+    write_new(path, data, 0o600)

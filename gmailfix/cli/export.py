@@ -7,18 +7,20 @@ import asyncio
 import sys
 from pathlib import Path
 
-from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_folder, write_zip
-from gmailfix.csr import make_key_and_csr, write_private
-from gmailfix.cli.args import connection_from_args, target_from_args
+from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_bundle
+from gmailfix.cli.args import connection_from_args, credentials_from_args, target_from_args
+from gmailfix.csr import make_key_and_csr
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import BundleError, CannotCheck
 from gmailfix.remedies.plan import FixPlan, plan_fix
+from gmailfix.text import clean
 
 
 def run_export(args: argparse.Namespace) -> int:
     target = target_from_args(args)
     connection = connection_from_args(args)
-    diagnosis = asyncio.run(diagnose(target, connection))
+    credentials = credentials_from_args(args)
+    diagnosis = asyncio.run(diagnose(target, connection, credentials=credentials))
     if diagnosis.outcome == "unknown":
         raise CannotCheck(
             "no bundle written: this computer could not check the server, so there is "
@@ -35,16 +37,17 @@ def run_export(args: argparse.Namespace) -> int:
     target = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
     files = bundle_files(plan, diagnosis, extra)
-    writer = write_zip if args.zip else write_folder
-    written = writer(files, target, force=args.force)
-    if key is not None:
-        key_path = written.with_name(f"{written.name}.key.pem")
-        if key_path.exists() and not args.force:
-            raise BundleError(f"{key_path} already exists; use --force to replace it")
-        key_path.unlink(missing_ok=True)
-        write_private(key_path, key)
-        print(f"private key (mode 0600, not in the bundle): {key_path}")
-    _summary(written, files, plan, diagnosis)
+    # One call writes key and bundle, or neither, and checks the key's path before
+    # writing anything: the CSR in the bundle always matches the key that is kept.
+    written = write_bundle(files, target, as_zip=bool(args.zip), force=args.force, private_key=key)
+    if written.key_path is not None:
+        print(f"private key (mode 0600, not in the bundle): {clean(written.key_path)}")
+    if written.leftover is not None:
+        print(
+            f"gmailfix: the replaced bundle could not be deleted: {clean(written.leftover)}",
+            file=sys.stderr,
+        )
+    _summary(written.path, files, plan, diagnosis)
     return 0
 
 
@@ -66,9 +69,10 @@ def _csr_files(
 
 
 def _summary(target: Path, files: list[BundleFile], plan: FixPlan, diagnosis: Diagnosis) -> None:
-    print(f"wrote {len(files)} files to {target}")
+    print(f"wrote {len(files)} files to {clean(target)}")
     readme = f"{target.stem}/README.md" if target.suffix == ".zip" else f"{target}/README.md"
     how = "unzip it, then open" if target.suffix == ".zip" else "open"
-    print(f"fix: {plan.kind} - {how} {readme} and follow its steps")
-    if not diagnosis.accepted:
-        print(f"today Gmail says: {diagnosis.verdict.error}")
+    print(f"fix: {plan.remedy.title.lower()} ({plan.kind})")
+    print(f"next: {how} {clean(readme)} and follow its steps")
+    if diagnosis.verdict.error:
+        print(f"today Gmail says: {clean(diagnosis.verdict.error)}")
