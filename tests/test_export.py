@@ -1,17 +1,20 @@
-"""`gmailfix export` as a user runs it, and the bundle writer's guarantees."""
+"""`gmailfix export` as a user runs it, and bundles a non-expert can follow to the end."""
 
 from __future__ import annotations
 
 import json
-import stat
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from gmailfix.bundle import BundleFile, write_folder, write_zip
-from gmailfix.errors import BundleError
+from gmailfix.bundle import bundle_files
+from gmailfix.connection import Connection
 from gmailfix.lab.runner import LabInfo
+from gmailfix.lab.scenarios import SCENARIOS, TRICKY, Scenario
+from gmailfix.remedies.plan import plan_fix
+from tests.support.diagnosis import diagnose_lab
 from tests.test_cli import gmailfix
 
 ALWAYS = {
@@ -22,6 +25,9 @@ ALWAYS = {
     "report.json",
     "verify.sh",
 }
+# a file named in a README: `dir/name.ext` or `name.ext` in backticks
+FILE_REFERENCE = re.compile(r"`((?:[a-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:sh|txt|md|json|conf|zone|yml|map|pem))`")
+BUNDLE_DIRS = ("certbot/", "exim4/", "dns/", "csr/", "private/")
 
 
 def manifest_paths(folder: Path) -> set[str]:
@@ -30,6 +36,33 @@ def manifest_paths(folder: Path) -> set[str]:
 
 def files_in(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+REJECTED = [s for s in SCENARIOS + TRICKY if s.expect != "accept"]
+
+
+@pytest.mark.parametrize("scenario", REJECTED, ids=lambda s: s.domain)
+def test_every_bundle_can_be_followed_to_the_end(
+    lab: LabInfo, lab_connection: Connection, scenario: Scenario
+) -> None:
+    result = diagnose_lab(lab, lab_connection, scenario.domain)
+    plan = plan_fix(result)
+    files = {f.path: f.content.decode() for f in bundle_files(plan, result)}
+    readme = files["README.md"]
+    for name in FILE_REFERENCE.findall(readme):
+        if name.startswith(BUNDLE_DIRS) or name in ALWAYS:
+            assert name in files, f"README names {name}, which the bundle lacks"
+    assert readme.index("verify.sh") < readme.index("gmail-settings.txt"), "verify before Gmail"
+    assert "Gmail accepts" + " today" not in readme, "no accept words on a reject"
+    assert "Today Gmail refuses" in readme
+    uses_certbot = any(p.startswith("certbot/") for p in files)
+    if uses_certbot and plan.needs_certificate:
+        assert "apt-get install certbot" in readme
+    for step in re.findall(r"^\d+\. (.*)$", readme, re.M):
+        if "```sh" in step or "certbot/issue.sh" in step:
+            assert "root" in step, f"a step that needs root says so: {step[:80]}"
+    assert json.loads(files["MANIFEST.json"])["remedy"] == result.remedies[0].kind
+    assert "you@" not in files["gmail-settings.txt"], "no made-up address shown as real"
 
 
 def test_isp_hostname_bundle_for_the_blog_case(lab: LabInfo, tmp_path: Path) -> None:
@@ -41,9 +74,21 @@ def test_isp_hostname_bundle_for_the_blog_case(lab: LabInfo, tmp_path: Path) -> 
     assert "SMTP Server:        server42.isp.test" in settings
     assert "Username:           me@blog.test" in settings
     readme = (out / "README.md").read_text()
-    assert "1. Nothing changes on the server" in readme and "server42.isp.test" in readme
+    assert "server42.isp.test" in readme and "Nothing on the server changes" in readme
+    assert "CA_FILE=" in readme, "verify.sh is shown with the lab's CA, so it works here"
     report = json.loads((out / "report.json").read_text())
     assert report["remedies"][0]["kind"] == "isp-hostname"
+
+
+def test_no_auth_gets_the_auth_fix_not_a_certificate(lab: LabInfo, tmp_path: Path) -> None:
+    out = tmp_path / "fix"
+    done = gmailfix("export", "noauth.test", "--out", str(out), *lab.diagnose_args("noauth.test"))
+    assert done.returncode == 0, done.stderr
+    assert "enable-auth" in done.stdout
+    readme = (out / "README.md").read_text()
+    assert "Let's Encrypt" not in readme and "certbot" not in readme
+    assert "openssl passwd -6" in readme and "auth-tls-only.conf" in readme
+    assert {"exim4/auth-tls-only.conf", "exim4/conf.d/auth/30_gmailfix_tls_auth"} <= files_in(out)
 
 
 def test_sni_bundle_as_zip_with_every_file(lab: LabInfo, tmp_path: Path) -> None:
@@ -58,102 +103,68 @@ def test_sni_bundle_as_zip_with_every_file(lab: LabInfo, tmp_path: Path) -> None
         "--alias-domain",
         "third.test",
         "--exim-layout",
-        "debian-single",
+        "debian-split",
         "--zip",
         str(target),
+        *lab.diagnose_args("blog.test"),
     ]
-    done = gmailfix(*args, *lab.diagnose_args("blog.test"))
+    done = gmailfix(*args)
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(target) as archive:
-        names = {n.removeprefix("sni-fix/") for n in archive.namelist()}
-        manifest = json.loads(archive.read("sni-fix/MANIFEST.json"))
+        names = set(archive.namelist())
         sni_map = archive.read("sni-fix/exim4/tls/sni.map").decode()
-        hook_mode = archive.getinfo("sni-fix/certbot/deploy-hook.sh").external_attr >> 16
-    expected = ALWAYS | {
-        "exim4/tls-main.conf",
-        "exim4/auth-tls-only.conf",
+    assert {f"sni-fix/{p}" for p in ALWAYS} <= names
+    assert "sni-fix/exim4/conf.d/main/000_localmacros" in names
+    assert "sni-fix/exim4/exim4.conf.localmacros" not in names, "only the layout asked for"
+    for host in ("mail.blog.test", "mail.other.test", "mail.third.test"):
+        assert f"{host}: /etc/exim4/tls/{host}" in sni_map
+
+
+def test_unknown_layout_gives_every_file_and_the_command_that_tells(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    out = tmp_path / "fix"
+    done = gmailfix(
+        "export", "selfsigned.test", "--out", str(out), *lab.diagnose_args("selfsigned.test")
+    )
+    assert done.returncode == 0, done.stderr
+    readme = (out / "README.md").read_text()
+    assert readme.index("grep dc_use_split_config") < readme.index("certbot/issue.sh")
+    assert {
         "exim4/exim4.conf.localmacros",
-        "exim4/tls/sni.map",
-        "certbot/issue.sh",
-        "certbot/deploy-hook.sh",
-        "certbot/docker-run.sh",
-        "certbot/docker-compose.yml",
-        "dns/records.zone",
-    }
-    assert names == expected == {f["path"] for f in manifest["files"]}
-    assert all(f["role"] for f in manifest["files"])
-    assert "mail.other.test: /etc/exim4/tls/mail.other.test" in sni_map
-    assert "mail.third.test:" in sni_map
-    assert hook_mode & 0o777 == 0o755
+        "exim4/conf.d/main/000_localmacros",
+        "exim4/tls-main.conf",
+    } <= files_in(out)
+    assert "Debian's default" in readme
 
 
 def test_new_certificate_bundle_and_a_key_kept_out_of_it(lab: LabInfo, tmp_path: Path) -> None:
-    out = tmp_path / "cert"
+    out = tmp_path / "fix"
     done = gmailfix(
         "export",
         "selfsigned.test",
-        "--remedy",
-        "new-certificate",
         "--make-csr",
         "--out",
         str(out),
         *lab.diagnose_args("selfsigned.test"),
     )
     assert done.returncode == 0, done.stderr
-    key = tmp_path / "cert.key.pem"
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert "PRIVATE KEY" in key.read_text()
     assert "csr/request.csr.pem" in files_in(out)
-    assert not any("PRIVATE KEY" in p.read_text() for p in out.rglob("*") if p.is_file())
-    assert "private key" in done.stdout
+    assert not any(p.startswith("private/") for p in files_in(out))
+    key = tmp_path / "fix.key.pem"
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600
 
 
-def test_key_in_the_bundle_only_when_asked_and_0600(lab: LabInfo, tmp_path: Path) -> None:
-    out = tmp_path / "cert"
-    done = gmailfix(
-        "export",
-        "selfsigned.test",
-        "--remedy",
-        "new-certificate",
-        "--make-csr",
-        "--include-key",
-        "--out",
-        str(out),
-        *lab.diagnose_args("selfsigned.test"),
-    )
-    assert done.returncode == 0, done.stderr
-    assert stat.S_IMODE((out / "private/privkey.pem").stat().st_mode) == 0o600
-
-
-def test_existing_target_needs_force(lab: LabInfo, tmp_path: Path) -> None:
+def test_existing_target_is_refused_with_exit_2(lab: LabInfo, tmp_path: Path) -> None:
     out = tmp_path / "fix"
     args = ["export", "blog.test", "--out", str(out), *lab.diagnose_args("blog.test")]
     assert gmailfix(*args).returncode == 0
-    (out / "README.md").write_text("my notes")
     again = gmailfix(*args)
-    assert again.returncode == 1 and "--force" in again.stderr
-    assert (out / "README.md").read_text() == "my notes"
+    assert again.returncode == 2 and "--force" in again.stderr
     assert gmailfix(*args, "--force").returncode == 0
-    assert (out / "README.md").read_text() != "my notes"
-    assert [p.name for p in tmp_path.iterdir()] == ["fix"]  # no leftovers
 
 
-def test_force_never_replaces_a_folder_that_is_not_a_bundle(lab: LabInfo, tmp_path: Path) -> None:
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "precious.txt").write_text("keep")
-    done = gmailfix(
-        "export",
-        "blog.test",
-        "--out",
-        str(tmp_path / "home"),
-        "--force",
-        *lab.diagnose_args("blog.test"),
-    )
-    assert done.returncode == 1 and "not a gmailfix bundle" in done.stderr
-    assert (tmp_path / "home" / "precious.txt").read_text() == "keep"
-
-
-def test_isp_fix_refused_where_it_does_not_apply(lab: LabInfo, tmp_path: Path) -> None:
+def test_a_fix_that_cannot_help_is_refused(lab: LabInfo, tmp_path: Path) -> None:
     done = gmailfix(
         "export",
         "selfsigned.test",
@@ -163,56 +174,13 @@ def test_isp_fix_refused_where_it_does_not_apply(lab: LabInfo, tmp_path: Path) -
         str(tmp_path / "x"),
         *lab.diagnose_args("selfsigned.test"),
     )
-    assert done.returncode == 1 and "does not apply" in done.stderr
+    assert done.returncode == 1 and "cannot help here" in done.stderr
     assert not (tmp_path / "x").exists()
 
 
-FILES = [
-    BundleFile("README.md", "r", b"a"),
-    BundleFile("sub/b.txt", "b", b"b"),
-    BundleFile("MANIFEST.json", "m", b"{}"),
-]
-
-
-class Interrupted(Exception):
-    pass
-
-
-def _interrupt(_: Path) -> None:
-    raise Interrupted
-
-
-@pytest.mark.parametrize("writer, name", [(write_folder, "out"), (write_zip, "out.zip")])
-def test_a_failure_mid_write_leaves_nothing_behind(tmp_path: Path, writer, name: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(Interrupted):
-        writer(FILES, tmp_path / name, before_rename=_interrupt)
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("writer, name", [(write_folder, "out"), (write_zip, "out.zip")])
-def test_a_failure_mid_replace_keeps_the_old_bundle(tmp_path: Path, writer, name: str) -> None:  # type: ignore[no-untyped-def]
-    target = writer(FILES, tmp_path / name)
-    before = target.read_bytes() if target.is_file() else (target / "README.md").read_bytes()
-    changed = [BundleFile("README.md", "r", b"new"), *FILES[1:]]
-    with pytest.raises(Interrupted):
-        writer(changed, target, force=True, before_rename=_interrupt)
-    after = target.read_bytes() if target.is_file() else (target / "README.md").read_bytes()
-    assert after == before
-    assert [p.name for p in tmp_path.iterdir()] == [name]
-
-
-def test_exists_error_is_a_bundle_error(tmp_path: Path) -> None:
-    write_folder(FILES, tmp_path / "b")
-    with pytest.raises(BundleError):
-        write_folder(FILES, tmp_path / "b")
-
-
-@pytest.mark.parametrize("writer, name", [(write_folder, "out"), (write_zip, "out.zip")])
-def test_a_failure_while_writing_files_leaves_nothing(tmp_path: Path, writer, name: str) -> None:  # type: ignore[no-untyped-def]
-    """The same path twice makes the folder writer fail on the second file, mid-write."""
-    clash = [*FILES, BundleFile("sub/b.txt", "again", b"x")]
-    if writer is write_zip:  # zipfile accepts duplicates; make the content unwritable instead
-        clash = [*FILES, BundleFile("c.txt", "c", None)]  # type: ignore[arg-type]
-    with pytest.raises((FileExistsError, TypeError)):
-        writer(clash, tmp_path / name)
-    assert list(tmp_path.iterdir()) == []
+def test_nothing_to_fix_when_gmail_accepts(lab: LabInfo, tmp_path: Path) -> None:
+    done = gmailfix(
+        "export", "good.test", "--remedy", "new-certificate", "--out", str(tmp_path / "x"),
+        *lab.diagnose_args("good.test"),
+    )
+    assert done.returncode == 1 and "cannot help here" in done.stderr

@@ -217,6 +217,13 @@ TRICKY: tuple[Scenario, ...] = (
         second_cert=CertSpec((ISP_HOST,)),
     ),
     Scenario(
+        "sslonly.test",
+        "only port 465 (SSL) answers: typed with 587 it fails, 465 works",
+        "accept",
+        CertSpec(_mail("sslonly.test")),
+        servers={465: ServerSpec()},
+    ),
+    Scenario(
         "twogood.test",
         "two addresses, both with the right certificate",
         "accept",
