@@ -619,8 +619,15 @@ def _wildcard_reaches(pattern: str, base: str) -> bool:
 
 
 def _constraint_violation(names: Sequence[str], issuer: _Facts) -> str | None:
-    """The first name outside what ``issuer`` may certify, with why; None if all are allowed."""
+    """The first name outside what ``issuer`` may certify, with why; None if all are allowed.
+
+    A name with a ``*`` anywhere but as the whole leftmost label (``m*.a.test``)
+    is no DNS name at all, so no constraint can be checked against it: strict
+    verifiers refuse it, where OpenSSL compares the text as written.
+    """
     for name in names:
+        if "*" in name and not (name.startswith("*.") and "*" not in name[2:]):
+            return f"{name} (not a valid DNS name, so the constraints cannot be checked)"
         for base in issuer.excluded:
             if _within(name, base) or _wildcard_reaches(name, base):
                 return f"{name} (excluded: {base})"
@@ -980,7 +987,6 @@ def _core_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
 
 def _refusal(
     path: Sequence[_Facts],
-    pool: Sequence[_Facts],
     trust: TrustStore,
     now: dt.datetime,
     host: str,
@@ -1005,7 +1011,9 @@ def _refusal(
             if policies is not None:
                 builder = builder.extension_policies(ca_policy=policies[0], ee_policy=policies[1])
             verifier = builder.build_server_verifier(x509.DNSName(subject))
-            verifier.verify(leaf.cert, [f.cert for f in pool])
+            # only this path's intermediates: with more candidates the verifier reports
+            # just one candidate's failure, which may be another path's
+            verifier.verify(leaf.cert, [f.cert for f in path[1:-1]])
     except Exception as exc:  # VerificationError, and anything a hostile chain provokes
         message = _text(str(exc).replace("\n", " ")) or type(exc).__name__
         if "not valid at validation time" in message and moment != now:
@@ -1028,7 +1036,7 @@ def _covered_name(host: str, leaf: _Facts) -> str | None:
 
 
 def _second_opinion(
-    path: Sequence[_Facts], pool: Sequence[_Facts], trust: TrustStore, now: dt.datetime, host: str
+    path: Sequence[_Facts], trust: TrustStore, now: dt.datetime, host: str
 ) -> CertProblem | None:
     """The strict verifier on a chain our checks pass: None, a quirk warning, or invalid-chain.
 
@@ -1042,10 +1050,10 @@ def _second_opinion(
     if "cn-only" in present:
         # the verifier cannot judge a leaf without a DNS SAN at all; ours matched its CN
         return _quirk_problem(["cn-only"], "") if name_matches(host, path[0].info.names) else None
-    strict = _refusal(path, pool, trust, now, host)
+    strict = _refusal(path, trust, now, host)
     if strict is None:
         return None
-    core = _refusal(path, pool, trust, now, host, _core_policies())
+    core = _refusal(path, trust, now, host, _core_policies())
     named = [q for q in present if QUIRKS[q].refusal in strict or QUIRKS[q].refusal in (core or "")]
     if core is not None and not any(QUIRKS[q].refusal in core for q in named):
         return _strict_problem(core, strict)
@@ -1140,7 +1148,7 @@ async def _analyse(
         path, path_problems = found[_best(found)]
         problems += path_problems
         if not any(p.code in _CHAIN_CODES for p in problems):
-            opinion = _second_opinion(path, search.pool, trust, now, host)
+            opinion = _second_opinion(path, trust, now, host)
             if opinion is not None:
                 problems.append(opinion)
     else:
