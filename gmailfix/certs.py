@@ -418,19 +418,35 @@ def _raw(exc: BaseException) -> str:
 def _unreadable_words(exc: BaseException) -> str:
     """Plain words for why cryptography could not read a certificate."""
     if isinstance(exc, x509.InvalidVersion):
-        return f"it declares X.509 version {exc.parsed_version + 1}; only versions 1 and 3 exist in use"
+        return (
+            f"it declares X.509 version {exc.parsed_version + 1}, which no CA issues (v3 is used)"
+        )
     if isinstance(exc, x509.DuplicateExtension):
         return "it carries the same extension twice"
-    text = str(exc)
-    if "Validity" in text or "not_valid" in text or "Time" in text:
-        return "its validity dates are not written in a valid format"
-    if "GeneralName" in text or "SubjectAlternativeName" in text or "2.5.29.17" in text:
-        return "its subjectAltName extension is garbled"
     if isinstance(exc, x509.UnsupportedGeneralNameType):
         return "it holds a name of a kind that cannot be read"
-    if "extension" in text.lower() or "2.5.29." in text:
+    text = str(exc).lower().replace("_", "")
+    if "validity" in text or "utctime" in text or "generalizedtime" in text:
+        return "its validity dates are not written in a valid format"
+    for where, name in _GARBLED_EXTENSIONS:
+        if where in text:
+            return f"its {name} extension is garbled"
+    if "extension" in text:
         return "one of its extensions is garbled"
     return "it is not a well-formed certificate"
+
+
+# where cryptography's parse errors point (lower case, no underscores) -> the name people know
+_GARBLED_EXTENSIONS = (
+    ("subjectalternativename", "subjectAltName"),
+    ("generalname", "subjectAltName"),
+    ("2.5.29.17", "subjectAltName"),
+    ("basicconstraints", "basicConstraints"),
+    ("extendedkeyusage", "extendedKeyUsage"),
+    ("keyusage", "keyUsage"),
+    ("nameconstraints", "nameConstraints"),
+    ("authorityinformationaccess", "authorityInfoAccess"),
+)
 
 
 def describe(cert: x509.Certificate) -> CertInfo | None:
