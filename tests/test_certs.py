@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -77,7 +78,7 @@ def codes(result: ChainAnalysis) -> list[Code]:
 
 def issue_ca(issuer: ca.Issued, cn: str = "Odd Intermediate", **shape: object) -> ca.Issued:
     """An intermediate under ``issuer`` shaped like the lab's, but for ``shape``."""
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "not_before": NOW - 30 * DAY,
         "not_after": NOW + 365 * DAY,
         "ca": True,
@@ -86,11 +87,11 @@ def issue_ca(issuer: ca.Issued, cn: str = "Odd Intermediate", **shape: object) -
     }
     fields.update(shape)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    return ca.issue(name, ca.new_key(), issuer, **fields)  # type: ignore[arg-type]
+    return ca.issue(name, ca.new_key(), issuer, **fields)
 
 
-def issue_leaf(issuer: ca.Issued | None, names: Sequence[str], **shape: object) -> ca.Issued:
-    fields: dict[str, object] = {
+def issue_leaf(issuer: ca.Issued | None, names: Sequence[str], **shape: Any) -> ca.Issued:
+    fields: dict[str, Any] = {
         "not_before": NOW - DAY,
         "not_after": NOW + 90 * DAY,
         "ca": False,
@@ -100,7 +101,7 @@ def issue_leaf(issuer: ca.Issued | None, names: Sequence[str], **shape: object) 
     }
     fields.update(shape)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    return ca.issue(name, ca.new_key(), issuer, **fields)  # type: ignore[arg-type]
+    return ca.issue(name, ca.new_key(), issuer, **fields)
 
 
 # --- names ----------------------------------------------------------------------
@@ -280,7 +281,7 @@ def test_the_wrong_certificate_from_aia_is_not_a_missing_intermediate(
     assert codes(analyse([leaf.cert], "mail.e.test", trust, fetch=fetch)) == [Code.UNTRUSTED_ROOT]
 
 
-INVALID_INTERMEDIATES: dict[str, tuple[dict[str, object], str]] = {
+INVALID_INTERMEDIATES: dict[str, tuple[dict[str, Any], str]] = {
     "expired": ({"not_before": NOW - 400 * DAY, "not_after": NOW - 2 * DAY}, "expired on"),
     "not yet valid": (
         {"not_before": NOW + 2 * DAY, "not_after": NOW + 400 * DAY},
@@ -324,7 +325,7 @@ def test_invalid_chain_path_length(pki: tuple[ca.Issued, ca.Issued, TrustStore])
     ],
 )
 def test_not_server_certificate(
-    pki: tuple[ca.Issued, ca.Issued, TrustStore], shape: dict[str, object], words: str
+    pki: tuple[ca.Issued, ca.Issued, TrustStore], shape: dict[str, Any], words: str
 ) -> None:
     _, intermediate, trust = pki
     leaf = issue_leaf(intermediate, ["mail.a.test"], **shape)

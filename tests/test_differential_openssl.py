@@ -27,10 +27,10 @@ import datetime as dt
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 from cryptography import x509
@@ -456,8 +456,8 @@ def _scenario_changes() -> st.SearchStrategy[tuple[str, object]]:
 
 
 def changes() -> st.SearchStrategy[Change]:
-    def tag(target: str) -> object:
-        return lambda pair: (target, *pair)
+    def tag(target: str) -> Callable[[tuple[str, object]], Change]:
+        return lambda pair: (target, pair[0], pair[1])
 
     return st.one_of(
         _leaf_changes().map(tag("leaf")),
@@ -470,21 +470,22 @@ def changes() -> st.SearchStrategy[Change]:
 
 def apply(base: Scenario, change: Change) -> Scenario:
     target, name, value = change
+    field: dict[str, Any] = {name: value}
     if target == "leaf":
-        return replace(base, leaf=replace(base.leaf, **{name: value}))
+        return replace(base, leaf=replace(base.leaf, **field))
     if target == "root":
-        return replace(base, root=replace(base.root, **{name: value}))
+        return replace(base, root=replace(base.root, **field))
     if target in ("int1", "int2"):
         index = int(target[-1]) - 1
         if index >= len(base.intermediates):
             return base
         shapes = list(base.intermediates)
-        shapes[index] = replace(shapes[index], **{name: value})
+        shapes[index] = replace(shapes[index], **field)
         return replace(base, intermediates=tuple(shapes))
     if name == "unsent":
         sent = [wanted and i != value for i, wanted in enumerate(base.sent)]
         return replace(base, sent=tuple(sent))
-    return replace(base, **{name: value})
+    return replace(base, **field)
 
 
 @st.composite
