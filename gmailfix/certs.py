@@ -12,16 +12,16 @@ How a verdict is reached, and why this way:
   cannot be read whole is ``certificate-unparseable``, never an exception.
 - The path from the leaf to a trust anchor is built here, by names and
   signatures, the way OpenSSL builds it (trusted roots first, then what the
-  server sent). Each link is then checked as OpenSSL, GnuTLS and Gmail's
-  client check it: an issuer must be a CA allowed to sign certificates,
+  server sent). Each link is then checked as OpenSSL checks it (GnuTLS
+  refuses the same): an issuer must be a CA allowed to sign certificates,
   valid now, within its path length and name constraints, and not restricted
   to other purposes than TLS servers; the leaf must be usable by a TLS
   server. Checking this ourselves is what lets each failure be named.
 - Leaf dates and the host name are judged on their own, so a leaf that is
   both expired and for the wrong name gets both findings.
 - ``cryptography.x509.verification`` (a strict Web PKI verifier) gives a
-  second opinion on chains that pass. It is stricter than OpenSSL and Gmail
-  in a few *named* details (``QUIRKS``); when those alone make it refuse, the
+  second opinion on chains that pass. It is stricter than OpenSSL in a few
+  *named* details (``QUIRKS``); when those alone make it refuse, the
   analysis carries a ``strict-verifier-only`` warning and the verdict stays
   good. Any other refusal counts as ``invalid-chain``: a refusal nobody has
   explained is not waved through.
@@ -270,7 +270,6 @@ class _Facts:
     extended_usage: frozenset[x509.ObjectIdentifier] | None
     permitted: tuple[str, ...] | None  # DNS name constraints; None: none permitted-listed
     excluded: tuple[str, ...]
-    other_constraints: bool  # name constraints of kinds not modelled here
     unhandled_critical: tuple[str, ...]
     san_dns: tuple[str, ...]
     has_san: bool
@@ -317,7 +316,7 @@ def _read_fields(cert: x509.Certificate) -> _Facts:
     common_names = tuple(
         str(attr.value).lower() for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     )
-    permitted, excluded, other = _dns_constraints(nc.value if nc else None)
+    permitted, excluded = _dns_constraints(nc.value if nc else None)
     info = CertInfo(
         subject=_text(subject.rfc4514_string()),
         names=san_dns or common_names,
@@ -347,7 +346,6 @@ def _read_fields(cert: x509.Certificate) -> _Facts:
         extended_usage=frozenset(eku.value) if eku else None,
         permitted=permitted,
         excluded=excluded,
-        other_constraints=other,
         unhandled_critical=tuple(
             ext.oid.dotted_string
             for ext in extensions
@@ -384,17 +382,19 @@ def _usage_bits(usage: x509.KeyUsage) -> frozenset[str]:
 
 def _dns_constraints(
     nc: x509.NameConstraints | None,
-) -> tuple[tuple[str, ...] | None, tuple[str, ...], bool]:
-    """(permitted DNS subtrees or None, excluded DNS subtrees, other kinds present)."""
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """(permitted DNS subtrees or None, excluded DNS subtrees).
+
+    Constraints of other kinds (IP addresses, directory names) are left to the
+    strict verifier's second opinion, whose core rules apply them.
+    """
     if nc is None:
-        return None, (), False
-    subtrees = [*(nc.permitted_subtrees or ()), *(nc.excluded_subtrees or ())]
-    other = any(not isinstance(name, x509.DNSName) for name in subtrees)
+        return None, ()
     permitted = [
         n.value.lower() for n in nc.permitted_subtrees or () if isinstance(n, x509.DNSName)
     ]
     excluded = [n.value.lower() for n in nc.excluded_subtrees or () if isinstance(n, x509.DNSName)]
-    return (tuple(permitted) if permitted else None), tuple(excluded), other
+    return (tuple(permitted) if permitted else None), tuple(excluded)
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -503,7 +503,7 @@ class TrustStore:
             *(_mozilla_roots() if public else ()),
             *extra,
         )
-        self._store = Store(list(self.roots))
+        self._store: Store | None = None
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         for root in self.roots:
             self._by_subject.setdefault(root.subject, []).append(root)
@@ -522,6 +522,9 @@ class TrustStore:
 
     @property
     def store(self) -> Store:
+        """The roots as a cryptography ``Store`` (ValueError when there are none)."""
+        if self._store is None:
+            self._store = Store(list(self.roots))
         return self._store
 
     def pem(self) -> bytes:
@@ -870,12 +873,13 @@ def _leaf_problems(leaf: _Facts, host: str, now: dt.datetime) -> list[CertProble
             )
         )
     if not name_matches(host, leaf.info.names):
-        shown = ", ".join(leaf.info.names[:10]) or "no host name at all"
+        shown = ", ".join(leaf.info.names[:10])
         more = f" and {len(leaf.info.names) - 10} more" if len(leaf.info.names) > 10 else ""
+        words = f"is for {shown}{more}, not for {host}" if shown else "names no host at all"
         out.append(
             CertProblem(
                 Code.HOSTNAME_MISMATCH,
-                f"The certificate is for {shown}{more}, not for {host}.",
+                f"The server's certificate {words}.",
                 {**evidence, "names": ", ".join(leaf.info.names), "host": host},
             )
         )
@@ -892,7 +896,7 @@ def _eku_name(oid: x509.ObjectIdentifier) -> str:
 
 @dataclass(frozen=True)
 class Quirk:
-    """A detail for which the strict verifier refuses what OpenSSL and Gmail's client accept.
+    """A detail for which the strict verifier refuses what OpenSSL accepts.
 
     ``refusal`` is the strict verifier's own words for it: a refusal is put
     down to a quirk only when the certificate shows the quirk *and* the
@@ -1090,8 +1094,8 @@ def _quirk_problem(quirks: Sequence[str], message: str) -> CertProblem:
     words = "; ".join(QUIRKS[q].words for q in quirks)
     return CertProblem(
         Code.STRICT_VERIFIER_ONLY,
-        f"A strict certificate verifier refuses this chain because {words}. OpenSSL and "
-        "Gmail's client accept that, so it is a warning only.",
+        f"A strict certificate verifier refuses this chain because {words}. OpenSSL "
+        "accepts that, so it is a warning, not a reason for Gmail to refuse.",
         {"quirks": ", ".join(quirks), "verifier": message},
     )
 
@@ -1136,14 +1140,16 @@ async def _analyse(
     fetch: Fetcher | None,
     deadline: float,
 ) -> ChainAnalysis:
+    if chain.error is not None or not chain.certs:
+        words = chain.error or "The server sent no certificate that could be read."
+        problem = CertProblem(
+            Code.CERTIFICATE_UNPARSEABLE, words, {"parser": chain.error_detail or ""}
+        )
+        return ChainAnalysis(host, chain, (problem,))
     try:
-        if chain.error is not None or not chain.certs:
-            raise _Unreadable(
-                chain.error or "The server sent no certificate.", chain.error_detail or ""
-            )
         facts = [_read(cert) for cert in chain.certs]
     except _Unreadable as exc:
-        words = exc.words if chain.error else f"A certificate cannot be read: {exc.words}."
+        words = f"A certificate the server sent cannot be read: {exc.words}."
         problem = CertProblem(Code.CERTIFICATE_UNPARSEABLE, words, {"parser": exc.raw})
         return ChainAnalysis(host, chain, (problem,))
     leaf, sent = facts[0], facts[1:]
@@ -1201,10 +1207,18 @@ def _untrusted(leaf: _Facts, search: _Search) -> CertProblem:
             {"certificate": leaf.info.subject},
         )
     top = search.deepest[-1] if search.deepest else leaf
+    known = search.trust.has_subject(top.issuer) or any(
+        f.subject == top.issuer for f in search.pool
+    )
     if top.info.self_signed:
         detail = (
             f"The chain ends at the root '{top.label}', which is not a root Gmail trusts "
             "(a private or unknown certificate authority)."
+        )
+    elif known:
+        detail = (
+            f"The certificate '{top.label}' names '{top.info.issuer}' as its issuer, but its "
+            "signature does not match any certificate of that name."
         )
     else:
         detail = (
@@ -1220,9 +1234,10 @@ def _incomplete(used: Sequence[tuple[_Facts, str]]) -> CertProblem:
     names = ", ".join(f"'{f.label}'" for f, _ in used)
     return CertProblem(
         Code.INCOMPLETE_CHAIN,
-        f"The server does not send the intermediate certificate {names}. Gmail does not "
-        "fetch missing intermediates, so it cannot link the certificate to a trusted root: "
-        "the server must send the full chain (fullchain.pem, not cert.pem).",
+        f"The server does not send the intermediate certificate {names}. A client that "
+        "does not fetch it by itself cannot link the certificate to a trusted root, and "
+        "whether Gmail fetches it is not known: the server must send the full chain "
+        "(fullchain.pem, not cert.pem).",
         {"missing": names, "fetched_from": ", ".join(url for _, url in used)},
     )
 

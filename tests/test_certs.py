@@ -182,6 +182,24 @@ def test_untrusted_root(pki: tuple[ca.Issued, ca.Issued, TrustStore], send_root:
     assert "Private Corp" in result.problems[0].detail
 
 
+def test_an_issuer_of_the_right_name_and_the_wrong_key_is_not_trusted(
+    pki: tuple[ca.Issued, ca.Issued, TrustStore],
+) -> None:
+    root, intermediate, trust = pki
+    impostor = ca.make_intermediate(root, now=NOW)  # same name as the real one, another key
+    leaf = ca.make_leaf(intermediate, ["mail.c.test"], now=NOW)
+    result = analyse([leaf.cert, impostor.cert], "mail.c.test", trust)
+    assert codes(result) == [Code.UNTRUSTED_ROOT]
+    assert "signature does not match" in result.problems[0].detail
+
+
+def test_an_empty_trust_store_trusts_nothing(pki: tuple[ca.Issued, ca.Issued, TrustStore]) -> None:
+    _, intermediate, _ = pki
+    leaf = ca.make_leaf(intermediate, ["mail.c.test"], now=NOW)
+    result = analyse([leaf.cert, intermediate.cert], "mail.c.test", TrustStore([], public=False))
+    assert codes(result) == [Code.UNTRUSTED_ROOT]
+
+
 def der_fetcher(body: bytes, calls: list[str]) -> Fetcher:
     async def fetch(url: str, seconds_left: float) -> bytes:
         calls.append(url)
