@@ -27,10 +27,10 @@ import datetime as dt
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import pytest
 from cryptography import x509
@@ -398,74 +398,74 @@ def _explained_refusal(s: Scenario, analysis: ChainAnalysis) -> bool:
 
 # --- the generator ----------------------------------------------------------------
 #
-# A good chain, then up to four changes, each one way a real chain goes wrong:
-# most examples carry one to three defects, and shrinking goes toward the fewest.
+# A good chain, then changes, each one way a real chain goes wrong. Every single
+# change is tried alone (test_each_defect_alone_agrees_with_openssl); hypothesis
+# then mixes up to four, and shrinking goes toward the fewest.
 
-T = TypeVar("T")
 Change = tuple[str, str, object]  # (which certificate or "scenario", field, new value)
 
-
-def _subtrees() -> st.SearchStrategy[tuple[str, ...] | None]:
-    some = st.lists(st.sampled_from(SUBTREES), min_size=1, max_size=2, unique=True).map(tuple)
-    return st.one_of(st.none(), some)
-
-
-def _field(name: str, values: st.SearchStrategy[object]) -> st.SearchStrategy[tuple[str, object]]:
-    return st.tuples(st.just(name), values)
-
-
-def _ca_changes() -> st.SearchStrategy[tuple[str, object]]:
-    return st.one_of(
-        _field("window", st.sampled_from(("expired", "not-yet-valid"))),
-        _field("constraints", st.sampled_from(("not-critical", "ca-false", "absent"))),
-        _field("usage", st.sampled_from(("none", "no-certsign"))),
-        _field("eku", st.sampled_from(("server", "client", "any"))),
-        _field("path_length", st.sampled_from((None, 0, 1))),
-        _field("permitted", _subtrees()),
-        _field("excluded", _subtrees()),
-    )
-
-
-def _leaf_changes() -> st.SearchStrategy[tuple[str, object]]:
-    names = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True).map(tuple)
-    return st.one_of(
-        _field("window", st.sampled_from(("expired", "not-yet-valid"))),
-        _field("eku", st.sampled_from(("server+client", "client", "none", "any"))),
-        _field("usage", st.sampled_from(("ke", "ds+ke", "dataenc", "none", "ds+certsign"))),
-        _field("constraints", st.sampled_from(("absent", "ca-true"))),
-        _field("names", st.one_of(names, st.none())),
-        _field("cn", st.sampled_from(NAMES)),
-        _field("san_critical", st.just(True)),
-        _field("empty_subject", st.just(True)),
-        _field("authority_key_id", st.just(False)),
-        _field("self_signed", st.just(True)),
-    )
+LEAF_CHANGES: dict[str, tuple[object, ...]] = {
+    "window": ("expired", "not-yet-valid"),
+    "eku": ("server+client", "client", "none", "any"),
+    "usage": ("ke", "ds+ke", "dataenc", "none", "ds+certsign"),
+    "constraints": ("absent", "ca-true"),
+    "names": (None, *((name,) for name in NAMES)),
+    "cn": NAMES,
+    "san_critical": (True,),
+    "empty_subject": (True,),
+    "authority_key_id": (False,),
+    "self_signed": (True,),
+}
+CA_CHANGES: dict[str, tuple[object, ...]] = {
+    "window": ("expired", "not-yet-valid"),
+    "constraints": ("not-critical", "ca-false", "absent"),
+    "usage": ("none", "no-certsign"),
+    "eku": ("server", "client", "any"),
+    "path_length": (None, 0, 1),
+    "permitted": (None, *((base,) for base in SUBTREES)),
+    "excluded": (None, *((base,) for base in SUBTREES)),
+}
+SCENARIO_CHANGES: dict[str, tuple[object, ...]] = {
+    "host": HOSTS,
+    "unsent": (0, 1),
+    "send_root": (True,),
+    "send_stray": (True,),
+    "send_expired_copy": (True,),
+    "root_trusted": (False,),
+    "pin_leaf": (True,),
+    "reverse": (True,),
+}
+TARGETS = {"leaf": LEAF_CHANGES, "root": CA_CHANGES, "int1": CA_CHANGES, "int2": CA_CHANGES}
+TARGETS["scenario"] = SCENARIO_CHANGES
 
 
-def _scenario_changes() -> st.SearchStrategy[tuple[str, object]]:
-    return st.one_of(
-        _field("host", st.sampled_from(HOSTS)),
-        _field("unsent", st.integers(min_value=0, max_value=1)),
-        _field("send_root", st.just(True)),
-        _field("send_stray", st.just(True)),
-        _field("send_expired_copy", st.just(True)),
-        _field("root_trusted", st.just(False)),
-        _field("pin_leaf", st.just(True)),
-        _field("reverse", st.just(True)),
-    )
+def _values(field: str, values: tuple[object, ...]) -> st.SearchStrategy[object]:
+    """The table's values, and for lists of names also several at once."""
+    one: st.SearchStrategy[object] = st.sampled_from(values)
+    if field == "names":
+        several = st.lists(st.sampled_from(NAMES), min_size=2, max_size=3, unique=True)
+        return st.one_of(one, several.map(tuple))
+    if field in ("permitted", "excluded"):
+        several = st.lists(st.sampled_from(SUBTREES), min_size=2, max_size=2, unique=True)
+        return st.one_of(one, several.map(tuple))
+    return one
 
 
 def changes() -> st.SearchStrategy[Change]:
-    def tag(target: str) -> Callable[[tuple[str, object]], Change]:
-        return lambda pair: (target, pair[0], pair[1])
-
     return st.one_of(
-        _leaf_changes().map(tag("leaf")),
-        _ca_changes().map(tag("root")),
-        _ca_changes().map(tag("int1")),
-        _ca_changes().map(tag("int2")),
-        _scenario_changes().map(tag("scenario")),
+        [
+            st.tuples(st.just(target), st.just(field), _values(field, values))
+            for target, table in TARGETS.items()
+            for field, values in table.items()
+        ]
     )
+
+
+def every_single_change() -> Iterator[Change]:
+    for target, table in TARGETS.items():
+        for field, values in table.items():
+            for value in values:
+                yield target, field, value
 
 
 def apply(base: Scenario, change: Change) -> Scenario:
@@ -488,11 +488,14 @@ def apply(base: Scenario, change: Change) -> Scenario:
     return replace(base, **field)
 
 
+def with_intermediates(count: int) -> Scenario:
+    shapes = (CaShape(path_length=0), CaShape())[:count]
+    return replace(GOOD, intermediates=shapes, sent=(True,) * count)
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
-    count = draw(st.sampled_from((1, 1, 0, 2)))
-    shapes = (CaShape(path_length=0), CaShape())[:count]
-    scenario = replace(GOOD, intermediates=shapes, sent=(True,) * count)
+    scenario = with_intermediates(draw(st.sampled_from((1, 1, 0, 2))))
     for change in draw(st.lists(changes(), max_size=4)):
         scenario = apply(scenario, change)
     return scenario
@@ -529,6 +532,20 @@ def disagreement(s: Scenario) -> str | None:
 )
 @given(scenarios())
 def test_gmailfix_agrees_with_openssl(s: Scenario) -> None:
+    assert disagreement(s) is None, disagreement(s)
+
+
+SINGLE = [
+    (with_intermediates(2 if target == "int2" else 1), (target, field, value))
+    for target, field, value in every_single_change()
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "change"), SINGLE, ids=[f"{t}.{f}={v!r}" for _, (t, f, v) in SINGLE]
+)
+def test_each_defect_alone_agrees_with_openssl(base: Scenario, change: Change) -> None:
+    s = apply(base, change)
     assert disagreement(s) is None, disagreement(s)
 
 
