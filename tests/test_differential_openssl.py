@@ -536,16 +536,43 @@ def test_gmailfix_agrees_with_openssl(s: Scenario) -> None:
 
 
 SINGLE = [
-    (with_intermediates(2 if target == "int2" else 1), (target, field, value))
+    (with_intermediates(2 if target == "int2" else 1), ((target, field, value),))
     for target, field, value in every_single_change()
 ]
+# Defects that only show together, where a rule depends on two facts at once.
+PAIRS: list[tuple[Change, ...]] = [
+    (("root", "constraints", "absent"), ("root", "usage", "none")),
+    (("root", "constraints", "absent"), ("root", "usage", "no-certsign")),
+    (("leaf", "names", None), ("int1", "permitted", ("b.test",))),
+    (("leaf", "names", None), ("int1", "excluded", ("mail.a.test",))),
+    (("leaf", "names", None), ("leaf", "cn", "*.a.test")),
+    (("leaf", "names", None), ("leaf", "empty_subject", True)),
+    (("leaf", "names", ("*.a.test",)), ("int1", "excluded", ("mail.a.test",))),
+    (("leaf", "names", ("*.a.test",)), ("int1", "permitted", ("mail.a.test",))),
+    (("leaf", "names", ("*.a.test",)), ("scenario", "host", "a.test")),
+    (("leaf", "self_signed", True), ("scenario", "pin_leaf", True)),
+    (("leaf", "self_signed", True), ("leaf", "eku", "client")),
+    (("leaf", "self_signed", True), ("scenario", "send_root", True)),
+    (("scenario", "unsent", 0), ("scenario", "send_root", True)),
+    (("scenario", "unsent", 0), ("scenario", "send_stray", True)),
+    (("int1", "window", "expired"), ("scenario", "send_expired_copy", True)),
+    (("scenario", "root_trusted", False), ("scenario", "send_root", True)),
+    (("int1", "path_length", None), ("root", "path_length", 0)),
+]
+CASES = SINGLE + [(with_intermediates(1), pair) for pair in PAIRS]
 
 
 @pytest.mark.parametrize(
-    ("base", "change"), SINGLE, ids=[f"{t}.{f}={v!r}" for _, (t, f, v) in SINGLE]
+    ("base", "defects"),
+    CASES,
+    ids=[" + ".join(f"{t}.{f}={v!r}" for t, f, v in defects) for _, defects in CASES],
 )
-def test_each_defect_alone_agrees_with_openssl(base: Scenario, change: Change) -> None:
-    s = apply(base, change)
+def test_each_defect_alone_and_known_pairs_agree_with_openssl(
+    base: Scenario, defects: tuple[Change, ...]
+) -> None:
+    s = base
+    for change in defects:
+        s = apply(s, change)
     assert disagreement(s) is None, disagreement(s)
 
 
@@ -654,3 +681,14 @@ def test_wildcard_over_excluded_name_openssl_accepts_gmailfix_refuses() -> None:
     analysis = gmailfix_verify(built, s.host)
     assert analysis.cause == Code.INVALID_CHAIN
     assert "mail.a.test" in analysis.problems[0].detail
+
+
+def test_a_reissued_self_signed_certificate_is_not_its_own_anchor() -> None:
+    """Someone made a new self-signed certificate with the same key and gave the old one
+    as --ca-file: OpenSSL trusts a self-signed leaf only as itself, and so does gmailfix."""
+    s = replace(GOOD, leaf=replace(GOOD.leaf, self_signed=True), pin_leaf=True)
+    old = build(s).leaf  # random serial numbers: two builds, two different certificates
+    built = replace(build(s), anchors=(old,))
+    assert built.leaf != old and built.leaf.public_key() == old.public_key()
+    assert 18 in dict(openssl_verify(built, s.host).errors)
+    assert gmailfix_verify(built, s.host).cause == Code.SELF_SIGNED
