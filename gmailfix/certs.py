@@ -1082,12 +1082,25 @@ def _second_opinion(
     return _quirk_problem(named, strict)
 
 
+# the strict verifier's words -> plain ones, for the refusals met in practice
+_STRICT_WORDS = (
+    ("RSA key is too weak", "an issuer's RSA key is too short (under 2048 bits)"),
+    (
+        "Forbidden signature algorithm",
+        "a certificate is signed with an algorithm that is no longer accepted (such as SHA-1)",
+    ),
+    ("signature algorithm", "a certificate is signed with an algorithm that is not accepted"),
+)
+
+
 def _strict_problem(message: str, strict: str) -> CertProblem:
-    return CertProblem(
-        Code.INVALID_CHAIN,
-        f"The chain breaks a rule that strict TLS clients enforce ({message}).",
-        {"verifier": message, "strict_verifier": strict},
+    words = next((plain for key, plain in _STRICT_WORDS if key in message), None)
+    detail = (
+        f"The chain breaks a rule that TLS clients enforce: {words}."
+        if words
+        else f"The chain breaks a rule that strict TLS clients enforce ({message})."
     )
+    return CertProblem(Code.INVALID_CHAIN, detail, {"verifier": message, "strict_verifier": strict})
 
 
 def _quirk_problem(quirks: Sequence[str], message: str) -> CertProblem:

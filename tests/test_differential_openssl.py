@@ -13,12 +13,19 @@ They must agree on accept/reject and, on a reject, on what kind of failure it
 is. No AIA fetching here: an intermediate the server does not send is a reject
 on both sides.
 
-Where they may differ is written down in two tables, each entry with why and
-with a test of its own below:
+Every single defect is tried alone, and known interacting pairs, before
+hypothesis mixes them (300 chains, derandomized). Where the two may differ is
+written down, each entry with why and with a test of its own below:
 
 - ``certs.QUIRKS``: the strict verifier (cryptography) refuses, OpenSSL
   accepts; gmailfix accepts with a ``strict-verifier-only`` warning.
-- ``STRICTER_THAN_OPENSSL``: gmailfix refuses what OpenSSL accepts, on purpose.
+- ``STRICTER_THAN_OPENSSL``: gmailfix refuses what OpenSSL accepts, on purpose
+  (partial wildcards; wildcards that reach a name a CA may not certify).
+- ``LENIENT_BY_DESIGN``: a --ca-file certificate is an anchor even when it is
+  not self-signed (OpenSSL's -partial_chain).
+- not generated here, tested on its own: an issuer key under 2048 bits, which
+  plain ``openssl verify`` does not check and OpenSSL's TLS at Debian's
+  security level refuses (test_a_weak_issuer_key_...).
 """
 
 from __future__ import annotations
@@ -692,3 +699,53 @@ def test_a_reissued_self_signed_certificate_is_not_its_own_anchor() -> None:
     assert built.leaf != old and built.leaf.public_key() == old.public_key()
     assert 18 in dict(openssl_verify(built, s.host).errors)
     assert gmailfix_verify(built, s.host).cause == Code.SELF_SIGNED
+
+
+def test_a_weak_issuer_key_is_refused_as_openssl_refuses_it_in_tls() -> None:
+    """An intermediate with a 1024-bit RSA key: the strict verifier refuses it for reasons
+    of its own (no named quirk), so gmailfix says invalid-chain. Plain `openssl verify`
+    checks no key sizes; at -auth_level 2 (the security level Debian's OpenSSL uses for
+    TLS) it refuses too, as do the CA/B Forum rules and every browser."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    root = _ca(CaShape(), "Root", KEYS["root"], None)
+    weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Weak Int"))
+        .issuer_name(root.cert.subject)
+        .public_key(weak_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - 30 * DAY)
+        .not_valid_after(NOW + 365 * DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(ca.key_usage(ca.CA_USAGE), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(weak_key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(KEYS["root"].public_key()), False
+        )
+    )
+    weak = builder.sign(KEYS["root"], hashes.SHA256())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name("mail.a.test"))
+        .issuer_name(weak.subject)
+        .public_key(KEYS["leaf"].public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 90 * DAY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("mail.a.test")]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(weak_key.public_key()), False
+        )
+        .sign(weak_key, hashes.SHA256())
+    )
+    built = Built(leaf, (weak,), (root.cert,))
+    assert openssl_verify(built, "mail.a.test").ok
+    assert not openssl_verify(built, "mail.a.test", "-auth_level", "2").ok
+    analysis = gmailfix_verify(built, "mail.a.test")
+    assert [p.code for p in analysis.problems] == [Code.INVALID_CHAIN]
+    assert "too weak" in analysis.problems[0].evidence["verifier"]
