@@ -1,40 +1,152 @@
-"""Certificate chain analysis: trust, name, dates, completeness.
+"""Certificate chain analysis: what is wrong with a presented chain, by what failed.
 
-The probe captures the chain exactly as the server sent it; this module judges
-it. Trust is checked with ``cryptography.x509.verification`` (a strict,
-WebPKI-style verifier) against Mozilla's roots from certifi plus any extra
-anchors. The name check is separate (RFC 6125 against the host exactly as
-typed) so each failure can be named on its own.
+The probe captures the chain exactly as the server sent it (DER); this module
+reads it once (``parse_chain``) and judges it for one host name
+(``analyse_chain``).
+
+How a verdict is reached, and why this way:
+
+- Every read of a certificate field happens in ``_read``, behind one guard.
+  cryptography parses lazily (``.extensions``, the dates, the names can raise
+  long after loading) and warns about some encodings; a certificate that
+  cannot be read whole is ``certificate-unparseable``, never an exception.
+- The path from the leaf to a trust anchor is built here, by names and
+  signatures, the way OpenSSL builds it (trusted roots first, then what the
+  server sent). Each link is then checked as OpenSSL checks it (GnuTLS
+  refuses the same): an issuer must be a CA allowed to sign certificates,
+  valid now, within its path length and name constraints, and not restricted
+  to other purposes than TLS servers; the leaf must be usable by a TLS
+  server. Checking this ourselves is what lets each failure be named.
+- Leaf dates and the host name are judged on their own, so a leaf that is
+  both expired and for the wrong name gets both findings.
+- ``cryptography.x509.verification`` (a strict Web PKI verifier) gives a
+  second opinion on chains that pass. It is stricter than OpenSSL in a few
+  *named* details (``QUIRKS``); when those alone make it refuse, the
+  analysis carries a ``strict-verifier-only`` warning and the verdict stays
+  good. Any other refusal counts as ``invalid-chain``: a refusal nobody has
+  explained is not waved through.
+- A missing intermediate is fetched from the leaf's AIA caIssuers URL (plain
+  HTTP, RFC 5280) to prove the chain is only incomplete, within a deadline.
+
+tests/test_differential_openssl.py compares these verdicts with
+``openssl verify`` on generated chains.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import time
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import certifi
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    ExtensionOID,
+    NameOID,
+)
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+)
 
 from gmailfix.errors import InputError
+from gmailfix.findings.codes import Code
+
+if TYPE_CHECKING:
+    import httpx
 
 Fetcher = Callable[[str, float], Awaitable[bytes | None]]
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
+MAX_CERTS = 32  # a server sending more is not sending a chain
+MAX_DEPTH = 8  # intermediates between a leaf and a root; real chains have 1-3
+MAX_SIGNATURE_CHECKS = 200  # bounds path building over hostile, same-named certificates
+MAX_AIA_FETCHES = 3
+MAX_AIA_BYTES = 64 * 1024
+MAX_REDIRECTS = 2
+DEFAULT_AIA_SECONDS = 10.0  # when the caller gives no deadline
+_TEXT_LIMIT = 512  # subject/issuer text kept for people to read
+
+# The order in which a cause makes Gmail refuse, most basic first.
+CAUSE_ORDER: tuple[Code, ...] = (
+    Code.CERTIFICATE_UNPARSEABLE,
+    Code.SELF_SIGNED,
+    Code.UNTRUSTED_ROOT,
+    Code.INCOMPLETE_CHAIN,
+    Code.INVALID_CHAIN,
+    Code.NOT_SERVER_CERTIFICATE,
+    Code.EXPIRED,
+    Code.NOT_YET_VALID,
+    Code.HOSTNAME_MISMATCH,
+    Code.STRICT_VERIFIER_ONLY,
+)
+# Problems that are about the chain itself rather than the leaf's dates or name.
+_CHAIN_CODES = frozenset(
+    {
+        Code.CERTIFICATE_UNPARSEABLE,
+        Code.SELF_SIGNED,
+        Code.UNTRUSTED_ROOT,
+        Code.INCOMPLETE_CHAIN,
+        Code.INVALID_CHAIN,
+        Code.NOT_SERVER_CERTIFICATE,
+    }
+)
+
+# extendedKeyUsage values that let a certificate serve TLS (OpenSSL also takes
+# the two old "server gated crypto" values in place of serverAuth)
+_SERVER_EKUS = frozenset(
+    {
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        x509.ObjectIdentifier("2.16.840.1.113730.4.1"),
+        x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.3"),
+    }
+)
+# keyUsage bits of which a TLS server certificate needs at least one
+_SERVER_USAGES = ("digital_signature", "key_encipherment", "key_agreement")
+# Extensions clients process; any other marked critical makes them refuse the
+# certificate (OpenSSL's list, v3_purp.c: "unhandled critical extension").
+_HANDLED_CRITICAL = frozenset(
+    {
+        "2.16.840.1.113730.1.1",  # Netscape certificate type
+        ExtensionOID.KEY_USAGE.dotted_string,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string,
+        ExtensionOID.BASIC_CONSTRAINTS.dotted_string,
+        ExtensionOID.CERTIFICATE_POLICIES.dotted_string,
+        ExtensionOID.CRL_DISTRIBUTION_POINTS.dotted_string,
+        ExtensionOID.EXTENDED_KEY_USAGE.dotted_string,
+        "1.3.6.1.5.5.7.1.7",  # IP address blocks (RFC 3779)
+        "1.3.6.1.5.5.7.1.8",  # AS identifiers (RFC 3779)
+        ExtensionOID.OCSP_NO_CHECK.dotted_string,
+        ExtensionOID.POLICY_CONSTRAINTS.dotted_string,
+        "1.3.6.1.5.5.7.1.14",  # proxy certificate info
+        ExtensionOID.NAME_CONSTRAINTS.dotted_string,
+        ExtensionOID.POLICY_MAPPINGS.dotted_string,
+        ExtensionOID.INHIBIT_ANY_POLICY.dotted_string,
+    }
+)
+
+
+# --- what a person sees ------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class CertInfo:
-    """The facts a person needs about one certificate."""
+    """The facts a person needs about one certificate, read once."""
 
     subject: str
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # DNS names: the SAN's, or the CN when the SAN has none; lower case
     issuer: str
     not_before: dt.datetime
     not_after: dt.datetime
@@ -44,51 +156,343 @@ class CertInfo:
 
 
 @dataclass(frozen=True)
+class Chain:
+    """The chain exactly as the server sent it, parsed once."""
+
+    der: tuple[bytes, ...]
+    certs: tuple[x509.Certificate, ...]  # () when unparseable
+    infos: tuple[CertInfo, ...]  # one per certificate; () when unparseable
+    error: str | None  # plain words why it cannot be read, else None
+    error_detail: str | None = None  # the parser's own words, for the evidence
+
+    @property
+    def leaf(self) -> CertInfo | None:
+        return self.infos[0] if self.infos else None
+
+
+@dataclass(frozen=True)
+class CertProblem:
+    """One thing wrong with a chain, with the words for this very case."""
+
+    code: Code
+    detail: str  # plain words, e.g. "The intermediate 'CN=X' expired on 2026-01-02 10:00 UTC."
+    evidence: Mapping[str, str] = field(default_factory=dict)  # raw technical detail
+
+
+@dataclass(frozen=True)
 class ChainAnalysis:
-    """What is right and wrong with a presented chain, for one host name."""
+    """What is right and wrong with a presented chain, for one host name.
+
+    ``problems`` holds every problem found, in ``CAUSE_ORDER``: the one that
+    makes Gmail refuse comes first. A ``strict-verifier-only`` entry is a
+    warning and never a cause. The booleans are read from ``problems`` here,
+    in one place.
+    """
 
     host: str
-    leaf: CertInfo
-    chain: "Chain"
-    name_ok: bool
-    trusted: bool
-    expired: bool
-    not_yet_valid: bool
-    self_signed: bool
-    incomplete_chain: bool
-    missing_issuer: str | None
-    policy_error: str | None
-    verify_error: str | None
+    chain: Chain
+    problems: tuple[CertProblem, ...]
+    missing_issuer: str | None = None  # subject of the intermediate the server does not send
+
+    @property
+    def leaf(self) -> CertInfo | None:
+        return self.chain.leaf
+
+    @property
+    def codes(self) -> frozenset[Code]:
+        return frozenset(problem.code for problem in self.problems)
+
+    @property
+    def cause(self) -> Code | None:
+        """The finding code that makes Gmail refuse this certificate, or None."""
+        return next((p.code for p in self.problems if p.code != Code.STRICT_VERIFIER_ONLY), None)
 
     @property
     def ok(self) -> bool:
         return self.cause is None
 
     @property
-    def problems(self) -> tuple[CertProblem, ...]:  # interim
-        from gmailfix.findings.codes import Code
-
-        out = []
-        names = ", ".join(self.leaf.names) or "no host name"
-        if self.self_signed and not self.trusted:
-            out.append(CertProblem(Code.SELF_SIGNED, f"Certificate: {self.leaf.subject}.", {}))
-        if self.incomplete_chain:
-            out.append(CertProblem(Code.INCOMPLETE_CHAIN, f"Missing: {self.missing_issuer}.", {}))
-        if not self.trusted and not self.self_signed:
-            out.append(CertProblem(Code.UNTRUSTED_ROOT, f"Issuer: {self.leaf.issuer}.", {"verifier": self.verify_error or ""}))
-        if self.expired:
-            out.append(CertProblem(Code.EXPIRED, f"It expired on {self.leaf.not_after:%Y-%m-%d}.", {}))
-        if self.not_yet_valid:
-            out.append(CertProblem(Code.NOT_YET_VALID, f"It starts on {self.leaf.not_before:%Y-%m-%d}.", {}))
-        if not self.name_ok:
-            out.append(CertProblem(Code.HOSTNAME_MISMATCH, f"Gmail connects to {self.host}; the certificate covers {names}.", {"names": names}))
-        if self.policy_error and self.trusted:
-            out.append(CertProblem(Code.STRICT_VERIFIER_ONLY, f"Verifier: {self.policy_error}.", {}))
-        return tuple(out)
+    def parsed(self) -> bool:
+        return bool(self.chain.infos)
 
     @property
-    def cause(self) -> Code | None:  # type: ignore[name-defined]  # interim
-        return next((p.code for p in self.problems if p.code != "strict-verifier-only"), None)
+    def name_ok(self) -> bool:
+        return self.parsed and Code.HOSTNAME_MISMATCH not in self.codes
+
+    @property
+    def trusted(self) -> bool:
+        """Everything but the leaf's dates and name is right: Gmail would accept the chain."""
+        return self.parsed and not (self.codes & _CHAIN_CODES)
+
+    @property
+    def expired(self) -> bool:
+        return Code.EXPIRED in self.codes
+
+    @property
+    def not_yet_valid(self) -> bool:
+        return Code.NOT_YET_VALID in self.codes
+
+    @property
+    def self_signed(self) -> bool:
+        return self.leaf is not None and self.leaf.self_signed
+
+    @property
+    def incomplete_chain(self) -> bool:
+        return Code.INCOMPLETE_CHAIN in self.codes
+
+
+# --- reading certificates: the one guard ---------------------------------------
+
+
+class _Unreadable(Exception):
+    """A certificate cannot be read whole; ``words`` say why, ``raw`` how."""
+
+    def __init__(self, words: str, raw: str) -> None:
+        super().__init__(words)
+        self.words = words
+        self.raw = raw
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """Everything the analysis reads from one certificate, read once, behind the guard."""
+
+    cert: x509.Certificate
+    der: bytes
+    info: CertInfo
+    subject: x509.Name
+    issuer: x509.Name
+    v1: bool
+    ca: bool | None  # basicConstraints cA; None: no basicConstraints
+    ca_critical: bool
+    path_length: int | None
+    usage: frozenset[str] | None  # keyUsage bits; None: no keyUsage
+    extended_usage: frozenset[x509.ObjectIdentifier] | None
+    permitted: tuple[str, ...] | None  # DNS name constraints; None: none permitted-listed
+    excluded: tuple[str, ...]
+    unhandled_critical: tuple[str, ...]
+    san_dns: tuple[str, ...]
+    has_san: bool
+    san_critical: bool
+    subject_empty: bool
+    has_authority_key_id: bool
+    common_names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.info.subject or "(empty subject)"
+
+    @property
+    def self_issued(self) -> bool:
+        return self.subject == self.issuer
+
+    def valid_at(self, moment: dt.datetime) -> bool:
+        return self.info.not_before <= moment <= self.info.not_after
+
+
+def _read(cert: x509.Certificate) -> _Facts:
+    """All facts of one certificate, or _Unreadable. Warnings never escape."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _read_fields(cert)
+    except _Unreadable:
+        raise
+    except Exception as exc:  # hostile input: whatever cryptography raises means "unreadable"
+        raise _Unreadable(_unreadable_words(exc), _raw(exc)) from None
+
+
+def _read_fields(cert: x509.Certificate) -> _Facts:
+    der = cert.public_bytes(Encoding.DER)
+    subject, issuer = cert.subject, cert.issuer
+    extensions = cert.extensions
+    constraints = _extension(extensions, x509.BasicConstraints)
+    usage_ext = _extension(extensions, x509.KeyUsage)
+    eku = _extension(extensions, x509.ExtendedKeyUsage)
+    san = _extension(extensions, x509.SubjectAlternativeName)
+    nc = _extension(extensions, x509.NameConstraints)
+    aia = _extension(extensions, x509.AuthorityInformationAccess)
+    san_dns = tuple(n.lower() for n in san.value.get_values_for_type(x509.DNSName)) if san else ()
+    common_names = tuple(
+        str(attr.value).lower() for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    )
+    permitted, excluded = _dns_constraints(nc.value if nc else None)
+    info = CertInfo(
+        subject=_text(subject.rfc4514_string()),
+        names=san_dns or common_names,
+        issuer=_text(issuer.rfc4514_string()),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        self_signed=subject == issuer and _signed_by(cert, cert),
+        sha256=hashlib.sha256(der).hexdigest(),
+        ca_issuers=tuple(
+            str(desc.access_location.value)
+            for desc in (aia.value if aia else ())
+            if desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+            and isinstance(desc.access_location, x509.UniformResourceIdentifier)
+        ),
+    )
+    return _Facts(
+        cert=cert,
+        der=der,
+        info=info,
+        subject=subject,
+        issuer=issuer,
+        v1=cert.version == x509.Version.v1,
+        ca=constraints.value.ca if constraints else None,
+        ca_critical=bool(constraints and constraints.critical),
+        path_length=constraints.value.path_length if constraints else None,
+        usage=_usage_bits(usage_ext.value) if usage_ext else None,
+        extended_usage=frozenset(eku.value) if eku else None,
+        permitted=permitted,
+        excluded=excluded,
+        unhandled_critical=tuple(
+            ext.oid.dotted_string
+            for ext in extensions
+            if ext.critical and ext.oid.dotted_string not in _HANDLED_CRITICAL
+        ),
+        san_dns=san_dns,
+        has_san=san is not None,
+        san_critical=bool(san and san.critical),
+        subject_empty=len(subject) == 0,
+        has_authority_key_id=_extension(extensions, x509.AuthorityKeyIdentifier) is not None,
+        common_names=common_names,
+    )
+
+
+def _extension(extensions: x509.Extensions, kind: type[_E]) -> x509.Extension[_E] | None:
+    try:
+        return extensions.get_extension_for_class(kind)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _usage_bits(usage: x509.KeyUsage) -> frozenset[str]:
+    names = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+    )
+    return frozenset(name for name in names if getattr(usage, name))
+
+
+def _dns_constraints(
+    nc: x509.NameConstraints | None,
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """(permitted DNS subtrees or None, excluded DNS subtrees).
+
+    Constraints of other kinds (IP addresses, directory names) are left to the
+    strict verifier's second opinion, whose core rules apply them.
+    """
+    if nc is None:
+        return None, ()
+    permitted = [
+        n.value.lower() for n in nc.permitted_subtrees or () if isinstance(n, x509.DNSName)
+    ]
+    excluded = [n.value.lower() for n in nc.excluded_subtrees or () if isinstance(n, x509.DNSName)]
+    return (tuple(permitted) if permitted else None), tuple(excluded)
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cert.verify_directly_issued_by(issuer)
+    except Exception:  # bad signature, unsupported or garbled key: not this issuer
+        return False
+    return True
+
+
+def _text(value: str) -> str:
+    return value if len(value) <= _TEXT_LIMIT else value[: _TEXT_LIMIT - 1] + "…"
+
+
+def _raw(exc: BaseException) -> str:
+    return _text(f"{type(exc).__name__}: {exc}".replace("\n", " "))
+
+
+def _unreadable_words(exc: BaseException) -> str:
+    """Plain words for why cryptography could not read a certificate."""
+    if isinstance(exc, x509.InvalidVersion):
+        return (
+            f"it declares X.509 version {exc.parsed_version + 1}, which no CA issues (v3 is used)"
+        )
+    if isinstance(exc, x509.DuplicateExtension):
+        return "it carries the same extension twice"
+    if isinstance(exc, x509.UnsupportedGeneralNameType):
+        return "it holds a name of a kind that cannot be read"
+    text = str(exc).lower().replace("_", "")
+    if "validity" in text or "utctime" in text or "generalizedtime" in text:
+        return "its validity dates are not written in a valid format"
+    for where, name in _GARBLED_EXTENSIONS:
+        if where in text:
+            return f"its {name} extension is garbled"
+    if "extension" in text:
+        return "one of its extensions is garbled"
+    return "it is not a well-formed certificate"
+
+
+# where cryptography's parse errors point (lower case, no underscores) -> the name people know
+_GARBLED_EXTENSIONS = (
+    ("subjectalternativename", "subjectAltName"),
+    ("generalname", "subjectAltName"),
+    ("2.5.29.17", "subjectAltName"),
+    ("basicconstraints", "basicConstraints"),
+    ("extendedkeyusage", "extendedKeyUsage"),
+    ("keyusage", "keyUsage"),
+    ("nameconstraints", "nameConstraints"),
+    ("authorityinformationaccess", "authorityInfoAccess"),
+)
+
+
+def describe(cert: x509.Certificate) -> CertInfo | None:
+    """The facts a person needs about one certificate; None when it cannot be read."""
+    try:
+        return _read(cert).info
+    except _Unreadable:
+        return None
+
+
+def parse_chain(der: Sequence[bytes]) -> Chain:
+    """Read the chain a server sent. Never raises; no warning escapes."""
+    blobs = tuple(bytes(item) for item in der)
+    if not blobs:
+        return Chain(blobs, (), (), "The server sent no certificate.")
+    if len(blobs) > MAX_CERTS:
+        return Chain(
+            blobs,
+            (),
+            (),
+            f"The server sent {len(blobs)} certificates; more than {MAX_CERTS} "
+            "cannot be a certificate chain.",
+        )
+    facts: list[_Facts] = []
+    for index, blob in enumerate(blobs):
+        try:
+            facts.append(_read(_load_der(blob)))
+        except _Unreadable as exc:
+            return Chain(blobs, (), (), f"{_which(index)} cannot be read: {exc.words}.", exc.raw)
+    return Chain(blobs, tuple(f.cert for f in facts), tuple(f.info for f in facts), None)
+
+
+def _load_der(blob: bytes) -> x509.Certificate:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return x509.load_der_x509_certificate(blob)
+    except Exception as exc:  # hostile input: anything raised means "unreadable"
+        raise _Unreadable(_unreadable_words(exc), _raw(exc)) from None
+
+
+def _which(index: int) -> str:
+    return "The server's certificate" if index == 0 else f"Certificate {index + 1} the server sent"
+
+
+# --- trust anchors --------------------------------------------------------------
 
 
 class TrustStore:
@@ -99,10 +503,12 @@ class TrustStore:
             *(_mozilla_roots() if public else ()),
             *extra,
         )
-        self._store = Store(list(self.roots))
+        self._store: Store | None = None
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         for root in self.roots:
             self._by_subject.setdefault(root.subject, []).append(root)
+        self._facts: dict[x509.Name, list[_Facts]] | None = None
+        self._ders: frozenset[bytes] | None = None
 
     @classmethod
     def with_ca_files(cls, paths: Sequence[str | Path]) -> TrustStore:
@@ -116,10 +522,34 @@ class TrustStore:
 
     @property
     def store(self) -> Store:
+        """The roots as a cryptography ``Store`` (ValueError when there are none)."""
+        if self._store is None:
+            self._store = Store(list(self.roots))
         return self._store
 
     def pem(self) -> bytes:
-        return b"".join(r.public_bytes(Encoding.PEM) for r in self.roots)
+        """All roots as PEM, e.g. for ``ssl.SSLContext.load_verify_locations(cadata=...)``."""
+        return b"".join(root.public_bytes(Encoding.PEM) for root in self.roots)
+
+    def _anchor_facts(self) -> dict[x509.Name, list[_Facts]]:
+        if self._facts is None:
+            table: dict[x509.Name, list[_Facts]] = {}
+            for root in self.roots:
+                try:
+                    facts = _read(root)
+                except _Unreadable:
+                    continue  # an unreadable root anchors nothing
+                table.setdefault(facts.subject, []).append(facts)
+            self._facts = table
+        return self._facts
+
+    def anchors_named(self, name: x509.Name) -> list[_Facts]:
+        return self._anchor_facts().get(name, [])
+
+    def is_anchor(self, der: bytes) -> bool:
+        if self._ders is None:
+            self._ders = frozenset(f.der for group in self._anchor_facts().values() for f in group)
+        return der in self._ders
 
 
 @cache
@@ -130,60 +560,48 @@ def _mozilla_roots() -> tuple[x509.Certificate, ...]:
         return tuple(x509.load_pem_x509_certificates(Path(certifi.where()).read_bytes()))
 
 
+MAX_CA_FILE_BYTES = 16 * 1024 * 1024
+
+
 def load_pem_file(path: str | Path) -> list[x509.Certificate]:
-    """Certificates from a PEM file, or InputError with a readable reason."""
+    """Certificates from a PEM file, or InputError with one readable line why not."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CA_FILE_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"cannot read CA file {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read CA file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CA_FILE_BYTES:
+        raise InputError(f"CA file {path} is larger than 16 MiB; it is not a PEM bundle")
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise InputError(f"CA file {path} holds no PEM certificate")
     try:
-        return x509.load_pem_x509_certificates(data)
-    except ValueError:
-        raise InputError(f"{path} holds no PEM certificate") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            certs = x509.load_pem_x509_certificates(data)
+    except Exception as exc:  # any parse failure is the file's fault, not ours
+        words = _unreadable_words(exc)
+        raise InputError(
+            f"CA file {path} holds a certificate that cannot be read: {words}"
+        ) from None
+    for index, cert in enumerate(certs, 1):
+        try:
+            _read(cert)
+        except _Unreadable as exc:
+            raise InputError(
+                f"CA file {path}: certificate {index} cannot be used: {exc.words}"
+            ) from None
+    return certs
 
 
-def describe(cert: x509.Certificate) -> CertInfo:
-    return CertInfo(
-        subject=cert.subject.rfc4514_string(),
-        names=tuple(dns_names(cert)),
-        issuer=cert.issuer.rfc4514_string(),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        self_signed=is_self_signed(cert),
-        sha256=hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
-        ca_issuers=tuple(ca_issuer_urls(cert)),
-    )
-
-
-def dns_names(cert: x509.Certificate) -> list[str]:
-    """The DNS names the certificate covers (SAN; the CN only when there is no SAN)."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return [str(cn.value).lower() for cn in cns]
-    return [name.lower() for name in san.value.get_values_for_type(x509.DNSName)]
-
-
-def ca_issuer_urls(cert: x509.Certificate) -> list[str]:
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
-    except x509.ExtensionNotFound:
-        return []
-    return [
-        desc.access_location.value
-        for desc in aia.value
-        if desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS
-        and isinstance(desc.access_location, x509.UniformResourceIdentifier)
-    ]
-
-
-def is_self_signed(cert: x509.Certificate) -> bool:
-    return cert.issuer == cert.subject and _signed_by(cert, cert)
+# --- names --------------------------------------------------------------------
 
 
 def name_matches(host: str, patterns: Sequence[str]) -> bool:
-    """RFC 6125 host name match: exact, or a wildcard for exactly the leftmost label."""
+    """RFC 6125 host name match: exact, or a wildcard for exactly the leftmost label.
+
+    Partial wildcards (``m*.example.com``) never match: RFC 9525 and the CA/B
+    Forum forbid them and strict clients refuse them.
+    """
     host = host.lower().rstrip(".")
     for pattern in patterns:
         pattern = pattern.lower().rstrip(".")
@@ -196,8 +614,510 @@ def name_matches(host: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+def _within(name: str, base: str) -> bool:
+    """Is DNS ``name`` inside the name-constraint subtree ``base``? (OpenSSL's nc_dns)
+
+    ``example.com`` covers itself and every name under it; ``.example.com``
+    only the names under it. A wildcard name is compared as written.
+    """
+    if not base:
+        return True
+    if base.startswith("."):
+        return name.endswith(base) or name == base
+    return name == base or name.endswith("." + base)
+
+
+def _wildcard_reaches(pattern: str, base: str) -> bool:
+    """Does a name that ``pattern`` (``*.rest``) covers, ``label.rest``, fall inside ``base``?
+
+    OpenSSL compares the wildcard as written and misses this: ``*.example.com``
+    is not "under" an excluded ``mail.example.com``, yet it covers that name.
+    """
+    label, _, parent = base.partition(".")
+    return pattern.startswith("*.") and bool(label) and "*" not in label and parent == pattern[2:]
+
+
+def _constraint_violation(names: Sequence[str], issuer: _Facts) -> str | None:
+    """The first name outside what ``issuer`` may certify, with why; None if all are allowed.
+
+    A name with a ``*`` anywhere but as the whole leftmost label (``m*.a.test``)
+    is no DNS name at all, so no constraint can be checked against it: strict
+    verifiers refuse it, where OpenSSL compares the text as written.
+    """
+    for name in names:
+        if "*" in name and not (name.startswith("*.") and "*" not in name[2:]):
+            return f"{name} (not a valid DNS name, so the constraints cannot be checked)"
+        for base in issuer.excluded:
+            if _within(name, base) or _wildcard_reaches(name, base):
+                return f"{name} (excluded: {base})"
+        if issuer.permitted is not None and not any(_within(name, b) for b in issuer.permitted):
+            return f"{name} (permitted only: {', '.join(issuer.permitted)})"
+    return None
+
+
+def _hostname_like(value: str) -> bool:
+    labels = value.split(".")
+    return len(labels) > 1 and all(
+        label and all(c.isascii() and (c.isalnum() or c in "-_") for c in label) for label in labels
+    )
+
+
+# --- building the path ------------------------------------------------------------
+
+
+@dataclass
+class _Search:
+    """Path building state: the pool of untrusted certificates and a signature budget."""
+
+    pool: list[_Facts]
+    trust: TrustStore
+    budget: int = MAX_SIGNATURE_CHECKS
+    deepest: tuple[_Facts, ...] = ()
+
+    def signed(self, child: _Facts, parent: _Facts) -> bool:
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        return _signed_by(child.cert, parent.cert)
+
+    def issuers(
+        self, child: _Facts, path: tuple[_Facts, ...], now: dt.datetime
+    ) -> Iterator[tuple[_Facts, bool]]:
+        """Candidate issuers, (facts, is anchor): trusted roots first, as OpenSSL does,
+        then what the server sent, those valid now first."""
+        for anchor in self.trust.anchors_named(child.issuer):
+            if self.signed(child, anchor):
+                yield anchor, True
+        sent = [f for f in self.pool if f.subject == child.issuer and f not in path]
+        sent.sort(key=lambda f: not f.valid_at(now))
+        for parent in sent:
+            if self.signed(child, parent):
+                yield parent, False
+
+    def paths(self, leaf: _Facts, now: dt.datetime) -> Iterator[tuple[_Facts, ...]]:
+        """Every path from ``leaf`` to a trust anchor, best guesses first."""
+        if self.trust.is_anchor(leaf.der):
+            yield (leaf,)
+            return
+        if leaf.info.self_signed:
+            return  # a self-signed leaf is trusted only as itself
+        yield from self._extend((leaf,), now)
+
+    def _extend(self, path: tuple[_Facts, ...], now: dt.datetime) -> Iterator[tuple[_Facts, ...]]:
+        if len(path) > len(self.deepest):
+            self.deepest = path
+        if len(path) > MAX_DEPTH + 1:
+            return
+        for parent, anchor in self.issuers(path[-1], path, now):
+            if anchor:
+                yield (*path, parent)
+            elif not parent.info.self_signed:
+                yield from self._extend((*path, parent), now)
+            elif len(path) + 1 > len(self.deepest):
+                self.deepest = (*path, parent)  # a root the server sent that we do not trust
+
+
+# --- checking a path --------------------------------------------------------------
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _role(index: int, path: Sequence[_Facts]) -> str:
+    if index == 0:
+        return "The server's certificate"
+    if index == len(path) - 1:
+        return f"The root '{path[index].label}'"
+    return f"The intermediate '{path[index].label}'"
+
+
+def _issuer_problems(path: Sequence[_Facts], now: dt.datetime) -> list[CertProblem]:
+    """What makes clients refuse this path above the leaf (OpenSSL's checks, in its words)."""
+    problems: list[CertProblem] = []
+
+    def add(index: int, words: str, why: str) -> None:
+        problems.append(
+            CertProblem(
+                Code.INVALID_CHAIN,
+                f"{_role(index, path)} {words}",
+                {"certificate": path[index].info.subject, "check": why},
+            )
+        )
+
+    top = len(path) - 1
+    below = 0  # non-self-issued intermediates between the leaf and the certificate at hand
+    for index in range(1, len(path)):
+        facts = path[index]
+        if facts.usage is not None and "key_cert_sign" not in facts.usage:
+            add(
+                index,
+                "is not allowed to sign certificates (its keyUsage lacks keyCertSign).",
+                "keyUsage",
+            )
+        if facts.ca is False:
+            add(
+                index,
+                "is not a CA certificate (basicConstraints CA:FALSE), yet it signed the "
+                "certificate below it.",
+                "basicConstraints",
+            )
+        elif facts.ca is None and not (
+            index == top and ((facts.v1 and facts.info.self_signed) or facts.usage is not None)
+        ):
+            add(
+                index,
+                "is not marked as a CA (it has no basicConstraints), yet it signed the "
+                "certificate below it.",
+                "basicConstraints",
+            )
+        if facts.extended_usage is not None and not facts.extended_usage & _SERVER_EKUS:
+            add(
+                index,
+                "may only issue certificates for other uses than TLS servers "
+                "(its extendedKeyUsage lacks serverAuth).",
+                "extendedKeyUsage",
+            )
+        if now > facts.info.not_after:
+            add(index, f"expired on {_when(facts.info.not_after)}.", "expired")
+        elif now < facts.info.not_before:
+            add(index, f"is not valid until {_when(facts.info.not_before)}.", "not yet valid")
+        if index > 1 and facts.path_length is not None and below > facts.path_length:
+            add(
+                index,
+                f"allows at most {facts.path_length} intermediate(s) below it "
+                f"(pathLenConstraint); this chain has {below}.",
+                "path length",
+            )
+        if not facts.self_issued:
+            below += 1
+        violation = _names_below(path, index)
+        if violation:
+            add(index, f"may not certify {violation} (name constraints).", "name constraints")
+        if facts.unhandled_critical:
+            add(
+                index,
+                "marks an extension critical that clients do not process "
+                f"({', '.join(facts.unhandled_critical)}).",
+                "critical extension",
+            )
+    return problems
+
+
+def _names_below(path: Sequence[_Facts], index: int) -> str | None:
+    """The first name below ``path[index]`` that its DNS name constraints forbid."""
+    issuer = path[index]
+    if issuer.permitted is None and not issuer.excluded:
+        return None
+    for lower in range(index):
+        facts = path[lower]
+        if lower and facts.self_issued:
+            continue
+        names = list(facts.san_dns)
+        if lower == 0 and not names:
+            names = [cn for cn in facts.common_names if _hostname_like(cn)]
+        violation = _constraint_violation(names, issuer)
+        if violation:
+            return violation
+    return None
+
+
+def _leaf_problems(leaf: _Facts, host: str, now: dt.datetime) -> list[CertProblem]:
+    """What is wrong with the leaf itself: its purpose, dates and names."""
+    out: list[CertProblem] = []
+    evidence = {"certificate": leaf.info.subject}
+    if leaf.extended_usage is not None and not leaf.extended_usage & _SERVER_EKUS:
+        usages = ", ".join(sorted(_eku_name(oid) for oid in leaf.extended_usage)) or "nothing"
+        out.append(
+            CertProblem(
+                Code.NOT_SERVER_CERTIFICATE,
+                f"The server's certificate is not made for a TLS server: its extendedKeyUsage "
+                f"allows only {usages}, not serverAuth.",
+                {**evidence, "extendedKeyUsage": usages},
+            )
+        )
+    if leaf.usage is not None and not any(bit in leaf.usage for bit in _SERVER_USAGES):
+        bits = ", ".join(sorted(leaf.usage)) or "nothing"
+        out.append(
+            CertProblem(
+                Code.NOT_SERVER_CERTIFICATE,
+                "The server's certificate is not made for a TLS server: its keyUsage allows "
+                f"only {bits}, none of digitalSignature, keyEncipherment or keyAgreement.",
+                {**evidence, "keyUsage": bits},
+            )
+        )
+    if leaf.unhandled_critical:
+        oids = ", ".join(leaf.unhandled_critical)
+        out.append(
+            CertProblem(
+                Code.INVALID_CHAIN,
+                f"The server's certificate marks an extension critical that clients do not "
+                f"process ({oids}).",
+                {**evidence, "check": "critical extension", "extensions": oids},
+            )
+        )
+    if now > leaf.info.not_after:
+        out.append(
+            CertProblem(
+                Code.EXPIRED,
+                f"The server's certificate expired on {_when(leaf.info.not_after)}.",
+                {**evidence, "not_after": leaf.info.not_after.isoformat()},
+            )
+        )
+    elif now < leaf.info.not_before:
+        out.append(
+            CertProblem(
+                Code.NOT_YET_VALID,
+                f"The server's certificate is not valid until {_when(leaf.info.not_before)}.",
+                {**evidence, "not_before": leaf.info.not_before.isoformat()},
+            )
+        )
+    if not name_matches(host, leaf.info.names):
+        shown = ", ".join(leaf.info.names[:10])
+        more = f" and {len(leaf.info.names) - 10} more" if len(leaf.info.names) > 10 else ""
+        words = f"is for {shown}{more}, not for {host}" if shown else "names no host at all"
+        out.append(
+            CertProblem(
+                Code.HOSTNAME_MISMATCH,
+                f"The server's certificate {words}.",
+                {**evidence, "names": ", ".join(leaf.info.names), "host": host},
+            )
+        )
+    return out
+
+
+def _eku_name(oid: x509.ObjectIdentifier) -> str:
+    name = oid._name  # cryptography's short name, e.g. "clientAuth"
+    return oid.dotted_string if name == "Unknown OID" else name
+
+
+# --- the strict verifier's second opinion ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """A detail for which the strict verifier refuses what OpenSSL accepts.
+
+    ``refusal`` is the strict verifier's own words for it: a refusal is put
+    down to a quirk only when the certificate shows the quirk *and* the
+    verifier names it.
+    """
+
+    name: str
+    words: str
+    refusal: str
+
+
+QUIRKS: Mapping[str, Quirk] = {
+    q.name: q
+    for q in (
+        Quirk(
+            "critical-san",
+            "the server's certificate marks its subjectAltName critical although its subject "
+            "is not empty",
+            "subjectAltName MUST NOT be critical when subject is nonempty",
+        ),
+        Quirk(
+            "noncritical-san-empty-subject",
+            "the server's certificate has an empty subject and a subjectAltName not marked "
+            "critical",
+            "subjectAltName MUST be critical when subject is empty",
+        ),
+        Quirk(
+            "cn-only",
+            "the server's certificate names its host only in the subject's common name, "
+            "with no DNS subjectAltName",
+            "has no subjectAltName",
+        ),
+        Quirk(
+            "leaf-without-aki",
+            "the server's certificate has no authorityKeyIdentifier",
+            "2.5.29.35: Certificate is missing required extension",
+        ),
+        Quirk(
+            "leaf-marked-ca",
+            "the server's certificate is itself marked as a CA (basicConstraints CA:TRUE)",
+            "basicConstraints.cA must not be asserted in an EE certificate",
+        ),
+        Quirk(
+            "leaf-keycertsign",
+            "the server's certificate's keyUsage also allows signing certificates",
+            "EE keyUsage must not assert keyCertSign",
+        ),
+        Quirk(
+            "ca-constraints-not-critical",
+            "a CA certificate in the chain does not mark basicConstraints critical",
+            "2.5.29.19: Certificate extension has incorrect criticality",
+        ),
+        Quirk(
+            "ca-without-keyusage",
+            "a CA certificate in the chain has no keyUsage extension",
+            "2.5.29.15: Certificate is missing required extension",
+        ),
+        Quirk(
+            "root-without-constraints",
+            "the root has no basicConstraints extension",
+            "CA certificate has no basicConstraints",
+        ),
+        Quirk(
+            "dotted-name-constraint",
+            "a name constraint is written with a leading dot ('.example.com')",
+            "malformed DNS name constraint",
+        ),
+    )
+}
+
+
+def _quirks_present(path: Sequence[_Facts]) -> list[str]:
+    """The named quirks this path shows (facts only; the verifier decides if they matter)."""
+    leaf, issuers = path[0], path[1:]
+    shown = {
+        "critical-san": leaf.has_san and leaf.san_critical and not leaf.subject_empty,
+        "noncritical-san-empty-subject": leaf.has_san
+        and not leaf.san_critical
+        and leaf.subject_empty,
+        "cn-only": not leaf.san_dns,
+        "leaf-without-aki": not leaf.has_authority_key_id,
+        "leaf-marked-ca": bool(leaf.ca),
+        "leaf-keycertsign": leaf.usage is not None and "key_cert_sign" in leaf.usage,
+        "ca-constraints-not-critical": any(f.ca is not None and not f.ca_critical for f in issuers),
+        "ca-without-keyusage": any(f.usage is None for f in issuers),
+        "root-without-constraints": bool(issuers) and issuers[-1].ca is None,
+        "dotted-name-constraint": any(
+            b.startswith(".") for f in issuers for b in (*(f.permitted or ()), *f.excluded)
+        ),
+    }
+    return [name for name, present in shown.items() if present]
+
+
+@cache
+def _core_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
+    """Extension policies that let the verifier check only its core rules.
+
+    Signatures and their algorithms, key sizes, encodings, CA flags, path
+    length, name constraints, unknown critical extensions: what the Web PKI
+    extension profile adds on top is left out, because ``_issuer_problems``
+    and ``_leaf_problems`` judge those extensions the way clients do.
+    """
+    agnostic = Criticality.AGNOSTIC
+    ca = ExtensionPolicy.permit_all().require_present(x509.BasicConstraints, agnostic, None)
+    ee = ExtensionPolicy.permit_all().require_present(x509.SubjectAlternativeName, agnostic, None)
+    return ca, ee
+
+
+def _refusal(
+    path: Sequence[_Facts],
+    trust: TrustStore,
+    now: dt.datetime,
+    host: str,
+    policies: tuple[ExtensionPolicy, ExtensionPolicy] | None = None,
+) -> str | None:
+    """The verifier's refusal of this chain (default: Web PKI profile), leaf dates and name aside.
+
+    The verifier always checks a name and a moment, so it gets a name the leaf
+    covers and a moment inside the leaf's validity (``now`` when the leaf is
+    valid now): the leaf's dates and name are judged apart, and every
+    issuer's dates at ``now`` by ``_issuer_problems``.
+    """
+    leaf = path[0]
+    subject = _covered_name(host, leaf)
+    if subject is None:
+        return None
+    moment = min(max(now, leaf.info.not_before), leaf.info.not_after)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            builder = PolicyBuilder().store(trust.store).time(moment)
+            if policies is not None:
+                builder = builder.extension_policies(ca_policy=policies[0], ee_policy=policies[1])
+            verifier = builder.build_server_verifier(x509.DNSName(subject))
+            # only this path's intermediates: with more candidates the verifier reports
+            # just one candidate's failure, which may be another path's
+            verifier.verify(leaf.cert, [f.cert for f in path[1:-1]])
+    except Exception as exc:  # VerificationError, and anything a hostile chain provokes
+        message = _text(str(exc).replace("\n", " ")) or type(exc).__name__
+        if "not valid at validation time" in message and moment != now:
+            return None  # dates are judged per certificate at `now`, elsewhere
+        if "no matching subjectAltName" in message:
+            return None  # the name is judged elsewhere
+        return message
+    return None
+
+
+def _covered_name(host: str, leaf: _Facts) -> str | None:
+    """A concrete DNS name the leaf covers: the host when it matches, else one of its names."""
+    if name_matches(host, leaf.info.names):
+        return host.lower().rstrip(".")
+    for name in leaf.san_dns:
+        concrete = "wildcard-check" + name[1:] if name.startswith("*.") else name
+        if _hostname_like(concrete):
+            return concrete
+    return None
+
+
+def _second_opinion(
+    path: Sequence[_Facts], trust: TrustStore, now: dt.datetime, host: str
+) -> CertProblem | None:
+    """The strict verifier on a chain our checks pass: None, a quirk warning, or invalid-chain.
+
+    Run twice: with the Web PKI profile, and with its core rules only. A core
+    refusal is a real one unless it names a quirk the chain shows; a profile
+    refusal is a warning only when it names a quirk the chain shows.
+    """
+    if len(path) == 1:
+        return None  # a pinned leaf: no CA, no Web PKI rule to apply
+    present = _quirks_present(path)
+    if "cn-only" in present:
+        # the verifier cannot judge a leaf without a DNS SAN at all; ours matched its CN
+        return _quirk_problem(["cn-only"], "") if name_matches(host, path[0].info.names) else None
+    strict = _refusal(path, trust, now, host)
+    if strict is None:
+        return None
+    core = _refusal(path, trust, now, host, _core_policies())
+    named = [q for q in present if QUIRKS[q].refusal in strict or QUIRKS[q].refusal in (core or "")]
+    if core is not None and not any(QUIRKS[q].refusal in core for q in named):
+        return _strict_problem(core, strict)
+    if not any(QUIRKS[q].refusal in strict for q in named):
+        return _strict_problem(strict, strict)
+    return _quirk_problem(named, strict)
+
+
+# the strict verifier's words -> plain ones, for the refusals met in practice
+_STRICT_WORDS = (
+    ("RSA key is too weak", "an issuer's RSA key is too short (under 2048 bits)"),
+    (
+        "Forbidden signature algorithm",
+        "a certificate is signed with an algorithm that is no longer accepted (such as SHA-1)",
+    ),
+    ("signature algorithm", "a certificate is signed with an algorithm that is not accepted"),
+)
+
+
+def _strict_problem(message: str, strict: str) -> CertProblem:
+    words = next((plain for key, plain in _STRICT_WORDS if key in message), None)
+    detail = (
+        f"The chain breaks a rule that TLS clients enforce: {words}."
+        if words
+        else f"The chain breaks a rule that strict TLS clients enforce ({message})."
+    )
+    return CertProblem(Code.INVALID_CHAIN, detail, {"verifier": message, "strict_verifier": strict})
+
+
+def _quirk_problem(quirks: Sequence[str], message: str) -> CertProblem:
+    words = "; ".join(QUIRKS[q].words for q in quirks)
+    return CertProblem(
+        Code.STRICT_VERIFIER_ONLY,
+        f"A strict certificate verifier refuses this chain because {words}. OpenSSL "
+        "accepts that, so it is a warning, not a reason for Gmail to refuse.",
+        {"quirks": ", ".join(quirks), "verifier": message},
+    )
+
+
+# --- the analysis --------------------------------------------------------------------
+
+
 async def analyse_chain(
-    presented: Chain,
+    chain: Chain,
     host: str,
     *,
     trust: TrustStore,
@@ -205,168 +1125,259 @@ async def analyse_chain(
     fetch: Fetcher | None = None,
     deadline: float | None = None,
 ) -> ChainAnalysis:
-    """Judge the chain a server presented for ``host`` (the name as typed in Gmail)."""
-    import time
-    timeout = max(0.1, (deadline - time.monotonic()) if deadline else 5.0)
-    chain = presented.certs
-    leaf, intermediates = chain[0], list(chain[1:])
-    info = describe(leaf)
-    trusted, error, policy = _verify(leaf, intermediates, trust, now)
+    """Judge the chain a server presented for ``host`` (the name exactly as typed in Gmail).
+
+    ``fetch`` (e.g. ``fetch_url``) fetches a missing intermediate from an AIA
+    caIssuers URL; None fetches nothing. ``deadline`` is an absolute
+    ``time.monotonic()`` value: no fetch starts after it and none runs past
+    it (default: ``DEFAULT_AIA_SECONDS`` from now). Never raises.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + DEFAULT_AIA_SECONDS
+    try:
+        return await _analyse(chain, host, trust, now, fetch, deadline)
+    except Exception as exc:  # the last guard: a diagnosis never dies on one certificate
+        problem = CertProblem(
+            Code.CERTIFICATE_UNPARSEABLE,
+            "The certificate chain could not be analysed.",
+            {"error": _raw(exc)},
+        )
+        return ChainAnalysis(host, chain, (problem,))
+
+
+async def _analyse(
+    chain: Chain,
+    host: str,
+    trust: TrustStore,
+    now: dt.datetime,
+    fetch: Fetcher | None,
+    deadline: float,
+) -> ChainAnalysis:
+    if chain.error is not None or not chain.certs:
+        words = chain.error or "The server sent no certificate that could be read."
+        problem = CertProblem(
+            Code.CERTIFICATE_UNPARSEABLE, words, {"parser": chain.error_detail or ""}
+        )
+        return ChainAnalysis(host, chain, (problem,))
+    try:
+        facts = [_read(cert) for cert in chain.certs]
+    except _Unreadable as exc:
+        words = f"A certificate the server sent cannot be read: {exc.words}."
+        problem = CertProblem(Code.CERTIFICATE_UNPARSEABLE, words, {"parser": exc.raw})
+        return ChainAnalysis(host, chain, (problem,))
+    leaf, sent = facts[0], facts[1:]
+    problems = _leaf_problems(leaf, host, now)
+    search = _Search(list(sent), trust)
+    found = _judged_paths(search, leaf, now)
     missing: str | None = None
-    incomplete = False
-    if not trusted and policy is None and not info.self_signed:
-        fetched = await _fetch_missing_issuer(leaf, intermediates, trust, fetch, timeout)
-        if fetched is not None:
-            ok, _, _ = _verify(leaf, [*intermediates, fetched], trust, now)
-            if ok:
-                incomplete, missing = True, fetched.subject.rfc4514_string()
-    return ChainAnalysis(
-        host=host,
-        leaf=info,
-        chain=presented,
-        name_ok=name_matches(host, info.names),
-        trusted=trusted or policy is not None,
-        expired=now > info.not_after,
-        not_yet_valid=now < info.not_before,
-        self_signed=info.self_signed,
-        incomplete_chain=incomplete,
-        missing_issuer=missing,
-        policy_error=policy,
-        verify_error=None if trusted else error,
+    if not found and not leaf.info.self_signed and fetch is not None:
+        fetched = await _fetch_issuers(search, fetch, deadline)
+        if fetched:
+            search = _Search([*sent, *(f for f, _ in fetched)], trust)
+            found = _judged_paths(search, leaf, now)
+            used = [(f, url) for f, url in fetched if found and f in found[_best(found)][0]]
+            if used:
+                missing = used[0][0].info.subject
+                problems.append(_incomplete(used))
+    if found:
+        path, path_problems = found[_best(found)]
+        problems += path_problems
+        if not any(p.code in _CHAIN_CODES for p in problems):
+            opinion = _second_opinion(path, trust, now, host)
+            if opinion is not None:
+                problems.append(opinion)
+    else:
+        problems.append(_untrusted(leaf, search))
+    problems.sort(key=lambda p: CAUSE_ORDER.index(p.code))
+    return ChainAnalysis(host, chain, tuple(problems), missing)
+
+
+_Judged = tuple[tuple[_Facts, ...], list[CertProblem]]
+
+
+def _judged_paths(search: _Search, leaf: _Facts, now: dt.datetime) -> list[_Judged]:
+    """Candidate paths to a trust anchor, each with what is wrong with it; stops at a good one."""
+    found: list[_Judged] = []
+    for path in search.paths(leaf, now):
+        problems = _issuer_problems(path, now)
+        found.append((path, problems))
+        if not problems or len(found) >= 8:
+            break
+    return found
+
+
+def _best(found: Sequence[_Judged]) -> int:
+    """Which path to report: the first without problems, else the first found (OpenSSL's)."""
+    return next((i for i, (_, problems) in enumerate(found) if not problems), 0)
+
+
+def _untrusted(leaf: _Facts, search: _Search) -> CertProblem:
+    if leaf.info.self_signed:
+        return CertProblem(
+            Code.SELF_SIGNED,
+            "The server's certificate is self-signed: it vouches for itself, and no "
+            "certificate authority Gmail trusts stands behind it.",
+            {"certificate": leaf.info.subject},
+        )
+    top = search.deepest[-1] if search.deepest else leaf
+    known = search.trust.has_subject(top.issuer) or any(
+        f.subject == top.issuer for f in search.pool
+    )
+    if top.info.self_signed:
+        detail = (
+            f"The chain ends at the root '{top.label}', which is not a root Gmail trusts "
+            "(a private or unknown certificate authority)."
+        )
+    elif known:
+        detail = (
+            f"The certificate '{top.label}' names '{top.info.issuer}' as its issuer, but its "
+            "signature does not match any certificate of that name."
+        )
+    else:
+        detail = (
+            f"The certificate was issued by '{top.info.issuer}', which is neither a root "
+            "Gmail trusts nor among the certificates the server sent."
+        )
+    return CertProblem(
+        Code.UNTRUSTED_ROOT, detail, {"chain_top": top.info.subject, "issuer": top.info.issuer}
     )
 
 
-def _verify(
-    leaf: x509.Certificate,
-    intermediates: list[x509.Certificate],
-    trust: TrustStore,
-    now: dt.datetime,
-) -> tuple[bool, str | None, str | None]:
-    """(trusted, error, policy_error): trust only; names and dates are judged elsewhere.
+def _incomplete(used: Sequence[tuple[_Facts, str]]) -> CertProblem:
+    names = ", ".join(f"'{f.label}'" for f, _ in used)
+    return CertProblem(
+        Code.INCOMPLETE_CHAIN,
+        f"The server does not send the intermediate certificate {names}. A client that "
+        "does not fetch it by itself cannot link the certificate to a trusted root, and "
+        "whether Gmail fetches it is not known: the server must send the full chain "
+        "(fullchain.pem, not cert.pem).",
+        {"missing": names, "fetched_from": ", ".join(url for _, url in used)},
+    )
 
-    The strict verifier always checks a name and a time, so it is given a name
-    the certificate covers and a moment inside its validity. When it refuses a
-    chain whose signatures do lead to a trusted root, the refusal is about a
-    rule of the profile, not about trust: that is returned as policy_error.
+
+# --- fetching a missing intermediate -----------------------------------------------
+
+
+async def _fetch_issuers(
+    search: _Search, fetch: Fetcher, deadline: float
+) -> list[tuple[_Facts, str]]:
+    """Fetch the issuers missing above the deepest partial path, following AIA upward.
+
+    Only when the missing issuer's name is nowhere at hand: a certificate of
+    that name that does not link up is not mended by fetching another.
     """
-    if is_self_signed(leaf):
-        if leaf in trust.roots_named(leaf.subject):
-            return True, None, None
-        return False, "the certificate is self-signed", None
-    names = [n for n in dns_names(leaf) if n]
-    subject = names[0].replace("*", "wildcard-check", 1) if names else "invalid.invalid"
-    moment = min(max(now, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
-    try:
-        builder = PolicyBuilder().store(trust.store).time(moment)
-        builder.build_server_verifier(x509.DNSName(subject)).verify(leaf, intermediates)
-    except (VerificationError, ValueError) as exc:
-        message = str(exc) if names else "the certificate names no host"
-        if _links_to_root(leaf, intermediates, trust):
-            return False, message, message
-        return False, message, None
-    return True, None, None
+    fetched: list[tuple[_Facts, str]] = []
+    top = search.deepest[-1] if search.deepest else None
+    while top is not None and len(fetched) < MAX_AIA_FETCHES:
+        at_hand = [f.subject for f in search.pool] + [f.subject for f, _ in fetched]
+        if top.info.self_signed or top.issuer in at_hand or search.trust.has_subject(top.issuer):
+            break
+        got = await _fetch_one(top, fetch, deadline)
+        if got is None:
+            break
+        fetched.append(got)
+        top = got[0]
+    return fetched
 
 
-def _links_to_root(
-    leaf: x509.Certificate, intermediates: list[x509.Certificate], trust: TrustStore
-) -> bool:
-    """Do the signatures alone lead from the leaf to a trust anchor?"""
-    current, pool = leaf, list(intermediates)
-    for _ in range(len(intermediates) + 1):
-        if any(_signed_by(current, root) for root in trust.roots_named(current.issuer)):
-            return True
-        parent = next(
-            (c for c in pool if c.subject == current.issuer and _signed_by(current, c)), None
-        )
-        if parent is None:
-            return False
-        pool.remove(parent)
-        current = parent
-    return False
-
-
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
-
-
-async def _fetch_missing_issuer(
-    leaf: x509.Certificate,
-    intermediates: list[x509.Certificate],
-    trust: TrustStore,
-    fetch: Fetcher | None,
-    timeout: float,
-) -> x509.Certificate | None:
-    sent = {cert.subject for cert in intermediates}
-    if leaf.issuer in sent or trust.has_subject(leaf.issuer):
-        return None
-    for url in ca_issuer_urls(leaf):
-        data = await (fetch or fetch_url)(url, timeout)
-        cert = _parse_any(data) if data else None
-        if cert is not None and cert.subject == leaf.issuer:
-            return cert
+async def _fetch_one(child: _Facts, fetch: Fetcher, deadline: float) -> tuple[_Facts, str] | None:
+    """The issuer of ``child`` from its caIssuers URLs (two at most), within the deadline."""
+    for url in child.info.ca_issuers[:2]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            async with asyncio.timeout(left):  # even a fetcher that ignores `left` stops
+                data = await fetch(url, left)
+        except Exception:  # a fetcher's failure, timeout included, is "not fetched"
+            continue
+        if not data or len(data) > MAX_AIA_BYTES:
+            continue
+        for cert in _certificates_in(data):
+            try:
+                facts = _read(cert)
+            except _Unreadable:
+                continue
+            if facts.subject == child.issuer and _signed_by(child.cert, cert):
+                return facts, url
     return None
 
 
+def _certificates_in(data: bytes) -> list[x509.Certificate]:
+    """Certificates in an AIA answer: DER, PEM or PKCS#7 (.p7c), as CAs publish them."""
+    loaders: tuple[Callable[[bytes], list[x509.Certificate]], ...] = (
+        lambda d: [x509.load_der_x509_certificate(d)],
+        x509.load_pem_x509_certificates,
+        pkcs7.load_der_pkcs7_certificates,
+        pkcs7.load_pem_pkcs7_certificates,
+    )
+    for loader in loaders:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return loader(data)[:MAX_CERTS]
+        except Exception:  # not this format, or garbage: try the next
+            continue
+    return []
+
+
 async def fetch_url(url: str, timeout: float) -> bytes | None:
-    """GET a caIssuers URL (plain HTTP by RFC 5280); None on any failure."""
-    if not url.lower().startswith(("http://", "https://")):
+    """GET an AIA caIssuers URL; None on any failure. Bounded in every way:
+
+    - plain ``http:`` only (RFC 5280 4.2.2.1 publishes caIssuers over HTTP;
+      an ``https:`` URL would need the very chain being checked);
+    - at most ``MAX_REDIRECTS`` redirects, each to ``http:`` again;
+    - one deadline, ``timeout`` seconds, for the whole fetch (connects,
+      redirects, headers and body together), so a server dripping a byte a
+      second cannot hold the run;
+    - the body is streamed and dropped past ``MAX_AIA_BYTES``; compressed
+      bodies are refused, so nothing expands past that either.
+
+    httpx rather than a hand-written client: it parses HTTP (status line,
+    headers, chunked bodies) with h11's size limits, and streams. Its timeouts
+    bound each read alone, so the one overall deadline is ``asyncio.timeout``
+    around everything.
+    """
+    if timeout <= 0 or not _is_http(url):
         return None
     import httpx  # only when an intermediate is missing: keeps start-up light
 
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
-            response = await client.get(url)
-    except (httpx.HTTPError, OSError, ValueError):
+        async with asyncio.timeout(timeout):
+            async with httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, trust_env=False
+            ) as client:
+                for _ in range(MAX_REDIRECTS + 1):
+                    outcome = await _get_once(client, url)
+                    if not isinstance(outcome, str):
+                        return outcome
+                    url = outcome
+    except Exception:  # timeouts, refused connections, garbled HTTP: all mean "not fetched"
         return None
-    if response.status_code != 200 or len(response.content) > 64 * 1024:
-        return None
-    return response.content
+    return None  # more redirects than allowed
 
 
-def _parse_any(data: bytes) -> x509.Certificate | None:
-    for loader in (x509.load_der_x509_certificate, x509.load_pem_x509_certificate):
-        try:
-            return loader(data)
-        except ValueError:
-            continue
-    return None
+async def _get_once(client: httpx.AsyncClient, url: str) -> bytes | str | None:
+    """One GET: the body, the ``http:`` URL a redirect points to, or None."""
+    headers = {"Accept-Encoding": "identity", "Accept": "application/pkix-cert, */*"}
+    async with client.stream("GET", url, headers=headers) as response:
+        if response.is_redirect:
+            target = str(response.url.join(response.headers.get("location", "")))
+            return target if _is_http(target) else None
+        if response.status_code != 200:
+            return None
+        if response.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+            return None
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_AIA_BYTES:
+            return None
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) > MAX_AIA_BYTES:
+                return None
+        return bytes(body)
 
 
-@dataclass(frozen=True)
-class CertProblem:
-    code: str
-    detail: str
-    evidence: dict[str, str]
-
-
-# --- interim: the parsed chain (to be replaced by the full guarded version) ---
-
-
-@dataclass(frozen=True)
-class Chain:
-    """The chain exactly as the server sent it, parsed once."""
-
-    der: tuple[bytes, ...] = ()
-    certs: tuple[x509.Certificate, ...] = ()
-    infos: tuple[CertInfo, ...] = ()
-    error: str | None = None
-
-    @property
-    def leaf(self) -> CertInfo | None:
-        return self.infos[0] if self.infos else None
-
-    def __bool__(self) -> bool:
-        return bool(self.der)
-
-
-def parse_chain(der: Sequence[bytes]) -> Chain:
-    try:
-        certs = tuple(x509.load_der_x509_certificate(d) for d in der)
-        infos = tuple(describe(c) for c in certs)
-    except Exception as exc:  # noqa: BLE001 - interim guard
-        return Chain(tuple(der), (), (), f"the certificate cannot be read ({exc})")
-    return Chain(tuple(der), certs, infos)
+def _is_http(url: str) -> bool:
+    return url[:7].lower() == "http://" and len(url) <= 2048
