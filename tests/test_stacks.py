@@ -197,6 +197,17 @@ def test_a_bare_greeting_with_postfixs_ehlo_is_not_hestiacp() -> None:
     assert (recognise([seen]).name, recognise([seen]).confidence) == ("postfix", "low")
 
 
+def test_a_bare_greeting_gives_way_to_another_products_certificate() -> None:
+    seen = Sighting(
+        banner="mx.example.net ESMTP",
+        ehlo_host="mx.example.net",
+        ehlo=("SIZE 52428800", "PIPECONNECT", "HELP"),
+        cert_subject="CN=mx.example.net,O=Exim Developers,C=UK",
+        cert_self_signed=True,
+    )
+    assert (recognise([seen]).name, recognise([seen]).confidence) == ("exim-debian", "medium")
+
+
 def test_ports_that_disagree_lower_the_confidence_and_say_why(root: ca.Issued) -> None:
     exim = sighting_of(next(lk for lk in LOOKS if lk.stack == "exim-debian"), HOST, root)
     postfix = Sighting(banner=f"{HOST} ESMTP Postfix")

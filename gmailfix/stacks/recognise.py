@@ -223,6 +223,10 @@ def _iredmail(seen: Seen) -> Verdict | None:
     return "iredmail", confidence, _given(seen, Clue.IREDMAIL_CERT, Clue.POSTFIX_BANNER)
 
 
+# certificates that only another product's installer makes
+OTHER_PRODUCTS_CERTS = (Clue.EXIM_CERT, Clue.CPANEL_CERT, Clue.DMS_CERT, Clue.IREDMAIL_CERT)
+
+
 def _hestiacp(seen: Seen) -> Verdict | None:
     """HestiaCP: its installer's certificate, or a bare greeting (weak on its own)."""
     used = _given(seen, Clue.HESTIA_CERT, Clue.BARE_BANNER, Clue.EXIM_EHLO)
@@ -231,6 +235,8 @@ def _hestiacp(seen: Seen) -> Verdict | None:
         return "hestiacp", "high" if strong else "medium", used
     if Clue.BARE_BANNER not in seen or Clue.POSTFIX_EHLO in seen:
         return None
+    if any(clue in seen for clue in OTHER_PRODUCTS_CERTS):
+        return None  # another product's own certificate says more than a bare greeting
     return "hestiacp", "medium" if Clue.EXIM_EHLO in seen else "low", used
 
 
@@ -331,55 +337,51 @@ CPANEL_NOTICE = re.compile(
 HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
+# each greeting clue: its pattern, and the sentence that quotes what matched
+GREETING_CLUES: tuple[tuple[Clue, re.Pattern[str], str], ...] = (
+    (
+        Clue.MIAB_BANNER,
+        MIAB_GREETING,
+        'the greeting says "{}", the words Mail-in-a-Box puts in its Postfix greeting',
+    ),
+    (
+        Clue.POSTCOW_BANNER,
+        POSTCOW_GREETING,
+        'the greeting says "{}": mailcow names its Postfix "Postcow"',
+    ),
+    (
+        Clue.POSTFIX_DEBIAN_BANNER,
+        DEBIAN_POSTFIX_GREETING,
+        'the greeting says "{}", the greeting of Debian\'s own Postfix package',
+    ),
+    (Clue.POSTFIX_BANNER, POSTFIX_GREETING, 'the greeting says "{}", so the server runs Postfix'),
+    (Clue.EXIM_BANNER, EXIM_GREETING, 'the greeting says "{}", so the server runs Exim'),
+    (
+        Clue.CPANEL_BANNER,
+        CPANEL_NOTICE,
+        'the greeting carries the notice "{}", which cPanel servers show (that it means '
+        "cPanel is inferred, not confirmed)",
+    ),
+)
+
+
+BARE_SAID = (
+    'the greeting is only a host name ("{}") and names no software: HestiaCP\'s Exim greets '
+    "like this, but so does any server set up to hide its software, so this alone is a weak hint"
+)
+
+
 def _banner_clues(banner: str) -> Iterable[tuple[Clue, str]]:
-    if match := MIAB_GREETING.search(banner):
-        yield (
-            Clue.MIAB_BANNER,
-            (
-                f'the greeting says "{quote(match.group())}", the words Mail-in-a-Box puts in '
-                "its Postfix greeting"
-            ),
-        )
-    if match := POSTCOW_GREETING.search(banner):
-        yield (
-            Clue.POSTCOW_BANNER,
-            (f'the greeting says "{quote(match.group())}": mailcow names its Postfix "Postcow"'),
-        )
-    if match := DEBIAN_POSTFIX_GREETING.search(banner):
-        yield (
-            Clue.POSTFIX_DEBIAN_BANNER,
-            (
-                f'the greeting says "{quote(match.group())}", the greeting of Debian\'s own '
-                "Postfix package"
-            ),
-        )
-    if match := POSTFIX_GREETING.search(banner):
-        yield (
-            Clue.POSTFIX_BANNER,
-            (f'the greeting says "{quote(match.group())}", so the server runs Postfix'),
-        )
-    if match := EXIM_GREETING.search(banner):
-        yield (
-            Clue.EXIM_BANNER,
-            f'the greeting says "{quote(match.group())}", so the server runs Exim',
-        )
-    if match := CPANEL_NOTICE.search(banner):
-        yield (
-            Clue.CPANEL_BANNER,
-            (
-                f'the greeting carries the notice "{quote(match.group())}", which cPanel servers '
-                "show (that it means cPanel is inferred, not confirmed)"
-            ),
-        )
+    for clue, pattern, sentence in GREETING_CLUES:
+        if match := pattern.search(banner):
+            yield _said(clue, sentence, match.group())
     if _is_bare(banner):
-        yield (
-            Clue.BARE_BANNER,
-            (
-                f'the greeting is only a host name ("{quote(banner.strip())}") and names no '
-                "software: HestiaCP's Exim greets like this, but so does any server set up to "
-                "hide its software, so this alone is a weak hint"
-            ),
-        )
+        yield _said(Clue.BARE_BANNER, BARE_SAID, banner.strip())
+
+
+def _said(clue: Clue, sentence: str, *remote: str) -> tuple[Clue, str]:
+    """The clue with its sentence, each piece of remote text quoted and bounded."""
+    return clue, sentence.format(*(quote(text) for text in remote))
 
 
 def _is_bare(banner: str) -> bool:
@@ -409,32 +411,52 @@ EXIM_HELLO = re.compile(r"\S{1,253} Hello .{0,300} \[[0-9A-Fa-f:.]{1,64}\]")
 def _keywords(lines: Sequence[str]) -> tuple[str, ...]:
     """The first word of each EHLO line, upper-cased, from a bounded number of lines."""
     words = []
-    for line in list(lines)[:MAX_EHLO_LINES]:
+    for line in islice(lines, MAX_EHLO_LINES):
         if isinstance(line, str) and (parts := line[:FIELD_LIMIT].split()):
             words.append(parts[0].upper())
     return tuple(words)
 
 
+PIPE_SAID = "the EHLO reply offers {}, an extension only Exim has"
+HELLO_SAID = 'the EHLO reply begins "{}", the way Exim answers (name Hello client [address])'
+POSTFIX_EHLO_SAID = (
+    "the EHLO reply looks like Postfix's: only the host name on its first line, and ETRN offered"
+)
+
+
 def _ehlo_clues(first: str, keywords: tuple[str, ...]) -> Iterable[tuple[Clue, str]]:
     """Exim and Postfix answer EHLO differently (seen on both programs here)."""
     if pipe := next((word for word in keywords if word in PIPE_CONNECT), None):
-        yield Clue.EXIM_EHLO, f"the EHLO reply offers {quote(pipe)}, an extension only Exim has"
+        yield _said(Clue.EXIM_EHLO, PIPE_SAID, pipe)
     elif EXIM_HELLO.fullmatch(first):
-        yield (
-            Clue.EXIM_EHLO,
-            (
-                f'the EHLO reply begins "{quote(first)}", the way Exim answers (name Hello '
-                "client [address])"
-            ),
-        )
+        yield _said(Clue.EXIM_EHLO, HELLO_SAID, first)
     elif first and len(first.split()) == 1 and "ETRN" in keywords:
-        yield (
-            Clue.POSTFIX_EHLO,
-            (
-                "the EHLO reply looks like Postfix's: only the host name on its first line, and "
-                "ETRN offered"
-            ),
-        )
+        yield _said(Clue.POSTFIX_EHLO, POSTFIX_EHLO_SAID)
+
+
+DMS_SAID = (
+    'the certificate is for "docker-mailserver.invalid", docker-mailserver\'s fallback certificate'
+)
+EXIM_CERT_SAID = (
+    'the certificate is {} with "O=Exim Developers": Exim\'s built-in certificate, which '
+    "Debian's stock Exim serves until it is given a real one"
+)
+CPANEL_CERT_SAID = (
+    'the certificate is self-signed for "{}" with the address "{}", like cPanel\'s own service '
+    "certificate"
+)
+HESTIA_CERT_SAID = (
+    'the certificate is self-signed with "O=Hestia Control Panel", the certificate HestiaCP\'s '
+    "installer makes"
+)
+IREDMAIL_CERT_SAID = (
+    'the certificate is self-signed with "ST=GuangDong, L=ShenZhen", the defaults iRedMail\'s '
+    "installer writes into its own certificate"
+)
+SNAKEOIL_SAID = (
+    'the certificate is self-signed and names only "{}", like the "snakeoil" certificate '
+    "Debian's Postfix starts with"
+)
 
 
 def _cert_clues(sighting: Sighting) -> Iterable[tuple[Clue, str]]:
@@ -442,25 +464,13 @@ def _cert_clues(sighting: Sighting) -> Iterable[tuple[Clue, str]]:
     if not subject:
         return
     attrs = parse_subject(subject)
-    own = "self-signed" if sighting.cert_self_signed else "not self-signed"
     common_name = _first(attrs, "CN")
     names = {n.lower() for n in sighting.cert_names[:MAX_ATTRIBUTES] if isinstance(n, str)}
-    if common_name.lower() == "docker-mailserver.invalid" or "docker-mailserver.invalid" in names:
-        yield (
-            Clue.DMS_CERT,
-            (
-                'the certificate is for "docker-mailserver.invalid", docker-mailserver\'s '
-                "fallback certificate"
-            ),
-        )
+    if "docker-mailserver.invalid" in {common_name.lower(), *names}:
+        yield _said(Clue.DMS_CERT, DMS_SAID)
     if _first(attrs, "O").lower() == "exim developers":
-        yield (
-            Clue.EXIM_CERT,
-            (
-                f'the certificate is {own} with "O=Exim Developers": Exim\'s built-in '
-                "certificate, which Debian's stock Exim serves until it is given a real one"
-            ),
-        )
+        own = "self-signed" if sighting.cert_self_signed else "not self-signed"
+        yield _said(Clue.EXIM_CERT, EXIM_CERT_SAID, own)
     if sighting.cert_self_signed:
         yield from _self_signed_clues(attrs, common_name, names)
 
@@ -470,38 +480,14 @@ def _self_signed_clues(
 ) -> Iterable[tuple[Clue, str]]:
     email = _first(attrs, "EMAIL")
     if common_name and email.lower() == f"ssl@{common_name}".lower():
-        yield (
-            Clue.CPANEL_CERT,
-            (
-                f'the certificate is self-signed for "{quote(common_name)}" with the address '
-                f'"{quote(email)}", like cPanel\'s own service certificate'
-            ),
-        )
+        yield _said(Clue.CPANEL_CERT, CPANEL_CERT_SAID, common_name, email)
     if _first(attrs, "O").lower() == "hestia control panel":
-        yield (
-            Clue.HESTIA_CERT,
-            (
-                'the certificate is self-signed with "O=Hestia Control Panel", the certificate '
-                "HestiaCP's installer makes"
-            ),
-        )
+        yield _said(Clue.HESTIA_CERT, HESTIA_CERT_SAID)
     if _first(attrs, "ST").lower() == "guangdong" and _first(attrs, "L").lower() == "shenzhen":
-        yield (
-            Clue.IREDMAIL_CERT,
-            (
-                'the certificate is self-signed with "ST=GuangDong, L=ShenZhen", the defaults '
-                "iRedMail's installer writes into its own certificate"
-            ),
-        )
+        yield _said(Clue.IREDMAIL_CERT, IREDMAIL_CERT_SAID)
     only_cn = set(attrs) == {"CN"} and len(attrs["CN"]) == 1
     if only_cn and common_name and names <= {common_name.lower()}:
-        yield (
-            Clue.SNAKEOIL_CERT,
-            (
-                f'the certificate is self-signed and names only "{quote(common_name)}", like the '
-                '"snakeoil" certificate Debian\'s Postfix starts with'
-            ),
-        )
+        yield _said(Clue.SNAKEOIL_CERT, SNAKEOIL_SAID, common_name)
 
 
 # --- certificate subjects --------------------------------------------------------
