@@ -130,10 +130,13 @@ class Postfix:
         status = [str(self.root / "usr/sbin/postfix"), "-c", str(self.conf), "status"]
         return self.run(status).returncode == 0
 
-    def move_service(self, name: str, port: int) -> None:
-        """Put a master.cf service on a free port (587 and 465 are not ours to take)."""
-        done = self.postconf("-F", f"{name}/inet/service={port}")
-        assert done.returncode == 0 and not done.stderr, done.stderr
+    def age_config(self) -> None:
+        """Postfix reads main.cf only once it is a second or two old (it waits
+        until then, so as not to read a file being written). Files the test
+        wrote itself are complete: age them rather than wait."""
+        aged = time.time() - 60
+        for name in ("main.cf", "master.cf"):
+            os.utime(self.conf / name, (aged, aged))
 
     def reloads(self) -> int:
         """How many reloads the master has carried out (it logs each one)."""
@@ -154,7 +157,7 @@ class Postfix:
         self.wait_for_reload(seen)
 
 
-def _main_cf(root: Path, conf: Path, workdir: Path, snakeoil: Path) -> str:
+def _main_cf(root: Path, workdir: Path, snakeoil: Path) -> str:
     """Debian's own main.cf (main.cf.debian + main.cf.tls, as its postinst writes
     them) with the snakeoil certificate made by the test, plus this instance's paths."""
     share = root / "usr/share/postfix"
@@ -201,18 +204,15 @@ def make_postfix(workdir: Path) -> Postfix:
     key = workdir / "snakeoil/key.pem"
     key.write_bytes(snakeoil.key_pem())
     key.chmod(0o600)
-    (conf / "main.cf").write_text(_main_cf(root, conf, workdir, workdir / "snakeoil"))
+    (conf / "main.cf").write_text(_main_cf(root, workdir, workdir / "snakeoil"))
     port = free_port()
     master = (root / "usr/share/postfix/master.cf.dist").read_text()
     master, count = re.subn(r"(?m)^smtp(\s+inet\s)", rf"{port}\1", master)
     assert count == 1, "master.cf.dist has no 'smtp inet' service"
     (conf / "master.cf").write_text(master)
-    # The postfix command waits (up to about 2 s) while main.cf is younger than a
-    # second or so; this instance's files are set up already, so age them.
-    aged = time.time() - 60
-    for name in ("main.cf", "master.cf"):
-        os.utime(conf / name, (aged, aged))
-    return Postfix(root, conf, workdir / "queue", workdir / "log/maillog", port)
+    postfix = Postfix(root, conf, workdir / "queue", workdir / "log/maillog", port)
+    postfix.age_config()
+    return postfix
 
 
 @contextmanager

@@ -53,6 +53,9 @@ SERVER_KINDS = [
     "open-port",
     "fix-tls-mode",
 ]
+# Every kind above renders one of these configurations (comments aside):
+# test_every_kind_renders_a_configuration_proven_below
+PROVEN_KINDS = ["new-certificate", "sni", "enable-auth"]
 
 
 def make_plan(kind: str, tls_dir: Path) -> FixPlan:
@@ -109,24 +112,32 @@ def write_bundle(plan: FixPlan, bundle: Path) -> Path:
 def apply(pf: ph.Postfix, plan: FixPlan, bundle: Path) -> dict[int, int]:
     """Run the bundle's apply commands, in order, from the bundle folder.
 
-    Two departures, both the test's own: Dovecot is the test's instance (it
-    loads the rendered Dovecot file, see ``ph.dovecot``), and right after
-    postconf.sh the services for 587 and 465 move to free ports. Returns
-    {Gmail's port: where that service listens}, once the reload is done.
+    Departures, all the test's own: Dovecot is the test's instance (it loads
+    the rendered Dovecot file, see ``ph.dovecot``); right after postconf.sh the
+    services for 587 and 465 move to free ports; and before ``postfix check``
+    the finished config is aged (``ph.Postfix.age_config``). Returns {Gmail's
+    port: where that service listens}, once the reload is done.
     """
     moved = {s.port: ph.free_port() for s in services(plan)}
-    lines = ["set -eu"]
+    edit, check = ["set -eu"], ["set -eu"]
     for command in postfix_apply_commands(plan):
         if command.startswith("#") or "dovecot" in command or command.startswith("doveadm"):
             continue
-        lines.append(command)
+        if command.startswith("conf="):
+            edit.append(command)
+            check.append(command)
+        else:
+            (check if command.startswith("postfix ") else edit).append(command)
         if command == "sh postfix/postconf.sh":
-            lines += [
+            edit += [
                 f"postconf -F {s.names[0]}/inet/service={moved[s.port]}" for s in services(plan)
             ]
+    assert check[-2:] == ["postfix check", "postfix reload"]
     seen = pf.reloads()
-    done = pf.run(["sh", "-c", "\n".join(lines)], cwd=bundle)
-    assert done.returncode == 0, done.stdout + done.stderr + pf.log()
+    for script in (edit, check):
+        done = pf.run(["sh", "-c", "\n".join(script)], cwd=bundle)
+        assert done.returncode == 0, done.stdout + done.stderr + pf.log()
+        pf.age_config()
     pf.wait_for_reload(seen)
     for port in moved.values():
         assert ph.wait_for_port(port), pf.log()
@@ -195,7 +206,22 @@ def warnings_in(log: str) -> list[str]:
 # --- every form passes Postfix's own checks -------------------------------------------
 
 
-@pytest.mark.parametrize("kind", SERVER_KINDS)
+def configuration(kind: str) -> tuple[object, ...]:
+    """What Postfix sees of a kind's fix: settings and services, without the words."""
+    plan = make_plan(kind, Path("/etc/postfix/tls"))
+    files = postfix_files(plan)
+    settings = tuple((s.name, s.value) for s in main_settings(plan))
+    return settings, services(plan), files.get("postfix/sni"), files.get(DOVECOT_FILE)
+
+
+def test_every_kind_renders_a_configuration_proven_below() -> None:
+    proven = [configuration(k) for k in PROVEN_KINDS]
+    for kind in SERVER_KINDS:
+        assert configuration(kind) in proven, kind
+    assert len(set(map(repr, proven))) == len(proven)
+
+
+@pytest.mark.parametrize("kind", PROVEN_KINDS)
 def test_each_fix_passes_postconf_and_postfix_check(workdir: Path, pki: Pki, kind: str) -> None:
     plan = make_plan(kind, workdir / "tls")
     bundle = write_bundle(plan, workdir / "bundle")
@@ -210,6 +236,7 @@ def test_each_fix_passes_postconf_and_postfix_check(workdir: Path, pki: Pki, kin
         assert shown.returncode == 0 and master.returncode == 0
         assert shown.stderr == "" and master.stderr == "", shown.stderr + master.stderr
         pf.check()
+        assert (pf.conf / "main.cf.before-gmailfix").exists()  # the way back
         # smtpd's own warnings show only when it runs: make it run a handshake
         assert "BEGIN CERTIFICATE" in ph.s_client(pf.port, plan.smtp_host)
         assert warnings_in(pf.log()[since:]) == []
@@ -236,6 +263,7 @@ def test_pasted_snippets_equal_the_postconf_script(workdir: Path, kind: str) -> 
     scripted = ph.make_postfix(workdir / "scripted")
     done = scripted.run(["sh", "postfix/postconf.sh"], cwd=bundle)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+    scripted.age_config()
 
     pasted = ph.make_postfix(workdir / "pasted")
     names = {s.name for s in main_settings(plan)}
@@ -246,6 +274,7 @@ def test_pasted_snippets_equal_the_postconf_script(workdir: Path, kind: str) -> 
     if "postfix/master.cf.snippet" in files:
         master_cf = pasted.conf / "master.cf"
         master_cf.write_text(master_cf.read_text() + files["postfix/master.cf.snippet"])
+    pasted.age_config()
 
     for pf in (scripted, pasted):
         shown, master = pf.postconf("-n"), pf.postconf("-M")
@@ -312,27 +341,48 @@ def gmail_ready_postfix(workdir: Path) -> Iterator[Server]:
             yield Server(pf, ports)
 
 
-def test_new_certificate_turns_reject_into_accept(workdir: Path, pki: Pki, dns: str) -> None:
+@dataclass(frozen=True)
+class FixedServer:
+    server: Server
+    before: dict[int, tuple[int, dict[str, Any]]]  # Gmail's port -> diagnosis before the fix
+    tls_dir: Path
+
+
+@pytest.fixture(scope="module")
+def fixed_server(pki: Pki, dns: str) -> Iterator[FixedServer]:
+    """The new-certificate fix, as the README has it: certbot's hook, then the settings."""
+    workdir = ph.shared_dir()
     plan = make_plan("new-certificate", workdir / "tls")
     bundle = write_bundle(plan, workdir / "bundle")
-    with gmail_ready_postfix(workdir) as server:
-        pf, ports = server.pf, server.ports
-        for port in (587, 465):
-            status, before = diagnose(HOST, port, ports[port], dns, pki.root_file)
-            assert status == 1 and before["gmail"]["verdict"] == "reject"
-            assert before["gmail"]["error"] == gmail.CERT_ERROR  # the snakeoil certificate
+    try:
+        with gmail_ready_postfix(workdir) as server:
+            before = {
+                port: diagnose(HOST, port, server.ports[port], dns, pki.root_file)
+                for port in (587, 465)
+            }
+            out = deploy(server.pf, bundle, workdir / "live", HOST, pki.issue([HOST]))
+            assert "deploy hook: installed" in out
+            apply(server.pf, plan, bundle)
+            yield FixedServer(server, before, workdir / "tls")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
-        out = deploy(pf, bundle, workdir / "live", HOST, pki.issue([HOST]))
-        assert "deploy hook: installed" in out
-        apply(pf, plan, bundle)
-        for port in (587, 465):
-            status, after = diagnose(HOST, port, ports[port], dns, pki.root_file)
-            assert status == 0 and after["gmail"]["verdict"] == "accept", after["findings"]
-            probe = with_sni(after)
-            assert probe["certificate"]["names"] == [HOST]
-            assert probe["chain_length"] == 2  # fullchain.pem: the intermediate is served
-            assert probe["tls_version"] in ("TLSv1.2", "TLSv1.3")
-    key = workdir / "tls" / HOST / "privkey.pem"
+
+@pytest.mark.parametrize("port", [587, 465])
+def test_new_certificate_turns_reject_into_accept(
+    fixed_server: FixedServer, pki: Pki, dns: str, port: int
+) -> None:
+    status, before = fixed_server.before[port]
+    assert status == 1 and before["gmail"]["verdict"] == "reject"
+    assert before["gmail"]["error"] == gmail.CERT_ERROR  # the snakeoil certificate
+
+    status, after = diagnose(HOST, port, fixed_server.server.ports[port], dns, pki.root_file)
+    assert status == 0 and after["gmail"]["verdict"] == "accept", after["findings"]
+    probe = with_sni(after)
+    assert probe["certificate"]["names"] == [HOST]
+    assert probe["chain_length"] == 2  # fullchain.pem: the intermediate is served
+    assert probe["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    key = fixed_server.tls_dir / HOST / "privkey.pem"
     assert key.stat().st_uid == 0 and oct(key.stat().st_mode & 0o777) == "0o600"
 
 
@@ -362,37 +412,33 @@ class LoopbackSMTPS(smtplib.SMTP_SSL):
         return self.context.wrap_socket(sock, server_hostname=host)
 
 
-def test_login_only_after_tls_checked_by_dovecot(workdir: Path, pki: Pki) -> None:
-    plan = make_plan("new-certificate", workdir / "tls")
-    bundle = write_bundle(plan, workdir / "bundle")
+def test_login_only_after_tls_checked_by_dovecot(fixed_server: FixedServer, pki: Pki) -> None:
+    server = fixed_server.server
     trust = ssl.create_default_context(cafile=str(pki.root_file))
-    with gmail_ready_postfix(workdir) as server:
-        deploy(server.pf, bundle, workdir / "live", HOST, pki.issue([HOST]))
-        apply(server.pf, plan, bundle)
-        with LoopbackSMTP(server.ports[587]) as smtp:
-            smtp.ehlo()
-            assert smtp.has_extn("starttls") and not smtp.has_extn("auth")
-            assert smtp.mail("someone@pf.test")[0] == 530  # STARTTLS first
-            smtp.starttls(context=trust)
-            smtp.ehlo()
-            assert smtp.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
-            # without a login, nobody sends through it
-            assert smtp.mail("someone@pf.test")[0] == 250
-            assert smtp.rcpt("anyone@elsewhere.test")[0] == 554
-            smtp.rset()
-            assert smtp.login(USER, PASSWORD)[0] == 235
-        with LoopbackSMTPS(server.ports[465], trust) as smtps:
-            smtps.ehlo()
-            assert smtps.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
-            assert smtps.login(USER, PASSWORD)[0] == 235
-        # last: Dovecot slows every later login from an address that failed one
-        with LoopbackSMTP(server.ports[587]) as smtp:
-            smtp.starttls(context=trust)
-            smtp.user, smtp.password = USER, "wrong"
-            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-                smtp.auth("PLAIN", smtp.auth_plain)
-            assert refused.value.smtp_code == 535
-        log = server.pf.log()
+    with LoopbackSMTP(server.ports[587]) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls") and not smtp.has_extn("auth")
+        assert smtp.mail("someone@pf.test")[0] == 530  # STARTTLS first
+        smtp.starttls(context=trust)
+        smtp.ehlo()
+        assert smtp.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+        # without a login, nobody sends through it
+        assert smtp.mail("someone@pf.test")[0] == 250
+        assert smtp.rcpt("anyone@elsewhere.test")[0] == 554
+        smtp.rset()
+        assert smtp.login(USER, PASSWORD)[0] == 235
+    with LoopbackSMTPS(server.ports[465], trust) as smtps:
+        smtps.ehlo()
+        assert smtps.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+        assert smtps.login(USER, PASSWORD)[0] == 235
+    # last: Dovecot slows every later login from an address that failed one
+    with LoopbackSMTP(server.ports[587]) as smtp:
+        smtp.starttls(context=trust)
+        smtp.user, smtp.password = USER, "wrong"
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            smtp.auth("PLAIN", smtp.auth_plain)
+        assert refused.value.smtp_code == 535
+    log = server.pf.log()
     assert [ln for ln in warnings_in(log) if "authentication failed" not in ln] == []
 
 

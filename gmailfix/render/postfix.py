@@ -215,6 +215,17 @@ def postconf_script(plan: FixPlan) -> str:
         "# then postfix reload.",
         "set -eu",
     ]
+    if _kind(plan) in CERTIFICATE_KINDS:
+        lines += [
+            "",
+            "# Older Postfix would take smtpd_tls_chain_files without a word and ignore it.",
+            "version=$(postconf -h mail_version)",
+            'case "$version" in',
+            "  [012].*|3.[0-3]|3.[0-3].*)",
+            '    echo "postconf.sh: Postfix $version is older than 3.4: nothing changed" >&2',
+            "    exit 1 ;;",
+            "esac",
+        ]
     for setting in main_settings(plan):
         lines += [
             "",
@@ -226,7 +237,7 @@ def postconf_script(plan: FixPlan) -> str:
             "",
             "# The first of these master.cf services that exists, else the first name:",
             "# an existing 'smtps' service is edited, never doubled (both would take 465).",
-            "service() {",
+            "existing_service() {",
             '  for name in "$@"; do',
             '    if [ -n "$(postconf -M "$name/inet" 2>/dev/null)" ]; then echo "$name"; return; fi',
             "  done",
@@ -239,7 +250,7 @@ def postconf_script(plan: FixPlan) -> str:
         lines += [
             "",
             *_comment(service.why),
-            f"s=$(service {names})",
+            f"s=$(existing_service {names})",
             f'[ -n "$(postconf -M "$s/inet" 2>/dev/null)" ] || postconf -M "$s/inet=$s {MASTER_FIELDS}"',
             f"postconf -P {options}",
         ]
@@ -332,7 +343,11 @@ def postfix_apply_commands(plan: FixPlan) -> list[str]:
     files = postfix_files(plan)
     if not files:
         return []
-    commands = ['conf="$(postconf -h config_directory)"']
+    commands = [
+        'conf="$(postconf -h config_directory)"',
+        'cp -p "$conf/main.cf" "$conf/main.cf.before-gmailfix"',
+        'cp -p "$conf/master.cf" "$conf/master.cf.before-gmailfix"',
+    ]
     if DOVECOT_FILE in files:
         commands += [
             "# logins need Dovecot (Debian: apt-get install dovecot-core)",
