@@ -37,6 +37,7 @@ from gmailfix.render.postfix import (
     postfix_files,
     services,
 )
+from gmailfix.render.verify import verify_script
 from tests import pebble_harness as pebble_h
 from tests import postfix_harness as ph
 from tests.conftest import require_program
@@ -492,6 +493,22 @@ def test_sni_gives_strangers_the_default_certificate(
 ) -> None:
     """No SNI, an unknown name or a hostile one: the default, which covers every alias."""
     assert ph.served_names(sni_server.server.ports[587], sni) == EVERY_ALIAS
+
+
+def test_generated_verify_script_passes_against_the_postfix_sni_fix(
+    sni_server: SniServer, pki: Pki, workdir: Path
+) -> None:
+    """verify.sh, the bundle's own check, is not Exim's alone."""
+    script = workdir / "verify.sh"
+    script.write_text(verify_script(sni_server.plan))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CA_FILE": str(pki.root_file),
+        "CONNECT": f"127.0.0.1:{sni_server.server.ports[587]}",
+    }
+    done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("OK ") == len(EVERY_ALIAS) and "All checks passed" in done.stdout
 
 
 def test_stale_certificate_trap_and_the_deploy_hook(sni_server: SniServer, pki: Pki) -> None:
