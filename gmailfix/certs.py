@@ -169,6 +169,13 @@ class Chain:
     def leaf(self) -> CertInfo | None:
         return self.infos[0] if self.infos else None
 
+    def __bool__(self) -> bool:
+        """A chain is there when the server sent any certificate at all."""
+        return bool(self.der)
+
+
+NO_CHAIN = Chain((), (), (), None)
+
 
 @dataclass(frozen=True)
 class CertProblem:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gmailfix.certs import Fetcher, TrustStore
+from gmailfix.certs import Fetcher, TrustStore, fetch_url
 from gmailfix.errors import InputError, shorten
 from gmailfix.inputs import parse_endpoint
 from gmailfix.smtp import Endpoint
@@ -34,7 +34,7 @@ class Connection:
     trust: TrustStore
     timeout: float = 10.0  # per probe, and for the DNS phase as a whole
     connect: Mapping[Endpoint, Endpoint] = field(default_factory=dict)  # host or address -> where
-    fetch: Fetcher | None = None  # AIA caIssuers fetcher (None: plain HTTP, bounded)
+    fetch: Fetcher | None = fetch_url  # AIA caIssuers fetcher (None: never fetch)
     clock: Callable[[], dt.datetime] = utc_now
     ca_files: tuple[str, ...] = ()  # extra trust anchors, as files (verify.sh can use them)
 

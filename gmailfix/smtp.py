@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from gmailfix.certs import Chain, parse_chain
+from gmailfix.certs import NO_CHAIN, Chain, parse_chain
 from gmailfix.findings.codes import Code
 from gmailfix.ports import Mode, mode_for
 
@@ -68,7 +68,7 @@ class ProbeResult:
     starttls_offered: bool | None = None
     tls_version: str | None = None
     cipher: str | None = None
-    chain: Chain = field(default_factory=Chain)
+    chain: Chain = NO_CHAIN
     auth_mechanisms: tuple[str, ...] = ()
     auth_before_tls: tuple[str, ...] = ()
     error_code: Code | None = None

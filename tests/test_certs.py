@@ -38,7 +38,8 @@ from gmailfix.certs import (
 from gmailfix.errors import InputError
 from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
-from tests.conftest import require_program, run
+from tests.support.aio import run
+from tests.support.programs import require_program
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -55,7 +55,8 @@ from gmailfix.certs import (
 )
 from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
-from tests.conftest import require_program, run
+from tests.support.aio import run
+from tests.support.programs import require_program
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -20,7 +20,6 @@ from gmailfix.remedies.plan import EXIM_LAYOUTS, AliasHost, FixPlan
 from gmailfix.render.exim import (
     AUTHENTICATORS,
     LAYOUT_FILES,
-    debian_macros,
     exim_files,
     sni_map,
     tls_main,

@@ -4,9 +4,9 @@ ended says so with the code `timeout`.)"""
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
+
+import pytest
 
 from gmailfix.connection import Connection
 from gmailfix.lab.runner import LabInfo

@@ -21,9 +21,10 @@ from gmailfix.lab import ca
 from gmailfix.remedies.fix import FixPlan
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.exim import AUTHENTICATORS, tls_main
-from tests import exim_harness as eh
-from tests import pebble_harness as ph
-from tests.conftest import require_program, run
+from tests.support import exim as eh
+from tests.support import pebble as ph
+from tests.support.aio import run
+from tests.support.programs import require_program
 
 pytestmark = pytest.mark.pebble
 HOST = "mail.newcert.test"

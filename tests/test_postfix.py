@@ -38,9 +38,9 @@ from gmailfix.render.postfix import (
     services,
 )
 from gmailfix.render.verify import verify_script
-from tests import pebble_harness as pebble_h
-from tests import postfix_harness as ph
-from tests.conftest import require_program
+from tests.support import pebble as pebble_h
+from tests.support import postfix as ph
+from tests.support.programs import require_program
 
 HOST = "mail.pf.test"
 ALIASES = (AliasHost("alpha.test", "mail.alpha.test"), AliasHost("beta.test", "mail.beta.test"))

@@ -32,8 +32,8 @@ from gmailfix.stacks.recognise import (
     QUOTE_LIMIT,
     parse_subject,
 )
-from tests import exim_harness as eh
-from tests.conftest import require_program
+from tests.support import exim as eh
+from tests.support.programs import require_program
 
 HOST = "mail.stack.test"
 # what aiosmtpd (the lab's server) offers after EHLO before a look adds its own

@@ -29,7 +29,7 @@ from cryptography import x509
 from gmailfix.certs import dns_names
 from gmailfix.lab import ca
 from gmailfix.render.postfix import DEBIAN_QUEUE, DOVECOT_SOCKET
-from tests.conftest import require_program, stop_process
+from tests.support.programs import require_program, stop_process
 
 ROOT_ENV = "GMAILFIX_POSTFIX_ROOT"
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / ".cache" / "postfix-root"
@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _unavailable(message: str) -> None:
-    """Skip locally, fail in CI (as tests.conftest.require_program does)."""
+    """Skip locally, fail in CI (as tests.support.programs.require_program does)."""
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
