@@ -97,7 +97,7 @@ async def _one(
         target = type(target)(target.domain, target.username, None, ports)
     try:
         return BatchItem(line, text, diagnosis=await diagnose(target, connection))
-    except Exception as exc:  # noqa: BLE001 - one domain must not end the batch
+    except Exception as exc:
         return BatchItem(line, text, error=f"internal error ({type(exc).__name__})")
 
 

@@ -36,6 +36,7 @@ from gmailfix.render.exim import exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text
 from gmailfix.render.json_report import dumps
 from gmailfix.render.markdown_report import markdown_report
+from gmailfix.render.postfix import POSTFIX_ROLES, postfix_files
 from gmailfix.render.verify import verify_script
 
 EXECUTABLE = 0o755
@@ -70,6 +71,8 @@ def bundle_files(
         _text("verify.sh", "checks that the fix works, as Gmail does", verify_script(plan), EXECUTABLE),
     ]
     files += [_text(p, EXIM_ROLES[p], t) for p, t in exim_files(plan).items()]
+    if plan.mta == "postfix" and plan.on_server:
+        files += [_text(p, POSTFIX_ROLES[p], t) for p, t in postfix_files(plan).items()]
     if plan.needs_certificate or plan.kind == "serve-full-chain":
         files += [
             _text(p, CERTBOT_ROLES[p], t, EXECUTABLE if p.endswith(".sh") else 0o644)
@@ -94,7 +97,7 @@ EXIM_ROLES = {
 }
 CERTBOT_ROLES = {
     "certbot/issue.sh": "gets the certificates with certbot (standalone, webroot or DNS-01)",
-    "certbot/deploy-hook.sh": "certbot deploy hook: installs certificates for Exim, reloads it",
+    "certbot/deploy-hook.sh": "certbot deploy hook: installs certificates for the MTA, reloads it",
     "certbot/docker-run.sh": "the same with certbot in Docker",
     "certbot/docker-compose.yml": "certbot renewals in Docker Compose",
 }
@@ -112,6 +115,8 @@ def _manifest(plan: FixPlan, files: list[BundleFile]) -> BundleFile:
         "smtp_host": plan.smtp_host,
         "port": plan.port,
         "exim_layout": plan.exim_layout,
+        "mta": plan.mta,
+        "stack": plan.stack,
         "files": [
             {
                 "path": f.path,

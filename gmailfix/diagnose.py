@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from gmailfix import dns as gdns
 from gmailfix import gmail
-from gmailfix.check import Checker, Endpoint
+from gmailfix.check import AddressCheck, Checker, Endpoint
 from gmailfix.connection import Connection
 from gmailfix.findings import Finding
 from gmailfix.findings.codes import Code
@@ -25,6 +25,7 @@ from gmailfix.findings.rules import cannot_check_findings, diagnosis_findings
 from gmailfix.inputs import Target, is_ip_address
 from gmailfix.remedies.model import Remedy
 from gmailfix.smtp import Credentials, ProbeResult
+from gmailfix.stacks.recognise import MailStack, Sighting, recognise
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Diagnosis:
     verdict: gmail.Verdict
     findings: tuple[Finding, ...]
     remedies: tuple[Remedy, ...] = field(default_factory=tuple)
-    mail_stack: object | None = None  # stacks.MailStack once wired
+    mail_stack: MailStack | None = None  # None only when nothing could be checked
 
     @property
     def domain(self) -> str:
@@ -158,11 +159,29 @@ class _Run:
             chosen,
             verdict,
             tuple(findings),
+            mail_stack=recognise([sighting(e.main) for e in endpoints]),
         )
         from gmailfix.remedies.propose import propose  # the fixes probe too: after the verdict
 
         self.emit(Stage("Looking for a fix", timeout))
         return await propose(diagnosis, self.connection)
+
+def sighting(check: AddressCheck) -> Sighting:
+    """What a stack shows of itself: greeting, EHLO, and its default certificate
+    (the one sent without SNI, when the server sent one)."""
+    probe = check.probe
+    other = check.probe_no_sni
+    leaf = (other.chain.leaf if other is not None else None) or probe.chain.leaf
+    return Sighting(
+        banner=probe.banner,
+        ehlo=probe.ehlo,
+        ehlo_host=probe.ehlo_host,
+        cert_subject=leaf.subject if leaf else None,
+        cert_issuer=leaf.issuer if leaf else None,
+        cert_self_signed=leaf.self_signed if leaf else False,
+        cert_names=leaf.names if leaf else (),
+    )
+
 
 def _candidates(
     facts: gdns.DnsFacts, smtp_host: str | None, guesses: list[str]

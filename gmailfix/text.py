@@ -61,7 +61,7 @@ def md_code(text: object, *, limit: int = MAX_SHOWN) -> str:
 def md_text(text: object, *, limit: int = MAX_SHOWN) -> str:
     """Outside text inside Markdown prose: one line, no markup, no HTML."""
     value = clean(" ".join(str(text).split()), limit=limit)
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", value)
 
 

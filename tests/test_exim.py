@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from gmailfix.certs import dns_names
+from gmailfix.certs import describe
 from gmailfix.connection import build
 from gmailfix.lab import ca
 from gmailfix.lab.runner import LabInfo
@@ -107,16 +107,16 @@ def test_the_wrong_layout_is_caught_by_the_verify_step(workdir: Path, layout: st
     assert eh.check_config(output).returncode == 0, "the trap: the check passes"
     script = workdir / "verify.sh"
     script.write_text(verify_script(plan))
-    env = {"PATH": "/usr/sbin:/usr/bin:/bin", "EXIM": f"{eh.exim()} -C {output}", "CONNECT": "127.0.0.1:1"}
+    env = {"PATH": "/usr/sbin:/usr/bin:/bin", "SHOW": f"{eh.exim()} -C {output} -bP tls_certificate", "CONNECT": "127.0.0.1:1"}
     ran = subprocess.run(["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60)
-    assert "FAIL  the running Exim config does not use the new settings" in ran.stdout
+    assert "FAIL  the running MTA config does not use the new settings" in ran.stdout
     assert "dc_use_split_config" in ran.stdout
     # and in the right place the same check passes
     shutil.rmtree(workdir / "etc-exim4")
     done, output = eh.debian_update(workdir, layout, macros)
-    env["EXIM"] = f"{eh.exim()} -C {output}"
+    env["SHOW"] = f"{eh.exim()} -C {output} -bP tls_certificate"
     ran = subprocess.run(["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60)
-    assert "OK    the running Exim config uses the new certificate settings" in ran.stdout
+    assert "OK    the running MTA config uses the new certificate settings" in ran.stdout
 
 
 def test_every_layout_is_rendered() -> None:
@@ -173,7 +173,8 @@ def served_names(port: int, sni: str | None) -> list[str]:
     output = s_client(port, sni)
     match = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", output, re.S)
     assert match, output
-    return dns_names(x509.load_pem_x509_certificate(match.group().encode()))
+    info = describe(x509.load_pem_x509_certificate(match.group().encode()))
+    return list(info.names) if info else []
 
 
 def test_sni_fix_serves_each_alias_its_certificate(

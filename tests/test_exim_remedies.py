@@ -164,7 +164,7 @@ def test_enable_auth_and_a_real_login(server: Server) -> None:
 
 
 def test_serve_full_chain(server: Server, pki: tuple[ca.Issued, ca.Issued]) -> None:
-    root, intermediate = pki
+    _, intermediate = pki
     auth = authenticators(str(add_login(server)))
     der = intermediate.cert.public_bytes(Encoding.DER)
     with http_files({"/intermediate.der": der}) as base:

@@ -4,7 +4,6 @@ it, and gmailfix's verdict goes from reject to accept."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import subprocess
@@ -14,16 +13,15 @@ from pathlib import Path
 import pytest
 
 from gmailfix import gmail
-from gmailfix.certs import TrustStore
-from gmailfix.diagnose import Diagnosis, diagnose
-from gmailfix.dns import make_resolver
+from gmailfix.connection import build
+from gmailfix.diagnose import Diagnosis
 from gmailfix.lab import ca
-from gmailfix.remedies.fix import FixPlan
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.exim import AUTHENTICATORS, tls_main
 from tests.support import exim as eh
 from tests.support import pebble as ph
-from tests.support.aio import run
+from tests.support.diagnosis import run_diagnosis
+from tests.support.plans import make_plan
 from tests.support.programs import require_program
 
 pytestmark = pytest.mark.pebble
@@ -38,25 +36,17 @@ def workdir() -> Iterator[Path]:
 
 
 def check(port: int, dns: str, root: Path) -> Diagnosis:
-    return run(
-        diagnose(
-            "newcert.test",
-            smtp_host=HOST,
-            ports=[587],
-            resolver=make_resolver(dns_server=dns, timeout=3),
-            connect={(HOST, 587): ("127.0.0.1", port)},
-            trust=TrustStore.with_ca_files([root]),
-            timeout=5,
-            now=dt.datetime.now(dt.UTC),
-        )
+    connection = build(
+        dns_server=dns, ca_files=[str(root)], connect={(HOST, 587): ("127.0.0.1", port)}, timeout=5
     )
+    return run_diagnosis(connection, "newcert.test", HOST, 587)
 
 
 def test_certbot_with_generated_scripts_turns_reject_into_accept(workdir: Path) -> None:
     require_program("certbot")
     tls_dir = workdir / "tls"
     tls_dir.mkdir()
-    plan = FixPlan("new-certificate", "newcert.test", HOST, 587, None, tls_dir=str(tls_dir))
+    plan = make_plan("new-certificate", "newcert.test", HOST, tls_dir=str(tls_dir))
     bundle = workdir / "bundle"
     for path, text in certbot_files(plan).items():
         (bundle / path).parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from cryptography import x509
 
 from gmailfix import gmail
 from gmailfix.lab import ca
-from gmailfix.remedies.fix import AliasHost, FixPlan
+from gmailfix.remedies.plan import AliasHost, FixPlan
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.postfix import (
     DOVECOT_FILE,
@@ -40,6 +40,7 @@ from gmailfix.render.postfix import (
 from gmailfix.render.verify import verify_script
 from tests.support import pebble as pebble_h
 from tests.support import postfix as ph
+from tests.support.plans import make_plan as plan_of
 from tests.support.programs import require_program
 
 HOST = "mail.pf.test"
@@ -61,10 +62,8 @@ PROVEN_KINDS = ["new-certificate", "sni", "enable-auth"]
 
 def make_plan(kind: str, tls_dir: Path) -> FixPlan:
     if kind == "sni":
-        return FixPlan(
-            "sni", "alpha.test", "mail.alpha.test", 587, None, aliases=ALIASES, tls_dir=str(tls_dir)
-        )
-    return FixPlan(kind, "pf.test", HOST, 587, None, tls_dir=str(tls_dir))  # type: ignore[arg-type]
+        return plan_of("sni", "alpha.test", aliases=ALIASES, tls_dir=str(tls_dir), mta="postfix")
+    return plan_of(kind, "pf.test", HOST, tls_dir=str(tls_dir), mta="postfix")  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -251,7 +250,7 @@ def test_each_fix_passes_postconf_and_postfix_check(workdir: Path, pki: Pki, kin
 
 
 def test_nothing_to_change_on_the_server_for_an_isp_host_name() -> None:
-    plan = FixPlan("isp-hostname", "pf.test", "server1.isp.test", 587, None)
+    plan = plan_of("isp-hostname", "pf.test", "server1.isp.test", mta="postfix")
     assert postfix_files(plan) == {} and postfix_apply_commands(plan) == []
 
 

@@ -22,8 +22,12 @@ from hypothesis import strategies as st
 
 from gmailfix.certs import describe
 from gmailfix.lab import ca
+from gmailfix.lab.runner import LabInfo
+from gmailfix.lab.scenarios import STACKS as STACK_CASES
+from gmailfix.lab.scenarios import Scenario
 from gmailfix.lab.servers import ServerSpec, smtp_factory
 from gmailfix.lab.stack_looks import LOOKS, StackLook
+from gmailfix.render.json_report import to_dict
 from gmailfix.stacks import STACK_NAMES, STACKS, MailStack, Sighting, info, recognise
 from gmailfix.stacks.catalog import NOT_RUN
 from gmailfix.stacks.recognise import (
@@ -33,6 +37,7 @@ from gmailfix.stacks.recognise import (
     parse_subject,
 )
 from tests.support import exim as eh
+from tests.support.diagnosis import run_diagnosis
 from tests.support.programs import require_program
 
 HOST = "mail.stack.test"
@@ -393,3 +398,21 @@ def test_what_facts_leave_unconfirmed_is_said_to_be() -> None:
     for name in ("directadmin", "plesk", "zimbra"):
         assert "not confirmed" in info(name).certificate_home, name
     assert "inferred" in info("cpanel").note
+
+
+@pytest.mark.parametrize("scenario", STACK_CASES, ids=lambda s: s.domain)
+def test_each_lab_stack_is_recognised_end_to_end(lab: LabInfo, scenario: Scenario) -> None:
+    """A real server on loopback with the stack's greeting, EHLO and certificate,
+    through the whole diagnosis and its JSON."""
+    result = run_diagnosis(lab.connection(timeout=3), scenario.domain, port=587)
+    assert scenario.look is not None and result.mail_stack is not None
+    assert result.mail_stack.name == scenario.look.stack, result.mail_stack
+    data = to_dict(result)
+    assert data["mail_stack"]["name"] == scenario.look.stack
+    assert data["mail_stack"]["evidence"]
+
+
+def test_an_unfamiliar_lab_server_is_unknown(lab: LabInfo) -> None:
+    result = run_diagnosis(lab.connection(timeout=3), "good.test", port=587)
+    assert result.mail_stack is not None and result.mail_stack.name == "unknown"
+    assert result.mail_stack.confidence == "low"

@@ -33,6 +33,8 @@ def run_export(args: argparse.Namespace) -> int:
         exim_layout=args.exim_layout,
         ca_files=connection.ca_files,
         connect=connection.connect,
+        mta=args.mta,
+        stack=args.stack,
     )
     target = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from gmailfix import __version__
 from gmailfix.cli.args import Parser, connection_options, field_message
 from gmailfix.errors import BundleError, CannotCheck, GmailfixError, InputError, NoSuchFix
+from gmailfix.stacks.recognise import STACK_NAMES
 
 EXIT_ACCEPT, EXIT_REJECT, EXIT_USAGE, EXIT_CANNOT_CHECK, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -82,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="default: not known, so the bundle holds both Debian files and says how to tell",
     )
+    export.add_argument(
+        "--mta", choices=("exim", "postfix"), help="whose settings to write (default: recognised)"
+    )
+    export.add_argument(
+        "--stack",
+        choices=STACK_NAMES,
+        metavar="NAME",
+        help="the server's mail stack or panel (default: what the diagnosis recognised)",
+    )
     export.add_argument("--force", action="store_true", help="replace an existing bundle")
     export.add_argument("--make-csr", action="store_true", help="also make a private key and CSR")
     export.add_argument(
@@ -130,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gmailfix: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+    except Exception as exc:
         if args.debug:
             traceback.print_exc()
         print(

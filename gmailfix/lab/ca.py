@@ -216,11 +216,14 @@ def make_leaf(
     org: str = "gmailfix lab",
     ips: Sequence[str] = (),
     key: Key | None = None,
+    subject: x509.Name | None = None,
 ) -> Issued:
-    """A server certificate for ``names``; ``issuer=None`` makes it self-signed."""
+    """A server certificate for ``names``; ``issuer=None`` makes it self-signed.
+
+    ``subject`` replaces the usual ``O=org, CN=first name`` (a stack's own look)."""
     now = now or dt.datetime.now(dt.UTC)
     return issue(
-        _name(names[0], org),
+        subject or _name(names[0], org),
         key or new_key(),
         issuer,
         not_before=now + valid_from,

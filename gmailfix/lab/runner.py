@@ -12,7 +12,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -167,6 +167,7 @@ class Lab:
             spec = scenario.servers.get(port)
             endpoint = (address, CLOSED_PORT)
             if spec is not None:
+                spec = _with_look(spec, scenario)
                 endpoint = await self._listen(scenario, spec, address, port, tls_for(spec))
             if scenario.second_cert is None:
                 mapping.update({(host, port): endpoint for host in hosts})
@@ -231,6 +232,15 @@ class Lab:
             await self._dns.stop()
 
 
+def _with_look(spec: ServerSpec, scenario: Scenario) -> ServerSpec:
+    """The server greets and answers EHLO as the scenario's mail stack would."""
+    look = scenario.look
+    if look is None:
+        return spec
+    greeting = tuple(line.strip() for line in look.banner_for(scenario.mail_host).split("\n"))
+    return replace(spec, greeting=greeting, ehlo_extra=look.ehlo_extra)
+
+
 def _add_records(zone: Zone, scenario: Scenario, address: str) -> None:
     domain = scenario.domain
     mx = scenario.mx if scenario.mx is not None else (f"10 {scenario.mail_host}.",)
@@ -277,9 +287,13 @@ def _context(
     now: dt.datetime,
 ) -> ssl.SSLContext:
     issuer = None if spec.issuer == "self" else issuers[spec.issuer]
+    look = spec.look
+    if look is not None:
+        names = tuple(dict.fromkeys([*names, look.common_name(names[0])]))
     leaf = ca.make_leaf(
         issuer,
         names,
+        subject=look.x509_subject(names[0]) if look is not None else None,
         now=now,
         valid_from=dt.timedelta(days=spec.valid_from_days),
         valid_for=dt.timedelta(days=spec.valid_days),

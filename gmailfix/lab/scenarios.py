@@ -9,6 +9,7 @@ from typing import Literal
 
 from gmailfix.lab.dns_server import Behaviour
 from gmailfix.lab.servers import ServerSpec
+from gmailfix.lab.stack_looks import LOOKS, StackLook
 
 ISP_HOST = "server42.isp.test"
 ALL_PORTS = (587, 465, 25)
@@ -23,6 +24,7 @@ class CertSpec:
     send_intermediate: bool = True
     by_sni: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # SNI -> names
     tls_max: Literal["TLSv1.1"] | None = None
+    look: StackLook | None = None  # a mail stack's own default certificate subject
 
 
 def _all(spec: ServerSpec | None = None) -> dict[int, ServerSpec]:
@@ -45,6 +47,7 @@ class Scenario:
     ipv6_only: bool = False  # the server is on ::1 and DNS has only AAAA
     dns_behaviour: tuple[tuple[str, Behaviour], ...] = ()  # names the DNS misanswers
     second_cert: CertSpec | None = None  # a second address (127.0.3.N) serving this certificate
+    look: StackLook | None = None  # greet, answer EHLO and certify like this mail stack
 
     @property
     def mail_host(self) -> str:
@@ -368,5 +371,15 @@ BENCH: tuple[Scenario, ...] = (
     ),
 )
 
-ALL_SCENARIOS = SCENARIOS + TRICKY + HOSTILE + BENCH
+def _stack_case(look: StackLook) -> Scenario:
+    domain = f"{look.stack}.test"
+    cert = CertSpec(_mail(domain), issuer="self" if look.self_signed else "lab", look=look)
+    title = f"a server that shows itself as {look.stack}"
+    return Scenario(domain, title, "self-signed" if look.self_signed else "accept", cert, look=look)
+
+
+# One server per recognisable mail stack, with that stack's greeting, EHLO and certificate.
+STACKS: tuple[Scenario, ...] = tuple(_stack_case(look) for look in LOOKS)
+
+ALL_SCENARIOS = SCENARIOS + TRICKY + HOSTILE + STACKS + BENCH
 MISSING_DOMAIN = "missing.test"  # not in the lab's DNS at all: NXDOMAIN

@@ -44,6 +44,8 @@ class ServerSpec:
     auth: bool = True
     reply_delay: float = 0.0  # seconds before every final reply line
     client_cert: bool = False  # demand a client certificate (TLS handshake fails without)
+    greeting: tuple[str, ...] = ()  # the 220 greeting's lines instead of aiosmtpd's
+    ehlo_extra: tuple[str, ...] = ()  # more EHLO keywords, as a mail stack offers them
 
 
 class _Accept:
@@ -61,17 +63,34 @@ class _LabSMTP(SMTP):
     """aiosmtpd's server, optionally slow to answer (for the concurrency benchmark)."""
 
     def __init__(
-        self, *args: Any, reply_delay: float = 0.0, offer_auth: bool = True, **kwargs: Any
+        self,
+        *args: Any,
+        reply_delay: float = 0.0,
+        offer_auth: bool = True,
+        greeting: tuple[str, ...] = (),
+        ehlo_extra: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._reply_delay = reply_delay
         self._offer_auth = offer_auth
+        self._greeting = greeting
+        self._ehlo_extra = ehlo_extra
 
     async def push(self, status: AnyStr) -> None:
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
         # aiosmtpd always advertises AUTH; a server without it is made by dropping the line
         if not self._offer_auth and text.startswith("250-AUTH"):
             return
+        if self._greeting and text.startswith("220 ") and not getattr(self, "_greeted", False):
+            self._greeted = True
+            lines = self._greeting
+            for line in lines[:-1]:
+                await super().push(f"220-{line}")
+            text = status = f"220 {lines[-1]}"  # type: ignore[assignment]
+        if self._ehlo_extra and text.startswith("250 HELP"):
+            for keyword in self._ehlo_extra:
+                await super().push(f"250-{keyword}")
         if self._reply_delay and text[3:4] != "-":
             await asyncio.sleep(self._reply_delay)
         await super().push(status)
@@ -91,6 +110,8 @@ def smtp_factory(
             offer_auth=spec.auth,
             auth_require_tls=not implicit,
             reply_delay=spec.reply_delay,
+            greeting=spec.greeting,
+            ehlo_extra=spec.ehlo_extra,
         )
 
     return make

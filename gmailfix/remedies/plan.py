@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from gmailfix.errors import CannotCheck, InputError, NoSuchFix, shorten
-from gmailfix.findings.codes import Code
 from gmailfix.inputs import parse_domain
 from gmailfix.ports import Security, security_for
 from gmailfix.remedies.model import Remedy, RemedyKind
+from gmailfix.stacks.catalog import info
+from gmailfix.stacks.recognise import STACK_NAMES, StackName
 
 if TYPE_CHECKING:
     from gmailfix.diagnose import Diagnosis
 
 EximLayout = Literal["debian-split", "debian-single", "plain"]
+Mta = Literal["exim", "postfix"]
+MTAS: tuple[Mta, ...] = ("exim", "postfix")
 EXIM_LAYOUTS: tuple[EximLayout, ...] = ("debian-single", "debian-split", "plain")
 DEFAULT_TLS_DIR = "/etc/exim4/tls"
+TLS_DIRS: dict[Mta, str] = {"exim": DEFAULT_TLS_DIR, "postfix": "/etc/postfix/tls"}
 # kinds whose fix is on the server (the rest are Gmail settings only)
 SERVER_KINDS: frozenset[RemedyKind] = frozenset(
     {"new-certificate", "sni", "serve-full-chain", "enable-starttls", "enable-auth", "open-port"}
@@ -68,6 +72,8 @@ class FixPlan:
     typed_port: int | None = None
     ca_files: tuple[str, ...] = ()  # extra trust anchors the diagnosis used (the lab, tests)
     connect: Mapping[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+    mta: Mta = "exim"  # whose configuration the bundle holds
+    stack: StackName = "unknown"  # the panel or distribution, when known: its own steps lead
 
     def __post_init__(self) -> None:
         for name in (self.domain, self.smtp_host, *self.cert_hosts):
@@ -151,12 +157,23 @@ def plan_fix(
     *,
     alias_domains: Sequence[str] = (),
     exim_layout: EximLayout | None = None,
-    tls_dir: str = DEFAULT_TLS_DIR,
+    tls_dir: str | None = None,
     ca_files: Sequence[str] = (),
     connect: Mapping[tuple[str, int], tuple[str, int]] | None = None,
+    mta: Mta | None = None,
+    stack: StackName | None = None,
 ) -> FixPlan:
-    """Turn a diagnosis and a chosen (or the best) fix into a FixPlan."""
+    """Turn a diagnosis and a chosen (or the best) fix into a FixPlan.
+
+    The stack is what the diagnosis recognised (when it is more than a guess)
+    unless the person says otherwise; the MTA follows from the stack.
+    """
     remedy = choose_remedy(diagnosis, kind)
+    stack = stack or recognised_stack(diagnosis)
+    if stack not in STACK_NAMES:
+        raise InputError(f"{shorten(stack)!r} is not a mail stack gmailfix knows", field="option")
+    family = info(stack).mta
+    mta = mta or (family if family in MTAS else "exim")  # type: ignore[assignment]
     chosen = diagnosis.chosen
     names = ()
     if chosen and chosen.analysis and chosen.analysis.chain.leaf:
@@ -182,19 +199,21 @@ def plan_fix(
         username=diagnosis.username,
         aliases=tuple(aliases) if remedy.kind == "sni" else (),
         addresses=addresses,
-        exim_layout=exim_layout,
-        tls_dir=tls_dir,
+        exim_layout=exim_layout if mta == "exim" else None,
+        tls_dir=tls_dir or TLS_DIRS[mta],  # type: ignore[index]
         current_names=names,
         typed_host=diagnosis.smtp_host,
         typed_port=diagnosis.target.ports[0] if len(diagnosis.target.ports) == 1 else None,
         ca_files=tuple(ca_files),
         connect=dict(connect or {}),
+        mta=mta,  # type: ignore[arg-type]
+        stack=stack,
     )
 
 
-def with_layout(plan: FixPlan, layout: EximLayout | None) -> FixPlan:
-    return replace(plan, exim_layout=layout)
-
-
-def fixes_cause(plan: FixPlan, code: Code) -> bool:
-    return code in plan.remedy.fixes
+def recognised_stack(diagnosis: Diagnosis) -> StackName:
+    """The stack the diagnosis named, unless it was only a weak hint."""
+    found = diagnosis.mail_stack
+    if found is None or found.confidence == "low":
+        return "unknown"
+    return found.name

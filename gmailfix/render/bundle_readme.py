@@ -19,9 +19,10 @@ from gmailfix.render.exim import (
     check_commands,
     install_commands,
     layouts,
-    running_config_check,
 )
-from gmailfix.render.verify import verify_command
+from gmailfix.render.postfix import DOVECOT_FILE, postfix_apply_commands, postfix_files
+from gmailfix.render.verify import SHOW_COMMAND, verify_command
+from gmailfix.stacks.catalog import info
 from gmailfix.text import md_code, md_text
 
 
@@ -34,13 +35,38 @@ def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
         "Nothing here holds a password. `report.md` has the full diagnosis; `MANIFEST.json` "
         "lists every file with its role.",
         "",
-        "## Steps",
-        "",
     ]
+    stack = info(plan.stack)
+    by_hand = "## Steps"
+    if stack.source == "documented" and plan.on_server:
+        lines += _panel_section(plan, diagnosis)
+        by_hand = f"## Or, if you manage {_MTA_LABEL[plan.mta]} by hand"
+    lines += [by_hand, ""]
     steps = _server_steps(plan) if plan.on_server else []
     steps += [_verify_step(plan), _gmail_step(plan), *_after(plan)]
     lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
+
+
+_MTA_LABEL = {"exim": "Exim", "postfix": "Postfix"}
+
+
+def _panel_section(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
+    """A control panel's own way first: its files are not to be edited by hand."""
+    stack = info(plan.stack)
+    seen = diagnosis.mail_stack
+    lines = [f"## Your server looks like {md_text(stack.label)}", ""]
+    if seen is not None and seen.evidence and seen.name == plan.stack:
+        lines += [f"gmailfix thinks so because {md_text(seen.evidence[0], limit=300)}.", ""]
+    lines += [
+        f"**Simplest:** {md_text(stack.simplest_fix, limit=1000)}",
+        "",
+        "Or get a certificate for your alias's name the panel's own way:",
+        "",
+    ]
+    lines += [f"{n}. {md_text(step, limit=1000)}" for n, step in enumerate(stack.own_steps, 1)]
+    lines += ["", f"*{md_text(stack.note, limit=500)}*", ""]
+    return lines
 
 
 def _today(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
@@ -62,6 +88,8 @@ def _block(commands: list[str]) -> str:
 
 
 def _server_steps(plan: FixPlan) -> list[str]:
+    if plan.mta == "postfix":
+        return _postfix_steps(plan)
     steps: list[str] = []
     if plan.exim_layout is None:
         steps.append(_which_layout_step())
@@ -73,6 +101,27 @@ def _server_steps(plan: FixPlan) -> list[str]:
         steps.append(_password_step())
     steps.append(_install_step(plan))
     if plan.kind == "open-port":
+        steps.append(_firewall_step(plan))
+    return steps
+
+
+def _postfix_steps(plan: FixPlan) -> list[str]:
+    steps = _certificate_steps(plan) if plan.needs_certificate else []
+    if plan.kind == "serve-full-chain":
+        steps.append(_full_chain_step(plan))
+    commands = postfix_apply_commands(plan)
+    text = (
+        "As root on the mail server, from this folder, apply the Postfix settings (the "
+        "commands keep copies of main.cf and master.cf as `.before-gmailfix`), check and "
+        "reload:" + _block(commands)
+    )
+    if DOVECOT_FILE in postfix_files(plan):
+        text += (
+            "\n\n   Logins go through Dovecot (`apt-get install dovecot-core`): the username "
+            "and password Gmail uses are those Dovecot accepts (on Debian, the system's users)."
+        )
+    steps.append(text + "\n\n   `postfix check` must print nothing before the reload.")
+    if plan.kind in ("open-port", "fix-tls-mode"):
         steps.append(_firewall_step(plan))
     return steps
 
@@ -100,9 +149,13 @@ def _certificate_steps(plan: FixPlan) -> list[str]:
         "uses port 80, run `sh certbot/issue.sh webroot /var/www/html` (its document root) "
         "instead; with no port 80 at all, `sh certbot/issue.sh dns` (you add a TXT record "
         "when asked). certbot in Docker: `sh certbot/docker-run.sh`. The deploy hook then "
-        f"copies the certificate to {md_code(plan.tls_dir)}, readable by Exim's user, and "
+        f"copies the certificate to {md_code(plan.tls_dir)}, where the mail server reads it, and "
         "does so again at every renewal.",
     ]
+
+
+def _mta_user(plan: FixPlan) -> str:
+    return "root only" if plan.mta == "postfix" else "group Debian-exim, mode 0640"
 
 
 def _full_chain_step(plan: FixPlan) -> str:
@@ -116,13 +169,13 @@ def _full_chain_step(plan: FixPlan) -> str:
             [
                 "RENEWED_LINEAGE=/etc/letsencrypt/live/NAME sh certbot/deploy-hook.sh",
                 "install -m 0755 certbot/deploy-hook.sh "
-                "/etc/letsencrypt/renewal-hooks/deploy/gmailfix-exim.sh",
+                f"/etc/letsencrypt/renewal-hooks/deploy/gmailfix-{plan.mta}.sh",
             ]
         )
         + "\n\n   With a certificate from another authority, join your certificate and the "
         "intermediate certificate it gave you, in that order, into "
         f"{md_code(directory + '/fullchain.pem')} and put the key in "
-        f"{md_code(directory + '/privkey.pem')} (group Debian-exim, mode 0640)."
+        f"{md_code(directory + '/privkey.pem')} ({_mta_user(plan)})."
     )
 
 
@@ -180,8 +233,9 @@ def _verify_step(plan: FixPlan) -> str:
     text = f"Check it works, before you touch Gmail: `{command}` must print OK for every line."
     if plan.on_server and changes_certificate(plan):
         text += (
-            f" On the mail server, `{command} --server` also proves the running Exim uses the "
-            f"new settings (it runs `{running_config_check(plan)}`)."
+            f" On the mail server, `{command} --server` also proves the running "
+            f"{_MTA_LABEL[plan.mta]} uses the new settings (it runs "
+            f"`{SHOW_COMMAND[plan.mta]}`)."
         )
     return text + " Then `gmailfix diagnose` must say *Gmail would accept this server*."
 

@@ -53,7 +53,16 @@ $reload || echo "deploy hook: '$reload' failed; restart Exim by hand" >&2
 
 
 def deploy_hook(plan: FixPlan) -> str:
+    """The deploy hook for the plan's MTA: the one place certbot hands over to it."""
+    if plan.mta == "postfix":
+        from gmailfix.render.postfix import postfix_deploy_hook
+
+        return postfix_deploy_hook(plan)
     return DEPLOY_HOOK.format(tls_dir=plan.tls_dir)
+
+
+def mta_label(plan: FixPlan) -> str:
+    return "Postfix" if plan.mta == "postfix" else "Exim"
 
 
 def _certificates(plan: FixPlan) -> list[tuple[str, tuple[str, ...]]]:
@@ -68,7 +77,7 @@ def issue_script(plan: FixPlan) -> str:
     lines = [
         "#!/bin/sh",
         f"# Get Let's Encrypt certificates for {', '.join(plan.cert_hosts)} and install them",
-        "# for Exim with the deploy hook beside this script. Run as root on the mail server.",
+        f"# for {mta_label(plan)} with the deploy hook beside this script. Run as root on the mail server.",
         "#",
         "# Usage: sh certbot/issue.sh [standalone | webroot DIR | dns] [more certbot options]",
         "#   standalone  certbot answers on port 80 itself (nothing else may listen there)",
@@ -85,7 +94,7 @@ def issue_script(plan: FixPlan) -> str:
         "# certbot remembers the hook's path for every renewal: keep it outside this folder",
         'hook_dir="${GMAILFIX_HOOK_DIR:-/etc/letsencrypt/gmailfix}"',
         'install -d -m 0755 "$hook_dir"',
-        'hook="$hook_dir/exim-deploy-hook.sh"',
+        f'hook="$hook_dir/{plan.mta}-deploy-hook.sh"',
         'install -m 0755 "$here/deploy-hook.sh" "$hook"',
         f'server="${{ACME_SERVER:-{LETS_ENCRYPT}}}"',
         'method="${1:-standalone}"',
@@ -113,7 +122,7 @@ def issue_script(plan: FixPlan) -> str:
     lines += [
         "",
         "# certbot stores the deploy hook with each certificate: 'certbot renew' (run by its",
-        "# timer) renews them and installs them for Exim again.",
+        f"# timer) renews them and installs them for {mta_label(plan)} again.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -121,8 +130,8 @@ def issue_script(plan: FixPlan) -> str:
 def docker_script(plan: FixPlan) -> str:
     lines = [
         "#!/bin/sh",
-        "# The same with certbot in Docker (for Exim in Docker or no certbot package).",
-        "# certbot cannot reload Exim from inside its container, so the deploy hook runs",
+        f"# The same with certbot in Docker (for {mta_label(plan)} in Docker or no certbot package).",
+        f"# certbot cannot reload {mta_label(plan)} from inside its container, so the deploy hook runs",
         "# here on the host afterwards. Run as root; port 80 must be free.",
         "set -eu",
         'here=$(cd "$(dirname "$0")" && pwd)',
@@ -147,7 +156,7 @@ def docker_compose(plan: FixPlan) -> str:
         [
             f"# certbot for {plan.domain}'s mail server. First issue: sh certbot/docker-run.sh",
             "# This service then renews twice a day. After a renewal, run the deploy hook on",
-            "# the host (or mount /etc/exim4/tls into your Exim container and restart it).",
+            f"# the host (or mount {plan.tls_dir} into your {mta_label(plan)} container and restart it).",
             f"# Host names: {', '.join(names)}",
             "services:",
             "  certbot:",

@@ -180,7 +180,7 @@ AUTHENTICATORS = authenticators()
 def exim_files(plan: FixPlan) -> dict[str, str]:
     """Bundle path -> text for the plan's Exim layout(s)."""
     files: dict[str, str] = {}
-    if not plan.on_server:
+    if not plan.on_server or plan.mta != "exim":
         return files
     for layout in layouts(plan):
         path, where = LAYOUT_FILES[layout]
@@ -229,8 +229,3 @@ def check_commands(layout: EximLayout) -> list[str]:
     if layout == "plain":
         return ["exim -bV", "systemctl restart exim4 || service exim restart"]
     return ["update-exim4.conf", "exim4 -bV", "invoke-rc.d exim4 restart"]
-
-
-def running_config_check(plan: FixPlan) -> str:
-    """The one command that shows the running config holds the fix."""
-    return "exim -bP tls_certificate tls_privatekey"

@@ -163,8 +163,4 @@ def _stack(diagnosis: Diagnosis) -> dict[str, Any] | None:
     stack = diagnosis.mail_stack
     if stack is None:
         return None
-    return {
-        "name": getattr(stack, "name", "unknown"),
-        "confidence": getattr(stack, "confidence", "low"),
-        "evidence": list(getattr(stack, "evidence", ())),
-    }
+    return {"name": stack.name, "confidence": stack.confidence, "evidence": list(stack.evidence)}

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from shlex import quote
 
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.remedies.plan import FixPlan
 
 # Kinds whose fix is the server's certificate, and kinds whose fix is the
 # services Gmail dials (587, 465) with login after TLS. Plain strings: the

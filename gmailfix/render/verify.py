@@ -1,4 +1,4 @@
-"""verify.sh: check from anywhere what Gmail checks, and on the server what Exim runs.
+"""verify.sh: check from anywhere what Gmail checks, and on the server what the MTA runs.
 
 The network checks use openssl s_client and look for "Verification: OK" (the
 return code alone says ok even when no certificate was shown). ``--server``
@@ -22,7 +22,7 @@ HEAD = """\
 # Environment:
 #   CA_FILE  extra trusted roots (PEM), e.g. a test CA
 #   CONNECT  ADDRESS:PORT to reach the server at, instead of HOST:PORT
-#   EXIM     how to run exim for --server (default: exim)
+#   SHOW     the command that prints the running config (default: SHOW_DEFAULT)
 set -u
 failed=0
 
@@ -53,13 +53,12 @@ check() {
 
 server_check() {
   expected=$1
-  shown=$(${EXIM:-exim} -bP tls_certificate 2>&1)
+  shown=$(${SHOW:-SHOW_DEFAULT} 2>&1)
   case "$shown" in
-    *"$expected"*) echo "OK    the running Exim config uses the new certificate settings" ;;
-    *) echo "FAIL  the running Exim config does not use the new settings:"
+    *"$expected"*) echo "OK    the running MTA config uses the new certificate settings" ;;
+    *) echo "FAIL  the running MTA config does not use the new settings:"
        echo "      $shown"
-       echo "      Most often the file went where the other Debian layout reads it."
-       echo "      Check with: WHICH_LAYOUT"
+       echo "      HINT"
        failed=1 ;;
   esac
 }
@@ -67,15 +66,33 @@ server_check() {
 """
 
 
+SHOW_COMMAND = {
+    "exim": "exim -bP tls_certificate",
+    "postfix": "postconf -h smtpd_tls_chain_files",
+}
+HINT = {
+    "exim": f"Most often the file went where the other Debian layout reads it: {WHICH_LAYOUT}",
+    "postfix": "Run the README's postconf step again, then: postfix reload",
+}
+
+
+def expected_server_text(plan: FixPlan) -> str:
+    """What the running config must show once the fix is live."""
+    if plan.mta == "postfix":
+        return f"{plan.default_dir}/fullchain.pem"
+    return expected_certificate_text(plan)
+
+
 def verify_script(plan: FixPlan) -> str:
     hosts = plan.cert_hosts if plan.kind == "sni" else (plan.smtp_host,)
     mode = "implicit" if plan.port == 465 else "starttls"
-    lines = [HEAD.replace("WHICH_LAYOUT", WHICH_LAYOUT)]
+    head = HEAD.replace("SHOW_DEFAULT", SHOW_COMMAND[plan.mta]).replace("HINT", HINT[plan.mta])
+    lines = [head]
     if plan.kind == "enable-auth":
         lines.append("need_auth=1")
     lines += [f"check {quote(h)} {plan.port} {mode}" for h in hosts]
     if plan.on_server and changes_certificate(plan):
-        expected = quote(expected_certificate_text(plan))
+        expected = quote(expected_server_text(plan))
         lines.append(f'[ "${{1:-}}" = --server ] && server_check {expected}')
     lines.append('\n[ "$failed" -eq 0 ] && echo "All checks passed."\nexit "$failed"\n')
     return "\n".join(lines)

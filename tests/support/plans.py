@@ -10,6 +10,7 @@ from gmailfix.remedies.plan import (
     AliasHost,
     EximLayout,
     FixPlan,
+    Mta,
 )
 
 
@@ -25,6 +26,7 @@ def make_plan(
     tls_dir: str = DEFAULT_TLS_DIR,
     addresses: tuple[str, ...] = (),
     verified: bool = False,
+    mta: Mta = "exim",
 ) -> FixPlan:
     host = host or f"mail.{domain}"
     names = (host,) if kind in CERTIFICATE_KINDS or kind == "serve-full-chain" else ()
@@ -37,4 +39,5 @@ def make_plan(
         addresses=addresses,
         exim_layout=layout,
         tls_dir=tls_dir,
+        mta=mta,
     )

@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from gmailfix.certs import dns_names
+from gmailfix.certs import describe
 from gmailfix.lab import ca
 from gmailfix.render.postfix import DEBIAN_QUEUE, DOVECOT_SOCKET
 from tests.support.programs import require_program, stop_process
 
 ROOT_ENV = "GMAILFIX_POSTFIX_ROOT"
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / ".cache" / "postfix-root"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_ROOT = REPO / ".cache" / "postfix-root"
 
 
 def _unavailable(message: str) -> None:
@@ -272,7 +272,8 @@ def served_certificate(port: int, sni: str | None, *, starttls: bool = True) -> 
 
 
 def served_names(port: int, sni: str | None, *, starttls: bool = True) -> list[str]:
-    return dns_names(served_certificate(port, sni, starttls=starttls))
+    info = describe(served_certificate(port, sni, starttls=starttls))
+    return list(info.names) if info else []
 
 
 # --- Dovecot: the login check behind smtpd_sasl_type = dovecot ---------------------
