@@ -1,112 +1,56 @@
-"""The wizard app: wiring only. The flow reads as one coroutine of screens."""
+"""The wizard app: wiring only. The flow reads as one coroutine of screens.
+
+    welcome ─► (paste the error) ─► details ─► diagnosis ─► fix ─► settings ─► export ─► re-check
+
+Each step is a screen that dismisses with its result, or with None to go back.
+Whatever goes wrong inside a step becomes a message on screen; the wizard
+never dies with a traceback, and on exit it prints one line of summary.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
-from gmailfix.screens.details import Details
-from gmailfix.screens.welcome import WelcomeScreen
+from gmailfix.screens.state import WizardState
 
 if TYPE_CHECKING:
     from gmailfix.connection import Connection
-    from gmailfix.diagnosis_request import Request
     from gmailfix.lab.runner import LabInfo
 
+Step = str  # "welcome", "paste", "details", "diagnosis", "fix", "settings", "export", "recheck"
 
-class GmailfixApp(App[None]):
+
+class GmailfixApp(App[str]):
     TITLE = "gmailfix"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("q", "quit_wizard", "Quit"),
+        Binding("ctrl+c", "quit_wizard", "Quit", show=False, priority=True),
     ]
 
     def __init__(
         self,
         connection: Connection | Callable[[], Connection],
-        details: Details | None = None,
+        state: WizardState | None = None,
         export_dir: Path | None = None,
         demo_note: str = "",
     ) -> None:
         super().__init__()
         # a factory defers the resolver and trust store until the first diagnosis
         self._connection = connection
-        self.details = details
-        self.export_dir = export_dir
+        self.state = state or WizardState()
+        self.export_dir = export_dir or Path.home()
         self.demo_note = demo_note
-
-    def on_mount(self) -> None:
-        if self.demo_note:
-            self.notify(self.demo_note, title="Demo", timeout=8)
-        self.flow()
-
-    @work(exclusive=True, group="flow")
-    async def flow(self) -> None:
-        """welcome → details → diagnosis → fix → settings → export → re-check; Esc steps back."""
-        first = self.push_screen(WelcomeScreen(), wait_for_dismiss=True)
-        # the later steps (and the engine behind them) load once the first screen is painted
-        await asyncio.sleep(0.05)
-        from gmailfix.diagnose import Diagnosis
-        from gmailfix.remedies.fix import FixPlan
-        from gmailfix.remedies.plan import RemedyKind
-        from gmailfix.screens.choose_fix import ChooseFixScreen
-        from gmailfix.screens.details import DetailsScreen
-        from gmailfix.screens.diagnosis import DiagnosisScreen
-        from gmailfix.screens.export import ExportScreen
-        from gmailfix.screens.paste_error import PasteErrorScreen
-        from gmailfix.screens.recheck import RecheckScreen
-        from gmailfix.screens.settings import SettingsScreen
-
-        choice = await first
-        step = "paste" if choice == "paste" else "details"
-        diagnosis: Diagnosis | None = None
-        kind: RemedyKind | None = None
-        plan: FixPlan | None = None
-        while True:
-            if step == "welcome":
-                choice = await self.push_screen_wait(WelcomeScreen())
-                step = "paste" if choice == "paste" else "details"
-            elif step == "paste":
-                step = "details" if await self.push_screen_wait(PasteErrorScreen()) else "welcome"
-            elif step == "details":
-                details = await self.push_screen_wait(DetailsScreen(self.details))
-                if details is None:
-                    step = "welcome"
-                    continue
-                if details != self.details:
-                    diagnosis = None
-                self.details, step = details, "diagnosis"
-            elif step == "diagnosis":
-                diagnosis = await self.push_screen_wait(DiagnosisScreen(self._request(), diagnosis))
-                step = "fix" if diagnosis is not None else "details"
-            elif step == "fix":
-                assert diagnosis is not None
-                kind = await self.push_screen_wait(ChooseFixScreen(diagnosis))
-                step = "settings" if kind is not None else "diagnosis"
-            elif step == "settings":
-                assert diagnosis is not None and kind is not None
-                plan = await self.push_screen_wait(SettingsScreen(diagnosis, kind))
-                step = "export" if plan is not None else "fix"
-            elif step == "export":
-                assert diagnosis is not None and plan is not None
-                written = await self.push_screen_wait(
-                    ExportScreen(plan, diagnosis, self.export_dir)
-                )
-                step = "recheck" if written is not None else "settings"
-            elif step == "recheck":
-                assert plan is not None
-                outcome = await self.push_screen_wait(RecheckScreen(self._request(), plan))
-                if outcome == "done":
-                    self.exit()
-                    return
-                step = "export"
+        self._jump: Step | None = None
+        self.came_from_paste = False
 
     @property
     def connection(self) -> Connection:
@@ -114,14 +58,113 @@ class GmailfixApp(App[None]):
             self._connection = self._connection()
         return self._connection
 
-    def _request(self) -> Request:
-        from gmailfix.diagnosis_request import make_request
-        from gmailfix.inputs import PORTS
+    def on_mount(self) -> None:
+        if self.demo_note:
+            self.notify(self.demo_note, title="Demo", timeout=10)
+        self.flow()
 
-        assert self.details is not None
-        d = self.details
-        ports = (d.port,) if d.port else PORTS
-        return make_request(d.target, self.connection, smtp_host=d.smtp_host, ports=ports)
+    @work(exclusive=True, group="flow", exit_on_error=False)
+    async def flow(self) -> None:
+        step: Step = "welcome"
+        first = True
+        while True:
+            try:
+                step = await self._run_step(step)
+            except Exception as exc:
+                step = self._recover(exc, step)
+            if self._jump is not None:
+                step, self._jump = self._jump, None
+            if step == "done":
+                self.exit(self.summary())
+                return
+            if first:
+                first = False
+                await asyncio.sleep(0)  # let the first screen paint before the engine loads
+
+    async def _run_step(self, step: Step) -> Step:
+        from gmailfix.screens import steps
+
+        handler: Callable[[GmailfixApp], Awaitable[Step]] = getattr(steps, step)
+        return await handler(self)
+
+    def _recover(self, exc: Exception, step: Step) -> Step:
+        from gmailfix.errors import GmailfixError
+
+        if isinstance(exc, GmailfixError):
+            self.notify(str(exc), title="That did not work", severity="error", timeout=10)
+        else:
+            self.log.error(repr(exc))
+            self.notify(
+                "Something went wrong inside gmailfix at this step. Your details are kept; "
+                "try again, or run 'gmailfix diagnose' in a terminal.",
+                title="Sorry",
+                severity="error",
+                timeout=10,
+            )
+        return {"diagnosis": "details", "welcome": "welcome"}.get(step, "details")
+
+    def goto(self, step: Step) -> None:
+        """Leave the current step for another one (the command palette's jumps)."""
+        from gmailfix.screens.base import WizardScreen
+
+        self._jump = step
+        if isinstance(self.screen, WizardScreen):
+            self.screen.dismiss(None)
+
+    def summary(self) -> str:
+        """One line for the terminal after the wizard closes."""
+        state = self.state
+        parts = []
+        latest = state.rechecked or state.diagnosis
+        if latest is not None:
+            verdict = latest.verdict
+            where = f"{verdict.settings.smtp_server}:{verdict.settings.port}"
+            parts.append(
+                {
+                    "accept": f"Gmail would accept {where}",
+                    "reject": f"Gmail would reject {where}",
+                    "unknown": "gmailfix could not check from this computer",
+                }[verdict.outcome]
+            )
+        if state.written is not None and state.written != Path():
+            parts.append(f"the fix is in {state.written}")
+        from gmailfix.text import clean
+
+        return clean("gmailfix: " + ("; ".join(parts) or "nothing checked") + ".", limit=500)
+
+    def action_quit_wizard(self) -> None:
+        state = self.state
+        if state.diagnosis is not None and state.written is None:
+            from gmailfix.screens.confirm import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.exit(self.summary())
+
+            self.push_screen(
+                ConfirmScreen("Quit now? The diagnosis has not been saved as a bundle."),
+                answered,
+            )
+            return
+        self.exit(self.summary())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help for this step", "What this step does", self._help)
+        yield SystemCommand("Start over", "Back to the first step", lambda: self.goto("welcome"))
+        if self.state.target is not None:
+            yield SystemCommand("Check again", "Run the diagnosis again", self._check_again)
+        if self.state.plan is not None:
+            yield SystemCommand("Export", "Write the fix as files", lambda: self.goto("export"))
+
+    def _help(self) -> None:
+        action = getattr(self.screen, "action_help", None)
+        if callable(action):
+            action()
+
+    def _check_again(self) -> None:
+        self.state.forget_diagnosis()
+        self.goto("diagnosis")
 
 
 def run_wizard(demo: bool = False) -> int:
@@ -129,29 +172,26 @@ def run_wizard(demo: bool = False) -> int:
     from gmailfix.connection import build
 
     if not demo:
-        GmailfixApp(build).run()
-        return 0
-    from gmailfix.lab.runner import running_lab
+        app = GmailfixApp(build)
+        summary = app.run()
+    else:
+        from gmailfix.lab.runner import running_lab
 
-    with running_lab() as lab:
-        app = demo_app(lab)
-        app.run()
-    return 0
+        with running_lab() as lab:
+            app = demo_app(lab)
+            summary = app.run()
+    if summary:
+        print(summary)
+    return app.return_code or 0
 
 
 def demo_app(lab: LabInfo, export_dir: Path | None = None) -> GmailfixApp:
     """The wizard pointed at the lab, with the blog's case filled in."""
-    from gmailfix.connection import build
-
-    connection = build(
-        dns_server=f"{lab.dns[0]}:{lab.dns[1]}",
-        ca_files=[str(lab.ca_file)],
-        connect=[f"{h}:{p}={a}:{q}" for (h, p), (a, q) in lab.connect.items()],
-        timeout=5,
+    state = WizardState(
+        address="me@blog.test", smtp_host="mail.blog.test", port=587, smtp_prefilled=True
     )
-    details = Details("me@blog.test", "mail.blog.test", 587)
     note = (
         "This is the offline lab: blog.test has the blog's problem (the ISP's certificate). "
-        "Try other lab domains too, e.g. selfsigned.test or good.test."
+        "Other lab domains to try: selfsigned.test, noauth.test, good.test."
     )
-    return GmailfixApp(connection, details, export_dir, note)
+    return GmailfixApp(lambda: lab.connection(timeout=5), state, export_dir, note)

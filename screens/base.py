@@ -1,13 +1,24 @@
-"""What every wizard step shares: a step title, the keys, and a help text."""
+"""What every wizard step shares: the frame (title, body, buttons, keys) and Back.
+
+A step composes only its body (``compose_body``) and names its buttons
+(``BUTTONS``); the base lays out the frame, so every step looks and behaves
+the same, and Back is handled once, here.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Button, Footer, Static
+
+if TYPE_CHECKING:
+    from gmailfix.screens.app import GmailfixApp
+    from gmailfix.screens.state import WizardState
 
 ResultT = TypeVar("ResultT")
 
@@ -23,22 +34,49 @@ STEPS = (
 
 
 class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
-    """A step of the wizard: Esc goes back (dismiss with None), ? shows HELP."""
+    """A step of the wizard: Esc goes back (dismiss with None), F1 or ? shows HELP."""
 
     STEP = 0
     HELP = "Enter continues, Esc goes back, q quits."
+    # (id, label, primary?) of the buttons under the body; "back" is handled here
+    BUTTONS: ClassVar[tuple[tuple[str, str, bool], ...]] = (
+        ("continue", "Continue", True),
+        ("back", "Back", False),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("f1,question_mark", "help", "Help", key_display="F1"),
     ]
 
-    def compose_title(self) -> ComposeResult:
-        yield Static(
-            f"gmailfix  ·  step {self.STEP + 1} of {len(STEPS)}: {STEPS[self.STEP]}", id="step"
-        )
+    @property
+    def wizard(self) -> GmailfixApp:
+        from gmailfix.screens.app import GmailfixApp
 
-    def compose_footer(self) -> ComposeResult:
+        app = self.app
+        assert isinstance(app, GmailfixApp)
+        return app
+
+    @property
+    def state(self) -> WizardState:
+        return self.wizard.state
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"gmailfix · step {self.STEP + 1} of {len(STEPS)}: {STEPS[self.STEP]}", id="step"
+        )
+        with VerticalScroll(classes="body"):
+            yield from self.compose_body()
+        with Horizontal(classes="nav"):
+            for button_id, label, primary in self.BUTTONS:
+                yield Button(label, id=button_id, variant="primary" if primary else "default")
         yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.action_back()
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -1,82 +1,83 @@
-"""Step 4: the three fixes, the recommended one first; those that do not apply greyed out."""
+"""Step 4: every fix the engine judged, the recommended one first; those that
+cannot help are shown greyed out with the reason. The screen only reads them."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from gmailfix.diagnose import Diagnosis
-from gmailfix.remedies.plan import Remedy, RemedyKind
+from gmailfix.remedies.model import Remedy, RemedyKind
 from gmailfix.screens.base import WizardScreen
+from gmailfix.text import clean
 
-OTHER_FIXES: tuple[tuple[RemedyKind, str], ...] = (
-    ("new-certificate", "Get a free certificate for your mail server's name"),
-    ("sni", "One certificate per domain on your own Exim server (SNI)"),
-)
+
+class FixList(OptionList):
+    """A click shows a fix's explanation; choosing takes Enter, a second click, or the button."""
+
+    async def _on_click(self, event: events.Click) -> None:
+        event.prevent_default()  # OptionList's own handler would choose at the first click
+        clicked = event.style.meta.get("option")
+        if clicked is None or self._options[clicked].disabled:
+            return
+        if clicked == self.highlighted:
+            self.action_select()
+        else:
+            self.highlighted = clicked
 
 
 class ChooseFixScreen(WizardScreen[RemedyKind]):
     STEP = 3
+    CSS_PATH = "choose_fix.tcss"
     HELP = (
-        "**Use the name the certificate covers**: nothing changes on the server; you type "
-        "another SMTP Server in Gmail. Only offered when gmailfix verified that name.\n\n"
-        "**New certificate**: for people who run the mail server (Let's Encrypt, free).\n\n"
-        "**SNI**: for an Exim server that serves several domains."
+        "Each fix says what it changes and why it helps. **Recommended** fixes were checked "
+        "by gmailfix where it could (a name or a port it tried as Gmail would). Greyed-out "
+        "fixes cannot help with what was found; the reason is shown.\n\nClick a fix to read "
+        "about it; Enter, a second click or **Use this fix** chooses it."
     )
+    BUTTONS = (("continue", "Use this fix", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
 
-    def __init__(self, diagnosis: Diagnosis) -> None:
-        super().__init__()
-        self.diagnosis = diagnosis
-        self.remedies = list(diagnosis.remedies) or _when_accepted(diagnosis)
-
-    def compose(self) -> ComposeResult:
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Static(self._intro(), id="intro")
-            yield OptionList(*[_option(r) for r in self.remedies], id="fixes")
-            yield Static("", id="why")
-        with Horizontal(classes="nav"):
-            yield Button("Use this fix", id="choose", variant="primary")
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
-
-    def _intro(self) -> str:
-        if self.diagnosis.accepted:
-            return "Gmail already accepts this server. You can still prepare settings for more domains:"
-        if not self.diagnosis.remedies:
-            return (
-                "This problem is not about the certificate, so no certificate fix applies: "
-                "the findings on the previous step say what to change. You can still prepare:"
-            )
-        return "Choose how to fix it (the recommended fix is first):"
+    def compose_body(self) -> ComposeResult:
+        diagnosis = self.state.diagnosis
+        assert diagnosis is not None
+        self.remedies = list(diagnosis.remedies)
+        intro = (
+            "Gmail already accepts this server; nothing needs fixing. You can still prepare "
+            "certificates for more domains:"
+            if diagnosis.accepted
+            else "How to fix it (the recommended fix first):"
+        )
+        yield Static(intro, id="intro")
+        yield FixList(*[_option(r) for r in self.remedies], id="fixes")
+        yield Static("", id="why")
 
     def on_mount(self) -> None:
-        options = self.query_one("#fixes", OptionList)
-        options.highlighted = next((i for i, r in enumerate(self.remedies) if r.applicable), 0)
+        options = self.query_one("#fixes", FixList)
+        kinds = [r.kind for r in self.remedies]
+        usable = [i for i, r in enumerate(self.remedies) if r.applicable]
+        previous = kinds.index(self.state.kind) if self.state.kind in kinds else None
+        options.highlighted = previous if previous in usable else (usable[0] if usable else None)
         options.focus()
+        self.query_one("#continue", Button).disabled = not usable
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         remedy = self.remedies[event.option_index]
-        self.query_one("#why", Static).update(Text(remedy.reason))
+        self.query_one("#why", Static).update(
+            Text.assemble((remedy.title + "\n", "bold"), clean(remedy.reason, limit=1500))
+        )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._pick(event.option_index)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "back":
-            self.dismiss(None)
-        else:
-            self.action_choose()
-
+    @on(Button.Pressed, "#continue")
     def action_choose(self) -> None:
-        index = self.query_one("#fixes", OptionList).highlighted
+        index = self.query_one("#fixes", FixList).highlighted
         if index is not None:
             self._pick(index)
 
@@ -85,7 +86,7 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
         if remedy.applicable:
             self.dismiss(remedy.kind)
         else:
-            self.notify(remedy.reason, title="This fix does not apply", severity="warning")
+            self.notify(clean(remedy.reason), title="This fix cannot help here", severity="warning")
 
 
 def _option(remedy: Remedy) -> Option:
@@ -93,25 +94,6 @@ def _option(remedy: Remedy) -> Option:
     if remedy.recommended:
         label.append("  (recommended)", style="bold green")
     if not remedy.applicable:
-        label.append(f"  (not available)\n  {remedy.reason}", style="dim")
+        label.stylize("dim")
+        label.append("  (cannot help here)", style="dim")
     return Option(label, id=remedy.kind, disabled=not remedy.applicable)
-
-
-def _when_accepted(diagnosis: Diagnosis) -> list[Remedy]:
-    chosen = diagnosis.chosen
-    host = chosen.host if chosen else f"mail.{diagnosis.domain}"
-    port = chosen.port if chosen else 587
-    security = diagnosis.verdict.settings.security
-    return [
-        Remedy(
-            kind,
-            False,
-            True,
-            title,
-            "Prepare this even though Gmail accepts the server today.",
-            host,
-            port,
-            security,
-        )
-        for kind, title in OTHER_FIXES
-    ]

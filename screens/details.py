@@ -1,117 +1,162 @@
-"""Step 2: the alias address and what is typed in Gmail today."""
+"""Step 2: the alias address and what is typed in Gmail today.
+
+The form validates with the engine's own front door (``inputs.parse_target``)
+and dismisses the Target it returns, so nothing is parsed twice.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
-from gmailfix.errors import InputError
-from gmailfix.inputs import normalise_domain, normalise_host
+from gmailfix.errors import Field, InputError
+from gmailfix.inputs import Target, parse_domain, parse_smtp_server, parse_target
 from gmailfix.screens.base import WizardScreen
+from gmailfix.smtp import Credentials
 
 PORT_CHOICES = [("587 (TLS)", 587), ("465 (SSL)", 465), ("25 (TLS)", 25), ("Not sure: try all", 0)]
+FIELDS: tuple[Field, ...] = ("address", "smtp_host")
 
 
-@dataclass(frozen=True)
-class Details:
-    target: str  # the address or domain as typed
-    smtp_host: str | None
-    port: int | None  # None: try 587, 465 and 25
+class _Parses(Validator):
+    """Valid when the engine's own parser accepts the text (blank allowed if optional)."""
 
-
-class DetailsScreen(WizardScreen[Details]):
-    STEP = 1
-    HELP = (
-        "**Your address or domain**: the address you want to send as, e.g. "
-        "`me@example.com`, or just the domain.\n\n"
-        "**SMTP Server**: exactly what is typed in Gmail's *Send mail as* form (Settings > "
-        "Accounts and Import > edit info). Leave it blank if you do not know: gmailfix "
-        "finds candidates from DNS.\n\n**Port**: as chosen in Gmail; *Not sure* tries all three."
-    )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "continue", "Continue")]
-
-    def __init__(self, details: Details | None = None) -> None:
+    def __init__(self, field: Field, required: bool) -> None:
         super().__init__()
-        self.initial = details
+        self.field, self.required = field, required
 
-    def compose(self) -> ComposeResult:
-        d = self.initial
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Label("Your address or domain")
-            yield Input(d.target if d else "", placeholder="me@example.com", id="target")
-            yield Static("", id="target-error", classes="error")
-            yield Label("SMTP Server as typed in Gmail (blank if unsure)")
-            yield Input(d.smtp_host or "" if d else "", placeholder="mail.example.com", id="smtp")
-            yield Static("", id="smtp-error", classes="error")
-            yield Label("Port as chosen in Gmail")
-            yield Select(
-                PORT_CHOICES, value=(d.port or 0) if d else 587, allow_blank=False, id="port"
+    def validate(self, value: str) -> ValidationResult:
+        if not value.strip():
+            return (
+                self.failure("Needed: for example me@example.com")
+                if self.required
+                else self.success()
             )
-        with Horizontal(classes="nav"):
-            yield Button("Diagnose", id="continue", variant="primary")
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
+        try:
+            if self.field == "address":
+                parse_target(value)
+            else:
+                parse_smtp_server(value)
+        except InputError as exc:
+            return self.failure(_sentence(str(exc)))
+        return self.success()
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class DetailsScreen(WizardScreen[Target]):
+    STEP = 1
+    CSS_PATH = "details.tcss"
+    HELP = (
+        "**Your address**: the address you want to send as, e.g. `me@example.com`, or just "
+        "the domain.\n\n**SMTP Server**: exactly what is typed in Gmail's *Send mail as* form "
+        "(Settings > Accounts and Import > edit info). Leave it blank if you do not know: "
+        "gmailfix finds candidates.\n\n**Port**: as chosen in Gmail; *Not sure* tries all "
+        "three.\n\n**Password** (optional): lets gmailfix log in as Gmail does. It stays in "
+        "memory for this check only and is never written anywhere."
+    )
+    BUTTONS = (("continue", "Check my server", True), ("back", "Back", False))
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "continue", "Check", show=True),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        state = self.state
+        yield Label("Your address (or just the domain)")
+        yield Input(
+            state.address,
+            placeholder="me@example.com",
+            id="address",
+            validators=[_Parses("address", required=True)],
+            select_on_focus=False,
+        )
+        yield Static("", id="address-error", classes="error")
+        yield Label("SMTP Server as typed in Gmail (blank if unsure)")
+        yield Input(
+            state.smtp_host,
+            placeholder="mail.example.com",
+            id="smtp_host",
+            validators=[_Parses("smtp_host", required=False)],
+            select_on_focus=False,
+        )
+        yield Static("", id="smtp_host-error", classes="error")
+        yield Label("Port as chosen in Gmail")
+        yield Select(PORT_CHOICES, value=state.port, allow_blank=False, id="port")
+        yield Label("Password (optional: to test the login as Gmail does; never stored)")
+        yield Input("", password=True, id="password", placeholder="leave blank to skip")
 
     def on_mount(self) -> None:
         for error in self.query(".error"):
             error.display = False
-        self.query_one("#target", Input).focus()
+        self.query_one("#address", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self._validate(event.input.id or "")
+        field = event.input.id or ""
+        if field == "address":
+            self.state.address = event.value
+            self._forget_demo_server(event.value)
+        elif field == "smtp_host" and event.value != self.state.smtp_host:
+            self.state.smtp_host = event.value
+            self.state.smtp_prefilled = False  # the person typed here
+        if event.validation_result is not None and field in FIELDS:
+            self._show(field, event.validation_result)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "target":
-            self.query_one("#smtp", Input).focus()
-        else:
-            self.action_continue()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "back":
-            self.dismiss(None)
-        else:
-            self.action_continue()
-
-    def _validate(self, which: str) -> bool:
-        """Check one field (or all with ''), showing the reason under it."""
-        ok = True
-        if which in ("", "target"):
-            ok &= _check(self, "target", normalise_domain, required=True)
-        if which in ("", "smtp"):
-            ok &= _check(self, "smtp", normalise_host, required=False)
-        return ok
-
-    def action_continue(self) -> None:
-        if not self._validate(""):
+    def _forget_demo_server(self, address: str) -> None:
+        """A server filled in for another domain (the demo's) must not follow a new address."""
+        state = self.state
+        if not state.smtp_prefilled or not state.smtp_host:
             return
-        port = self.query_one("#port", Select).value
-        smtp = self.query_one("#smtp", Input).value.strip()
-        self.dismiss(
-            Details(
-                target=self.query_one("#target", Input).value.strip(),
-                smtp_host=smtp or None,
-                port=int(port) if isinstance(port, int) and port else None,
-            )
-        )
-
-
-def _check(screen: DetailsScreen, field: str, parse: object, required: bool) -> bool:
-    value = screen.query_one(f"#{field}", Input).value.strip()
-    error = screen.query_one(f"#{field}-error", Static)
-    message = ""
-    if not value:
-        message = "Needed: for example me@example.com" if required else ""
-    else:
         try:
-            parse(value)  # type: ignore[operator]
+            domain = parse_domain(address)
+        except InputError:
+            return
+        if not state.smtp_host.endswith("." + domain) and state.smtp_host != domain:
+            state.smtp_host = ""  # first, so the Changed event below is not taken as typing
+            self.query_one("#smtp_host", Input).value = ""
+
+    def _show(self, field: str, result: ValidationResult) -> None:
+        error = self.query_one(f"#{field}-error", Static)
+        message = result.failure_descriptions[0] if not result.is_valid else ""
+        error.update(message)
+        error.display = bool(message)
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field, every time; on the last one it checks."""
+        order = ["address", "smtp_host", "port", "password"]
+        current = event.input.id or ""
+        if current == "password":
+            self.action_continue()
+            return
+        following = order[order.index(current) + 1]
+        self.query_one(f"#{following}").focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, int):
+            self.state.port = event.value
+
+    @on(Button.Pressed, "#continue")
+    def action_continue(self) -> None:
+        state = self.state
+        for error in self.query(".error"):
+            error.display = False
+        try:
+            target = parse_target(state.address, state.smtp_host or None, state.port or None)
         except InputError as exc:
-            message = str(exc)
-    error.update(message)
-    error.display = bool(message)  # no blank line under a field that is fine
-    return not message
+            field = exc.field if exc.field in FIELDS else "address"
+            error = self.query_one(f"#{field}-error", Static)
+            error.update(_sentence(str(exc)))
+            error.display = True
+            self.query_one(f"#{field}", Input).focus()
+            return
+        password = self.query_one("#password", Input).value
+        user = target.username or state.address.strip()
+        state.credentials = Credentials(user, password) if password else None
+        self.dismiss(target)

@@ -5,20 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
-from gmailfix.certs import dns_names
-from gmailfix.diagnose import Diagnosis, DnsDone, Event, ProbeDone, Stage
-from gmailfix.diagnosis_request import Request, run_request
+from gmailfix.connection import Connection
+from gmailfix.diagnose import Diagnosis, DnsDone, Event, ProbeDone, Stage, diagnose
 from gmailfix.screens.base import WizardScreen
-from gmailfix.screens.widgets import Evidence, evidence_text, findings_text, verdict_text
-from gmailfix.smtp import ProbeResult
+from gmailfix.screens.widgets import (
+    check_words,
+    evidence_text,
+    findings_text,
+    name,
+    probe_words,
+    stack_words,
+    verdict_text,
+)
 
 
 @dataclass
@@ -30,72 +36,71 @@ class Progress(Message):
 
 class DiagnosisScreen(WizardScreen[Diagnosis]):
     STEP = 2
+    CSS_PATH = "diagnosis.tcss"
     HELP = (
-        "gmailfix looks up your domain in DNS, then connects to each candidate server on "
-        "ports 587, 465 and 25 at once, the way Gmail does. Each row appears as its check "
-        "finishes.\n\nThe verdict uses Gmail's own words. Press **t** for the technical detail "
-        "(certificates, chain, TLS version). Esc stops the checks and goes back."
+        "gmailfix looks up your domain, then connects to each of your mail server's "
+        "addresses on the ports Gmail uses, all at once, the way Gmail does. Each row appears "
+        "as its check finishes.\n\nThe verdict uses Gmail's own words. Press **t** for the "
+        "technical detail (certificates, addresses, what the server said) to show whoever "
+        "helps you. Esc stops the checks and goes back."
     )
+    BUTTONS = (("continue", "See the fixes", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "continue", "Continue"),
-        Binding("t", "toggle_evidence", "Technical detail"),
+        Binding("t", "technical", "Technical detail"),
     ]
 
-    def __init__(self, request: Request, previous: Diagnosis | None = None) -> None:
+    def __init__(self, connection: Connection) -> None:
         super().__init__()
-        self.request = request
-        self.result = previous
-        self.probes_done = 0
+        self.connection = connection
+        self.result: Diagnosis | None = None
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Static(f"Checking {self.request.domain} as Gmail would…", id="status")
-            yield LoadingIndicator(id="spinner")
-            yield Static("", id="dns")
-            yield DataTable(id="probes", cursor_type="none", zebra_stripes=True)
-            yield Static("", id="verdict")
-            yield Static("", id="findings")
-            yield Evidence(id="evidence")
-        with Horizontal(classes="nav"):
-            yield Button("Continue", id="continue", variant="primary", disabled=True)
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
+    def compose_body(self) -> ComposeResult:
+        target = self.state.target
+        domain = name(target.domain) if target else ""
+        yield Static(Text(f"Checking {domain} as Gmail would…"), id="status")
+        yield LoadingIndicator(id="spinner")
+        yield Static("", id="verdict")
+        yield Static("", id="stack")
+        yield Static("", id="findings")
+        yield DataTable(id="checks", cursor_type="none", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#probes", DataTable)
-        table.add_columns("server", "port", "SNI", "result")
-        if self.result is not None:
-            self._show(self.result)
+        table = self.query_one("#checks", DataTable)
+        table.add_columns("server", "port", "address", "result")
+        self.query_one("#continue", Button).disabled = True
+        if self.state.diagnosis is not None:
+            self._show(self.state.diagnosis)
         else:
-            self.diagnose()
+            self.run_diagnosis()
 
     @work(exclusive=True, exit_on_error=False, group="diagnosis")
-    async def diagnose(self) -> Diagnosis:
-        return await run_request(self.request, on_event=self._post_event)
+    async def run_diagnosis(self) -> Diagnosis:
+        target = self.state.target
+        assert target is not None
+        return await diagnose(
+            target, self.connection, on_event=self._post, credentials=self.state.credentials
+        )
 
-    def _post_event(self, event: Event) -> None:
+    def _post(self, event: Event) -> None:
         self.post_message(Progress(event))
 
     def on_progress(self, message: Progress) -> None:
         event = message.event
-        status = self.query_one("#status", Static)
         if isinstance(event, Stage):
-            status.update(f"{event.text}…")
+            wait = f" (at most {event.seconds:g} s)" if event.seconds else ""
+            self.query_one("#status", Static).update(Text(f"{event.text}{wait}…"))
         elif isinstance(event, DnsDone):
-            hosts = ", ".join(event.candidates) or "no server found"
-            mx = ", ".join(m.host for m in event.facts.mx) or "none"
-            self.query_one("#dns", Static).update(f"DNS: MX {mx}; checking {hosts}")
-        elif isinstance(event, ProbeDone):
-            self._add_row(event.result)
-
-    def _add_row(self, probe: ProbeResult) -> None:
-        self.probes_done += 1
-        names = ", ".join(dns_names(probe.chain[0])) if probe.chain else ""
-        result = probe.error_code or f"{probe.tls_version}, certificate for {names}"
-        self.query_one("#probes", DataTable).add_row(
-            probe.host, str(probe.port), "yes" if probe.sni else "no", result
-        )
+            servers = ", ".join(name(h) for h in event.candidates[:4]) or "no mail server found"
+            self.query_one("#status", Static).update(Text(f"Talking to {servers}…"))
+        elif isinstance(event, ProbeDone) and event.result.sni is not None:
+            probe = event.result
+            names = probe.chain.leaf.names if probe.chain.leaf else ()
+            self.query_one("#checks", DataTable).add_row(
+                Text(name(probe.host)),
+                str(probe.port),
+                Text(name(probe.address or "-")),
+                Text(probe_words(probe.error_code, names)),
+            )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "diagnosis":
@@ -105,39 +110,50 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         elif event.state == WorkerState.ERROR:
             self.query_one("#spinner").display = False
             self.query_one("#status", Static).update(
-                f"[red]The diagnosis stopped: {event.worker.error}[/red]\nPress Esc to go back."
+                Text(
+                    "The check stopped because of a problem inside gmailfix. Press Esc to go "
+                    "back and try again.",
+                    style="red",
+                )
             )
 
     def _show(self, diagnosis: Diagnosis) -> None:
         self.result = diagnosis
+        self.state.diagnosis = diagnosis
         self.query_one("#spinner").display = False
-        # rows came in as probes finished; now show them in a stable order
-        self.query_one("#probes", DataTable).clear()
+        table = self.query_one("#checks", DataTable)
+        table.clear()  # rows came in as probes finished; now in a stable order, with verdicts
         for endpoint in diagnosis.endpoints:
-            for probe in (endpoint.probe, endpoint.probe_no_sni):
-                if probe is not None:
-                    self._add_row(probe)
-        self.query_one("#status", Static).update("Done.")
+            for check in endpoint.checks:
+                table.add_row(
+                    Text(name(endpoint.host)),
+                    str(endpoint.port),
+                    Text(name(check.address or "-")),
+                    Text(check_words(check), style="green" if check.verdict.accept else "red"),
+                )
+        self.query_one("#status", Static).update("Done. Press t for the technical detail.")
         self.query_one("#verdict", Static).update(verdict_text(diagnosis))
+        stack = stack_words(diagnosis)
+        self.query_one("#stack", Static).update(stack or "")
+        self.query_one("#stack", Static).display = stack is not None
         self.query_one("#findings", Static).update(findings_text(diagnosis))
-        self.query_one("#evidence", Evidence).update(evidence_text(diagnosis))
         button = self.query_one("#continue", Button)
-        button.disabled = False
+        button.disabled = diagnosis.outcome == "unknown"
         button.focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "back":
-            self.action_back()
-        else:
-            self.action_continue()
-
+    @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
-        if self.result is not None:
+        if self.result is not None and self.result.outcome != "unknown":
             self.dismiss(self.result)
 
     def action_back(self) -> None:
         self.workers.cancel_group(self, "diagnosis")
         self.dismiss(None)
 
-    def action_toggle_evidence(self) -> None:
-        self.query_one("#evidence", Evidence).toggle_class("shown")
+    def action_technical(self) -> None:
+        if self.result is None:
+            self.notify("The technical detail appears when the check is done.", timeout=3)
+            return
+        from gmailfix.screens.technical import TechnicalScreen
+
+        self.app.push_screen(TechnicalScreen(evidence_text(self.result)))

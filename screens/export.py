@@ -1,95 +1,125 @@
-"""Step 6: write the whole fix as a folder or a zip."""
+"""Step 6: write the whole fix as a folder or a zip (in a worker, off the UI thread)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
+from textual.worker import Worker, WorkerState
 
-from gmailfix.bundle import bundle_files, write_folder, write_zip
-from gmailfix.diagnose import Diagnosis
+from gmailfix.bundle import Written, bundle_files, write_bundle
 from gmailfix.errors import GmailfixError
-from gmailfix.remedies.fix import FixPlan
 from gmailfix.screens.base import WizardScreen
+from gmailfix.text import clean
 
 
 class ExportScreen(WizardScreen[Path]):
     STEP = 5
+    CSS_PATH = "export.tcss"
     HELP = (
-        "The bundle holds a README with numbered steps for your case, the Gmail settings, "
-        "the Exim files, certbot scripts, DNS records, a verify script and the report. No "
-        "password is ever written. **Skip** goes on without writing anything."
+        "The export holds a README with numbered steps for your case, the Gmail settings, "
+        "the server's configuration, certbot scripts where a certificate is needed, a check "
+        "script and the full report. No password is ever written. **Skip** goes on without "
+        "writing anything."
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "export", "Write")]
+    BUTTONS = (
+        ("continue", "Write", True),
+        ("skip", "Skip", False),
+        ("back", "Back", False),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "continue", "Write")]
 
-    def __init__(self, plan: FixPlan, diagnosis: Diagnosis, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path) -> None:
         super().__init__()
-        self.plan, self.diagnosis = plan, diagnosis
-        self.directory = directory or Path.home()
+        self.directory = directory
         self.written: Path | None = None
 
-    def compose(self) -> ComposeResult:
-        default = self.directory / f"gmailfix-{self.plan.domain}"
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Label("Write the fix to")
-            yield Input(str(default), id="path")
-            with RadioSet(id="kind"):
-                yield RadioButton("a folder", value=True, id="folder")
-                yield RadioButton("a .zip file", id="zip")
-            yield Checkbox("Replace it if it exists", id="force")
-            yield Static("", id="result")
-        with Horizontal(classes="nav"):
-            yield Button("Write", id="write", variant="primary")
-            yield Button("Skip", id="skip")
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
+    def compose_body(self) -> ComposeResult:
+        state = self.state
+        assert state.plan is not None
+        plan = state.plan
+        default = str(self.directory / f"gmailfix-{plan.domain}-{plan.kind}")
+        yield Static("", id="result")
+        yield Label("Write the fix to")
+        yield Input(state.export_paths.get(plan.kind, default), id="path", select_on_focus=False)
+        with RadioSet(id="kind"):
+            yield RadioButton("a folder", value=not state.as_zip, id="folder")
+            yield RadioButton("a .zip file", value=state.as_zip, id="zip")
+        yield Checkbox("Replace an earlier gmailfix export at this place", id="force")
 
     def on_mount(self) -> None:
-        self.query_one("#write", Button).focus()
+        self.query_one("#continue", Button).focus()
+        self.query_one("#result").display = False
 
-    def on_input_submitted(self) -> None:
-        self.action_export()
+    def on_input_changed(self, event: Input.Changed) -> None:
+        plan = self.state.plan
+        if plan is not None:
+            self.state.export_paths[plan.kind] = event.value
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "back":
-            self.dismiss(None)
-        elif event.button.id == "skip":
-            self.dismiss(Path())
-        elif self.written is not None:
-            self.dismiss(self.written)
-        else:
-            self.action_export()
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        self.state.as_zip = event.pressed.id == "zip"
 
-    def action_export(self) -> None:
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#continue")
+    def action_continue(self) -> None:
+        if self.written is not None:
+            self.dismiss(self.written)  # already written: a second Ctrl+S goes on
+            return
         raw = self.query_one("#path", Input).value.strip()
-        as_zip = self.query_one("#zip", RadioButton).value
+        if not raw:
+            self._say(Text("Type where the fix should go.", style="yellow"))
+            return
         target = Path(raw).expanduser()
-        if as_zip and target.suffix != ".zip":
+        if self.state.as_zip and target.suffix != ".zip":
             target = target.with_name(target.name + ".zip")
-        force = self.query_one("#force", Checkbox).value
-        result = self.query_one("#result", Static)
-        if target.exists() and not force:
-            result.update(
-                f"[yellow]{target} already exists.[/yellow] Tick “Replace it if it exists”, "
-                "or choose another path."
-            )
+        self.query_one("#continue", Button).disabled = True
+        self.write(target, self.query_one("#force", Checkbox).value)
+
+    @on(Button.Pressed, "#skip")
+    def _skip(self) -> None:
+        self.dismiss(Path())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def write(self, target: Path, force: bool) -> tuple[Written, int]:
+        state = self.state
+        assert state.plan is not None and state.diagnosis is not None
+        files = bundle_files(state.plan, state.diagnosis)
+        return write_bundle(files, target, as_zip=state.as_zip, force=force), len(files)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "export" or event.state not in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+        ):
             return
-        try:
-            files = bundle_files(self.plan, self.diagnosis)
-            written = (write_zip if as_zip else write_folder)(files, target, force=force)
-        except (GmailfixError, OSError) as exc:
-            result.update(f"[red]Not written: {exc}[/red]")
+        button = self.query_one("#continue", Button)
+        button.disabled = False
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            words = str(error) if isinstance(error, GmailfixError) else "it could not be written"
+            self._say(Text(f"Not written: {clean(words)}", style="red"))
             return
-        self.written = written
-        listing = "\n".join(f"  {f.path}" for f in files)
-        result.update(
-            f"[green]Wrote {len(files)} files to {written}[/green]\n{listing}\n\nOpen README.md there and follow its steps."
+        written, count = event.worker.result  # type: ignore[misc]
+        self.written = written.path
+        self.state.written = written.path
+        readme = "README.md inside the zip" if written.path.suffix == ".zip" else "README.md there"
+        message = Text.assemble(
+            (f"Wrote {count} files to {clean(written.path)}\n", "green"),
+            f"Open {readme} and follow its steps, then check again here.",
         )
-        button = self.query_one("#write", Button)
+        if written.leftover is not None:
+            message.append(f"\nThe earlier export could not be removed: {clean(written.leftover)}")
+        self._say(message)
         button.label = "Continue"
+        button.refresh(layout=True)
         button.focus()
+
+    def _say(self, text: Text) -> None:
+        result = self.query_one("#result", Static)
+        result.update(text)
+        result.display = True

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical {
+        width: 72; max-width: 95%; height: auto; max-height: 90%;
+        border: round $primary; background: $panel; padding: 0 1;
+    }
+    HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
+    HelpScreen #close { margin: 1 0 0 0; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,enter", "close", "Close"),
+        Binding("escape,question_mark,enter,f1", "close", "Close"),
     ]
 
     def __init__(self, title: str, text: str) -> None:
@@ -21,17 +31,19 @@ class HelpScreen(ModalScreen[None]):
         self.title_text, self.text = title, text
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
-            yield Markdown(
-                f"## Help: {self.title_text}\n\n{self.text}\n\n"
-                "**Keys**: Enter continues · Esc goes back · ? help · q or Ctrl+C quits · "
-                "Ctrl+P opens the command palette."
-            )
-            with Horizontal(classes="nav"):
-                yield Button("Close", id="close", variant="primary")
+        # the Close button sits outside the scrolling text: always on screen
+        with Vertical():
+            with VerticalScroll():
+                yield Markdown(
+                    f"## Help: {self.title_text}\n\n{self.text}\n\n"
+                    "**Keys**: Enter continues · Esc goes back · F1 help · q quits · "
+                    "Ctrl+P shows every command."
+                )
+            yield Button("Close", id="close", variant="primary")
 
-    def on_button_pressed(self) -> None:
-        self.dismiss(None)
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
 
+    @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static, TextArea
 
 from gmailfix.gmail import explain_error
@@ -12,39 +13,45 @@ from gmailfix.screens.base import WizardScreen
 
 class PasteErrorScreen(WizardScreen[bool]):
     STEP = 0
+    CSS_PATH = "paste_error.tcss"
     HELP = (
-        "Paste the whole message Gmail showed (Ctrl+V or your terminal's paste). The "
-        "meaning appears below as you paste. **Continue** goes on to the diagnosis."
+        "Paste the whole message Gmail showed (your terminal's paste, often Ctrl+Shift+V). "
+        "Its meaning appears below as you paste. **Continue** goes on to the check; coming "
+        "back here keeps what you pasted."
     )
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Static("Paste the message Gmail showed you:")
-            yield TextArea(id="pasted", soft_wrap=True)
-            yield Static("", id="meaning")
-        with Horizontal(classes="nav"):
-            yield Button("Continue", id="continue", variant="primary")
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
+    def compose_body(self) -> ComposeResult:
+        yield Static("Paste the message Gmail showed you:")
+        yield TextArea(self.state.pasted, id="pasted", soft_wrap=True)
+        yield Static("", id="meaning")
 
     def on_mount(self) -> None:
         self.query_one("#pasted", TextArea).focus()
+        self._explain(self.state.pasted)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        self.query_one("#meaning", Static).update(meaning_of(event.text_area.text))
+        self.state.pasted = event.text_area.text
+        self._explain(event.text_area.text)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None if event.button.id == "back" else True)
+    def _explain(self, text: str) -> None:
+        self.query_one("#meaning", Static).update(meaning_of(text))
+
+    @on(Button.Pressed, "#continue")
+    def action_continue(self) -> None:
+        self.dismiss(True)
 
 
-def meaning_of(text: str) -> str:
+def meaning_of(text: str) -> Text:
     if not text.strip():
-        return ""
-    matches = explain_error(text)
+        return Text("")
+    matches = explain_error(text[:20_000])
     if not matches:
-        return (
-            "[yellow]gmailfix does not know this message.[/yellow] The diagnosis will still "
-            "check everything Gmail checks."
+        return Text.assemble(
+            ("gmailfix does not know this message. ", "yellow"),
+            "The check will still look at everything Gmail checks.",
         )
-    return "\n\n".join(f"[b]“{phrase}”[/b]\n{meaning}" for phrase, meaning, _ in matches)
+    out = Text()
+    for entry in matches:
+        out.append(f"“{entry.phrase}”\n", style="bold")
+        out.append(entry.meaning + "\n\n")
+    return out

@@ -1,58 +1,52 @@
-"""Step 7: diagnose again with the new settings and say whether Gmail accepts them."""
+"""Step 7: check again with the new settings and say whether Gmail would accept them."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar, Literal
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
-from gmailfix.diagnose import Diagnosis
-from gmailfix.diagnosis_request import Request, run_request
-from gmailfix.remedies.fix import FixPlan
+from gmailfix.connection import Connection
+from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.screens.base import WizardScreen
-from gmailfix.screens.widgets import findings_text, verdict_text
+from gmailfix.screens.widgets import findings_text, name, verdict_text
 
-Next = Literal["again", "done"]
+Next = Literal["done"]
 
 
 class RecheckScreen(WizardScreen[Next]):
     STEP = 6
     HELP = (
         "gmailfix checks the server again with the SMTP Server and port you will type in "
-        "Gmail. If you changed the server (a new certificate), do this after the change. "
-        "**Check again** repeats it; **Finish** quits."
+        "Gmail. If the fix changes the server (a new certificate), do this after the change. "
+        "**Check again** repeats it; **Finish** closes gmailfix."
     )
+    BUTTONS = (("done", "Finish", True), ("again", "Check again", False), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "recheck", "Check again")]
 
-    def __init__(self, request: Request, plan: FixPlan) -> None:
+    def __init__(self, connection: Connection) -> None:
         super().__init__()
-        self.request = replace(request, smtp_host=plan.smtp_host, ports=(plan.port,))
-        self.plan = plan
+        self.connection = connection
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Static(
-                f"Checking {self.plan.smtp_host} port {self.plan.port} as Gmail would…", id="status"
-            )
-            yield LoadingIndicator(id="spinner")
-            yield Static("", id="verdict")
-            yield Static("", id="findings")
-        with Horizontal(classes="nav"):
-            yield Button("Finish", id="done", variant="primary")
-            yield Button("Check again", id="again")
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
+    def compose_body(self) -> ComposeResult:
+        plan = self.state.plan
+        assert plan is not None
+        yield Static(
+            Text(f"Checking {name(plan.smtp_host)} port {plan.port} as Gmail would…"), id="status"
+        )
+        yield LoadingIndicator(id="spinner")
+        yield Static("", id="verdict")
+        yield Static("", id="findings")
 
     def on_mount(self) -> None:
         self.action_recheck()
 
+    @on(Button.Pressed, "#again")
     def action_recheck(self) -> None:
         self.query_one("#spinner").display = True
         self.query_one("#verdict", Static).update("")
@@ -60,7 +54,10 @@ class RecheckScreen(WizardScreen[Next]):
 
     @work(exclusive=True, exit_on_error=False, group="recheck")
     async def check(self) -> Diagnosis:
-        return await run_request(self.request)
+        state = self.state
+        assert state.plan is not None and state.target is not None
+        target = state.target.with_server(state.plan.smtp_host, state.plan.port)  # type: ignore[arg-type]
+        return await diagnose(target, self.connection, credentials=state.credentials)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "recheck" or event.state not in (
@@ -69,28 +66,26 @@ class RecheckScreen(WizardScreen[Next]):
         ):
             return
         self.query_one("#spinner").display = False
+        status = self.query_one("#status", Static)
         if event.state == WorkerState.ERROR:
-            self.query_one("#status", Static).update(
-                f"[red]The check stopped: {event.worker.error}[/red]"
+            status.update(
+                Text("The check stopped because of a problem inside gmailfix.", style="red")
             )
             return
         result = event.worker.result
         assert isinstance(result, Diagnosis)
-        self.query_one("#status", Static).update("Done." if result.accepted else _advice(self.plan))
+        self.state.rechecked = result
+        status.update("Done." if result.accepted else self._advice())
         self.query_one("#verdict", Static).update(verdict_text(result))
         self.query_one("#findings", Static).update(findings_text(result))
         self.query_one("#done", Button).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "back":
-            self.dismiss(None)
-        elif event.button.id == "again":
-            self.action_recheck()
-        else:
-            self.dismiss("done")
+    def _advice(self) -> str:
+        plan = self.state.plan
+        if plan is not None and plan.on_server:
+            return "Not yet: follow the README in the export on the server, then check again."
+        return "Still refused: see below."
 
-
-def _advice(plan: FixPlan) -> str:
-    if plan.kind == "isp-hostname":
-        return "Still failing: see below."
-    return "Not yet: apply the fix on the server (README.md in the bundle), then check again."
+    @on(Button.Pressed, "#done")
+    def _done(self) -> None:
+        self.dismiss("done")

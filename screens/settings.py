@@ -1,156 +1,195 @@
-"""Step 5: the Gmail settings field by field and the Exim config, each copyable."""
+"""Step 5: what to type in Gmail, field by field, and the server's config, each copyable.
+
+The config is shown unwrapped, in a read-only text area that scrolls sideways,
+so a hand selection is exactly the file. Choices (layout, stack, other domains)
+are kept when the person comes back.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import GmailfixError
-from gmailfix.remedies.fix import EXIM_LAYOUTS, EximLayout, FixPlan, plan_fix
-from gmailfix.remedies.plan import RemedyKind
-from gmailfix.render.exim import exim_files
+from gmailfix.remedies.plan import FixPlan, plan_fix
+from gmailfix.render.exim import LAYOUT_FILES, LAYOUT_LABELS, exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text, settings_for
+from gmailfix.render.postfix import postfix_files
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.widgets import clipboard_trusted, name, stack_words
+from gmailfix.stacks.catalog import STACKS
+from gmailfix.text import clean
 
-LAYOUT_FILE = {
-    "debian-split": "exim4/conf.d/main/000_localmacros",
-    "debian-single": "exim4/exim4.conf.localmacros",
-    "plain": "exim4/tls-main.conf",
-}
-LAYOUT_LABEL = {
-    "debian-split": "Debian, split config (conf.d)",
-    "debian-single": "Debian, single file",
-    "plain": "Any exim.conf (.include)",
-}
+NOT_SURE = "not-sure"
 
 
 class SettingsScreen(WizardScreen[FixPlan]):
     STEP = 4
+    CSS_PATH = "settings.tcss"
     HELP = (
-        "The top box is what to type in Gmail, field by field. The bottom box is the Exim "
-        "configuration for your server (pick your layout). **c** copies the Gmail settings, "
-        "**x** copies the Exim config. For the SNI fix, list your other domains first."
+        "The top is what to type in Gmail, field by field. Below it is the configuration "
+        "for your mail server, when the fix changes the server: pick how your server is set "
+        "up, and the file follows. **c** copies the Gmail settings, **x** the configuration. "
+        "If copying does not work in your terminal, select the text with the mouse (often "
+        "with Shift held), or use the files the next step writes."
+    )
+    BUTTONS = (
+        ("continue", "Continue", True),
+        ("copy-gmail", "Copy Gmail", False),
+        ("copy-config", "Copy config", False),
+        ("back", "Back", False),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "continue", "Continue"),
-        Binding("c", "copy_gmail", "Copy Gmail settings"),
-        Binding("x", "copy_exim", "Copy Exim config"),
+        Binding("c", "copy_gmail", "Copy Gmail"),
+        Binding("x", "copy_config", "Copy config"),
     ]
 
-    def __init__(
-        self, diagnosis: Diagnosis, kind: RemedyKind, aliases: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.diagnosis, self.kind = diagnosis, kind
-        self.aliases = aliases
-        self.exim_layout: EximLayout = "debian-split"
         self.plan: FixPlan | None = None
         self.gmail_text = ""
-        self.exim_text = ""
+        self.config_text = ""
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            if self.kind == "sni":
-                yield Label("Your other domains on this server (comma separated)")
-                yield Input(
-                    ", ".join(self.aliases),
-                    placeholder="second.example, third.example",
-                    id="aliases",
-                )
-            yield Static("", id="plan-error", classes="error")
-            yield Label("Type this in Gmail (Settings > Accounts and Import > Send mail as)")
-            yield Static("", id="gmail-fields")
-            if self.kind != "isp-hostname":
-                with Horizontal(classes="row"):
-                    yield Label("Exim layout ", classes="inline")
-                    yield Select(
-                        [(LAYOUT_LABEL[k], k) for k in EXIM_LAYOUTS],
-                        value=self.exim_layout,
-                        allow_blank=False,
-                        id="layout",
-                    )
-                yield Static("", id="exim", classes="code")
-        with Horizontal(classes="nav"):
-            yield Button("Continue", id="continue", variant="primary")
-            yield Button("Copy Gmail settings", id="copy-gmail")
-            if self.kind != "isp-hostname":
-                yield Button("Copy Exim config", id="copy-exim")
-            yield Button("Back", id="back")
-        yield from self.compose_footer()
+    def compose_body(self) -> ComposeResult:
+        state = self.state
+        if state.kind == "sni":
+            yield Label("Your other domains on this server (comma separated)")
+            yield Input(state.aliases, placeholder="second.example, third.example", id="aliases")
+        yield Static("", id="plan-error", classes="error")
+        yield Label("Type this in Gmail (Settings > Accounts and Import > Send mail as)")
+        yield Static("", id="gmail-fields")
+        yield Static("", id="stack")
+        with Horizontal(classes="row", id="stack-row"):
+            yield Label("Your mail server ", classes="inline")
+            yield Select(
+                [(info.label, key) for key, info in STACKS.items()],
+                value=state.stack or self._recognised(),
+                allow_blank=False,
+                id="stack-choice",
+            )
+        with Horizontal(classes="row", id="layout-row"):
+            yield Label("Exim set up as ", classes="inline")
+            yield Select(
+                [("Not sure: the export holds every layout", NOT_SURE)]
+                + [(LAYOUT_LABELS[k], k) for k in LAYOUT_LABELS],
+                value=state.layout or NOT_SURE,
+                allow_blank=False,
+                id="layout",
+            )
+        yield Static("", id="config-title")
+        yield TextArea("", id="config", read_only=True, soft_wrap=False, show_line_numbers=False)
+
+    def _recognised(self) -> str:
+        diagnosis = self.state.diagnosis
+        found = diagnosis.mail_stack if diagnosis else None
+        return found.name if found is not None and found.confidence != "low" else "unknown"
 
     def on_mount(self) -> None:
         self._refresh()
-        first = "#aliases" if self.kind == "sni" else "#continue"
+        first = "#aliases" if self.state.kind == "sni" else "#continue"
         self.query_one(first).focus()
 
-    def _alias_list(self) -> tuple[str, ...]:
-        if self.kind != "sni":
-            return ()
-        text = self.query_one("#aliases", Input).value
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "copy_config" and not self.config_text)
+
+    def _aliases(self) -> tuple[str, ...]:
+        text = self.state.aliases
         return tuple(a.strip() for a in text.replace(" ", ",").split(",") if a.strip())
 
     def _refresh(self) -> None:
+        state = self.state
+        assert state.diagnosis is not None and state.kind is not None
         error = self.query_one("#plan-error", Static)
         error.display = False
         try:
             self.plan = plan_fix(
-                self.diagnosis,
-                self.kind,
-                alias_domains=self._alias_list(),
-                exim_layout=self.exim_layout,
+                state.diagnosis,
+                state.kind,
+                alias_domains=self._aliases() if state.kind == "sni" else (),
+                exim_layout=state.layout,
+                stack=state.stack,
+                mta=state.mta,
             )
         except GmailfixError as exc:
             self.plan = None
-            error.update(str(exc))
+            error.update(Text(clean(str(exc)[:1].upper() + str(exc)[1:])))
             error.display = True
             return
-        error.update("")
-        self.gmail_text = gmail_settings_text(self.plan)
-        self.query_one("#gmail-fields", Static).update(gmail_fields(self.plan))
-        if self.kind != "isp-hostname":
-            self.exim_text = exim_files(self.plan)[LAYOUT_FILE[self.exim_layout]]
-            # Pygments has no Exim lexer; "ini" colours its "option = value" lines and comments
-            highlighted = Syntax(self.exim_text, "ini", theme="ansi_dark", word_wrap=True)
-            self.query_one("#exim", Static).update(highlighted)
+        plan = self.plan
+        self.gmail_text = gmail_settings_text(plan)
+        self.query_one("#gmail-fields", Static).update(gmail_fields(plan))
+        stack = stack_words(state.diagnosis)
+        self.query_one("#stack", Static).update(stack or "")
+        self.query_one("#stack", Static).display = stack is not None and plan.on_server
+        self.query_one("#stack-row").display = plan.on_server
+        self.query_one("#layout-row").display = plan.on_server and plan.mta == "exim"
+        title, self.config_text = self._config(plan)
+        self.query_one("#config-title", Static).update(title)
+        area = self.query_one("#config", TextArea)
+        area.load_text(self.config_text)
+        area.display = bool(self.config_text)
+        self.query_one("#copy-config", Button).display = bool(self.config_text)
+        self.refresh_bindings()
+
+    def _config(self, plan: FixPlan) -> tuple[str, str]:
+        if not plan.on_server:
+            return "Nothing changes on your mail server.", ""
+        if plan.mta == "postfix":
+            files = postfix_files(plan)
+            return "Postfix settings (postfix/postconf.sh in the export):", files.get(
+                "postfix/postconf.sh", ""
+            )
+        files = exim_files(plan)
+        layout = plan.exim_layout or "debian-single"
+        path = LAYOUT_FILES[layout][0]
+        note = "" if plan.exim_layout else " (Debian's default; the export holds every layout)"
+        return f"Exim settings: {path}{note}", files.get(path, "")
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self._refresh()
+        if event.input.id == "aliases":
+            self.state.aliases = event.value
+            self._refresh()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "layout" and isinstance(event.value, str):
-            self.exim_layout = event.value  # type: ignore[assignment]
-            self._refresh()
+            self.state.layout = None if event.value == NOT_SURE else event.value  # type: ignore[assignment]
+        elif event.select.id == "stack-choice" and isinstance(event.value, str):
+            self.state.stack = event.value  # type: ignore[assignment]
+            self.state.mta = None  # follows the stack
+        else:
+            return
+        self._refresh()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {
-            "back": self.action_back,
-            "copy-gmail": self.action_copy_gmail,
-            "copy-exim": self.action_copy_exim,
-            "continue": self.action_continue,
-        }
-        actions[event.button.id or "continue"]()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "copy_exim" and self.kind == "isp-hostname")
-
+    @on(Button.Pressed, "#copy-gmail")
     def action_copy_gmail(self) -> None:
-        self._copy(self.gmail_text, "Gmail settings")
+        self._copy(self.gmail_text, "The Gmail settings", "gmail-settings.txt")
 
-    def action_copy_exim(self) -> None:
-        self._copy(self.exim_text, "Exim config")
+    @on(Button.Pressed, "#copy-config")
+    def action_copy_config(self) -> None:
+        if self.config_text:
+            self._copy(self.config_text, "The configuration", "the export's files")
 
-    def _copy(self, text: str, what: str) -> None:
+    def _copy(self, text: str, what: str, where: str) -> None:
         self.app.copy_to_clipboard(text)
-        self.notify(f"{what} copied to the clipboard")
+        if clipboard_trusted():
+            self.notify(f"{what} copied.", timeout=4)
+        else:
+            self.notify(
+                f"{what} were sent to your terminal's clipboard, but this terminal may not "
+                "take them (tmux and SSH often don't). Select the text with the mouse "
+                f"instead, or use {where} after the export.",
+                title="Copy",
+                timeout=10,
+            )
 
+    @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
         if self.plan is not None:
             self.dismiss(self.plan)
@@ -163,15 +202,14 @@ def gmail_fields(plan: FixPlan) -> Text:
     out = Text()
     for address, settings in settings_for(plan):
         rows = [
-            ("Email address", address),
-            ("SMTP Server", settings.smtp_server),
+            ("Email address", clean(address)),
+            ("SMTP Server", name(settings.smtp_server)),
             ("Port", str(settings.port)),
-            ("Username", settings.username or address),
+            ("Username", clean(settings.username or "your login (often the full address)")),
             ("Password", "your mailbox password"),
             ("Security", settings.security_label),
         ]
         for label, value in rows:
-            out.append(f"  {label:<15}", style="dim")
+            out.append(f"  {label:<14}", style="dim")
             out.append(f"{value}\n", style="bold")
-        out.append("\n")
     return out

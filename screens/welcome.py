@@ -1,12 +1,12 @@
-"""Step 1: what the tool does, and the two ways in."""
+"""Step 1: what the tool does, and the ways in."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
 from gmailfix.screens.base import WizardScreen
@@ -20,32 +20,34 @@ gmailfix checks your mail server the way Gmail's "Send mail as" does, tells you 
 plain words why Gmail refuses it, and gives you settings that work.
 
 It asks for your address and what you typed in Gmail, talks to your mail server \
-(nothing is sent, no password is needed), and writes the fix as files you can use."""
+(no mail is sent, no password is needed), and writes the fix as files you can use."""
 
 
 class WelcomeScreen(WizardScreen[Choice]):
     STEP = 0
+    CSS_PATH = "welcome.tcss"
     HELP = (
         "Choose **Start** to check your mail server, or **I have an error message** to "
-        "paste the text Gmail showed you and learn what it means first."
+        "paste the text Gmail showed you and learn what it means first. **q** quits."
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "start", "Start", show=False)]
+    BUTTONS = (("start", "Start", True), ("paste", "I have an error message", False))
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "start", "Start", show=False),
+        # the first step has nowhere to go back to: Esc does nothing rather than quit
+        Binding("escape", "nothing", show=False),
+    ]
     AUTO_FOCUS = "#start"
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_title()
-        with VerticalScroll(classes="body"):
-            yield Static(INTRO, id="intro")
-        with Horizontal(classes="nav"):
-            yield Button("Start", id="start", variant="primary")
-            yield Button("I have an error message", id="paste")
-        yield from self.compose_footer()
+    def compose_body(self) -> ComposeResult:
+        yield Static(INTRO, id="intro")  # our own text: markup is fine here
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss("paste" if event.button.id == "paste" else "start")
-
+    @on(Button.Pressed, "#start")
     def action_start(self) -> None:
         self.dismiss("start")
 
-    def action_back(self) -> None:
-        self.app.exit()
+    @on(Button.Pressed, "#paste")
+    def _paste(self) -> None:
+        self.dismiss("paste")
+
+    def action_nothing(self) -> None:
+        self.notify("This is the first step. Press q to quit.", timeout=3)

@@ -1,15 +1,26 @@
-"""Small composite widgets shared by the diagnosis and re-check steps."""
+"""Words and small widgets the steps share: verdict, findings, technical detail.
+
+Everything from outside (names, certificate fields, server replies) reaches
+Textual as ``Text`` made with ``text.clean``: never markup, never a control
+character. Names are shown as the person typed them (Unicode, not punycode),
+and no finding code, flag or library message appears here: the technical
+detail is one key away, in its own window.
+"""
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.text import Text
-from textual.widgets import Static
+import os
 
-from gmailfix.certs import describe
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.text import Text
+
+from gmailfix.check import AddressCheck
 from gmailfix.diagnose import Diagnosis
-from gmailfix.findings import Severity
+from gmailfix.findings import CATALOG, Severity
+from gmailfix.inputs import display_name
 from gmailfix.render.terminal import group_findings
+from gmailfix.text import clean
 
 MARKS = {
     Severity.ERROR: ("✗", "bold red"),
@@ -18,68 +29,140 @@ MARKS = {
 }
 
 
+def name(host: str) -> str:
+    """A host name as a person reads it: Unicode, cleaned."""
+    return clean(display_name(host))
+
+
 def verdict_text(diagnosis: Diagnosis) -> Text:
     verdict = diagnosis.verdict
     s = verdict.settings
-    where = f"{s.smtp_server}, port {s.port} ({s.security})"
-    if verdict.accept:
+    where = f"{name(s.smtp_server)}, port {s.port} ({s.security})"
+    if verdict.outcome == "accept":
         return Text.assemble(("✓ Gmail would accept ", "bold green"), (where, "bold"), ".")
+    if verdict.outcome == "unknown":
+        return Text.assemble(
+            ("? gmailfix cannot tell what Gmail would do: ", "bold yellow"),
+            "this computer could not check your server. See below.",
+        )
     return Text.assemble(
-        ("✗ Gmail would reject ", "bold red"),
+        ("✗ Gmail would refuse ", "bold red"),
         (where, "bold"),
         ". Gmail says:\n",
-        (verdict.error or "", "red"),
+        (clean(verdict.error or ""), "red"),
     )
 
 
 def findings_text(diagnosis: Diagnosis) -> Group:
-    parts: list[Text] = []
-    for item, where in group_findings(diagnosis.findings):
+    parts: list[RenderableType] = []
+    several = any(len(e.checks) > 1 for e in diagnosis.endpoints)
+    for item, where in group_findings(diagnosis.findings, show_addresses=several):
         mark, style = MARKS[item.severity]
         parts.append(
-            Text.assemble((f"{mark} ", style), (item.title, "bold"), (f"  {where}", "dim"))
+            Text.assemble(
+                (f"{mark} ", style), (clean(item.title), "bold"), (f"  {clean(where)}", "dim")
+            )
         )
-        parts.append(Text(f"  {item.detail}\n"))
+        parts.append(Padding(Text(clean(item.detail, limit=1500)), (0, 0, 1, 2)))
     if not parts:
         parts.append(Text("Nothing is wrong.", style="green"))
     return Group(*parts)
 
 
+def check_words(check: AddressCheck) -> str:
+    """One check's result in a few plain words, for the live table."""
+    probe, verdict = check.probe, check.verdict
+    if verdict.accept:
+        return "passes Gmail's check"
+    leaf = probe.chain.leaf
+    if verdict.outcome == "unknown":
+        return "could not be checked from here"
+    if leaf is not None and leaf.names:
+        return f"refused: certificate for {name(leaf.names[0])}"
+    cause = verdict.cause
+    return CATALOG[cause].title.lower() if cause is not None else "refused"
+
+
+def probe_words(probe_code: str | None, names: tuple[str, ...]) -> str:
+    """A probe that just finished, before its verdict: what it saw."""
+    if probe_code is not None:
+        return CATALOG[probe_code].title.lower()  # type: ignore[index]
+    if names:
+        return f"certificate for {name(names[0])}"
+    return "answered"
+
+
+def stack_words(diagnosis: Diagnosis) -> Text | None:
+    """'Your server looks like ...' with the first reason, or None when unknown."""
+    from gmailfix.stacks.catalog import info
+
+    found = diagnosis.mail_stack
+    if found is None or found.name == "unknown":
+        return None
+    label = info(found.name).label
+    sure = {"high": "", "medium": " (probably)", "low": " (a weak guess)"}[found.confidence]
+    text = Text.assemble("Your server looks like ", (clean(label), "bold"), sure)
+    if found.evidence:
+        text.append(f": {clean(found.evidence[0])}.", style="dim")
+    return text
+
+
 def evidence_text(diagnosis: Diagnosis) -> Text:
-    """The technical detail, one key away: certificates, chain, TLS, AUTH."""
+    """The technical detail: DNS, each check, certificates, the servers' own words."""
     out = Text()
     facts = diagnosis.facts
     for mx in facts.mx:
-        out.append(f"MX {mx.preference} {mx.host} → {', '.join(mx.addresses) or 'no address'}\n")
+        out.append(
+            f"MX {mx.preference} {clean(mx.host)} → {clean(', '.join(mx.addresses) or 'no address')}\n"
+        )
     for host, target in facts.cnames.items():
-        out.append(f"{host} is a CNAME to {target}\n")
+        out.append(f"{clean(host)} is a CNAME to {clean(target)}\n")
     for address, names in facts.ptr.items():
-        out.append(f"PTR {address} → {', '.join(names)}\n")
+        out.append(f"PTR {clean(address)} → {clean(', '.join(names))}\n")
+    for item in diagnosis.findings:
+        for key, value in list(item.evidence.items())[:4]:
+            out.append(
+                f"{clean(item.title)}: {clean(key)}: {clean(value, limit=300)}\n", style="dim"
+            )
     for endpoint in diagnosis.endpoints:
-        probe = endpoint.probe
-        out.append(f"\n{probe.host}:{probe.port} ({probe.mode})", style="bold")
-        out.append(f" at {probe.address or '-'}\n")
-        if probe.banner:
-            out.append(f"  greeting: {probe.banner[:70]}\n")
-        if probe.tls_version:
-            out.append(
-                f"  {probe.tls_version}, {probe.cipher}, AUTH {' '.join(probe.auth_mechanisms) or 'none'}\n"
-            )
-        for n, cert in enumerate(probe.chain):
-            info = describe(cert)
-            out.append(f"  [{n}] {info.subject}\n      names: {', '.join(info.names) or '-'}\n")
-            out.append(
-                f"      issuer: {info.issuer}\n      valid: {info.not_before:%Y-%m-%d} to {info.not_after:%Y-%m-%d}\n"
-            )
-        if probe.error:
-            out.append(f"  {probe.error_code}: {probe.error}\n", style="red")
+        for check in endpoint.checks:
+            probe = check.probe
+            out.append(f"\n{clean(probe.host)}:{probe.port} ({probe.mode})", style="bold")
+            out.append(f" at {clean(check.address or '-')}\n")
+            if probe.banner:
+                out.append(f"  greeting: {clean(probe.banner, limit=120)}\n")
+            if probe.tls_version:
+                mechanisms = " ".join(probe.auth_mechanisms) or "none"
+                out.append(
+                    f"  {probe.tls_version}, {clean(probe.cipher or '')}, login {clean(mechanisms)}\n"
+                )
+            for n, info in enumerate(probe.chain.infos):
+                out.append(
+                    f"  [{n}] {clean(info.subject)}\n      names: {clean(', '.join(info.names) or '-')}\n"
+                )
+                out.append(
+                    f"      issuer: {clean(info.issuer)}\n"
+                    f"      valid: {info.not_before:%Y-%m-%d} to {info.not_after:%Y-%m-%d}\n"
+                )
+            if probe.chain and probe.chain.error:
+                out.append(f"  certificate: {clean(probe.chain.error)}\n", style="red")
+            if probe.error:
+                out.append(f"  {clean(probe.error, limit=300)}\n", style="red")
     return out
 
 
-class Evidence(Static):
-    """Technical detail, hidden until asked for."""
+def clipboard_trusted() -> bool:
+    """Does this terminal take text copied by the app (OSC 52)? Only when known.
 
-    DEFAULT_CSS = """
-    Evidence { display: none; padding: 0 1; border: round $primary; }
-    Evidence.shown { display: block; }
+    tmux and screen drop it by default, and over SSH nobody can tell; a few
+    terminals are known to accept it.
     """
+    env = os.environ
+    if env.get("TMUX") or env.get("STY") or env.get("SSH_TTY") or env.get("SSH_CONNECTION"):
+        return False
+    known = ("iTerm.app", "WezTerm", "vscode", "kitty", "ghostty")
+    return (
+        env.get("TERM_PROGRAM", "") in known
+        or bool(env.get("KITTY_WINDOW_ID"))
+        or bool(env.get("WT_SESSION"))
+    )

@@ -8,6 +8,7 @@ server with the bundle's files for the recommended fix.
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from tests.support.servers import dns_for, http_files
 
 pytestmark = pytest.mark.exim
 HOST = "mail.fix.test"
-IFACE = "127.0.5.1"
+IFACE = f"127.0.5.{random.randint(2, 250)}"  # its own address: no clash with other daemons
 PASSWORD = "correct horse battery staple 7"
 
 

@@ -17,7 +17,8 @@ from gmailfix.findings.codes import Code
 from gmailfix.inputs import is_ip_address
 
 if TYPE_CHECKING:
-    from gmailfix.diagnose import AddressCheck, Endpoint
+    from gmailfix.check import AddressCheck, Endpoint
+    from gmailfix.smtp import ProbeResult
 
 _DNS_FAILURE_WORDS: dict[Failure, str] = {
     "timeout": "got no answer in time",
@@ -185,14 +186,14 @@ def check_findings(check: AddressCheck) -> list[Finding]:
         )
 
     if probe.error_code and probe.error_code != Code.NO_AUTH:
-        out.append(at(probe.error_code, _sentence(probe.error)))
+        out.append(at(probe.error_code, _where(probe), **_said(probe.error)))
     if check.analysis is not None:
         for problem in check.analysis.problems:
             severity = Severity.WARNING if problem.code == Code.STRICT_VERIFIER_ONLY else None
             item = at(problem.code, problem.detail, **dict(problem.evidence))
             out.append(item if severity is None else _with_severity(item, severity))
     if probe.error_code == Code.NO_AUTH:
-        out.append(at(Code.NO_AUTH, _sentence(probe.error)))
+        out.append(at(Code.NO_AUTH, _where(probe), **_said(probe.error)))
     if check.login is not None and not check.login.ok and check.login.code is not None:
         out.append(at(check.login.code, "The server answered the login.", reply=check.login.reply or ""))
     if probe.tls_version in ("TLSv1", "TLSv1.1", "SSLv3"):
@@ -244,8 +245,11 @@ def dedupe(findings: list[Finding]) -> list[Finding]:
     return unique
 
 
-def _sentence(text: str | None) -> str:
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    return text if text.endswith(".") else text + "."
+def _where(probe: ProbeResult) -> str:
+    """Which check it was, in plain words: the technical account goes to the evidence."""
+    how = "SSL" if probe.mode == "implicit" else "TLS"
+    return f"Seen on port {probe.port} ({how}) of {probe.host}."
+
+
+def _said(text: str | None) -> dict[str, str]:
+    return {"what happened": text} if text else {}

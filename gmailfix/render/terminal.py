@@ -28,7 +28,8 @@ MARK = {
 
 def render(diagnosis: Diagnosis, next_steps: Sequence[str] = ()) -> RenderableType:
     parts: list[RenderableType] = [_header(diagnosis), verdict_text(diagnosis)]
-    grouped = group_findings(diagnosis.findings)
+    several = any(len(e.checks) > 1 for e in diagnosis.endpoints)
+    grouped = group_findings(diagnosis.findings, show_addresses=several)
     if grouped:
         parts.append(Text("\nWhat was found", style="bold underline"))
         for item, where in grouped:
@@ -84,7 +85,9 @@ def verdict_text(diagnosis: Diagnosis) -> Text:
     return text
 
 
-def group_findings(findings: Iterable[Finding]) -> list[tuple[Finding, str]]:
+def group_findings(
+    findings: Iterable[Finding], *, show_addresses: bool = True
+) -> list[tuple[Finding, str]]:
     """One line per (code, host), the ports and addresses joined: "mail.x.test:587, 465"."""
     order: list[tuple[str, str | None]] = []
     ports: dict[tuple[str, str | None], list[int]] = defaultdict(list)
@@ -105,7 +108,7 @@ def group_findings(findings: Iterable[Finding]) -> list[tuple[Finding, str]]:
         where = display_name(item.host) if item.host else ""
         if ports[key]:
             where += ":" + ", ".join(str(p) for p in ports[key])
-        if len(addresses[key]) > 0 and (len(addresses[key]) > 1 or item.address != item.host):
+        if show_addresses and addresses[key]:
             where += " at " + ", ".join(addresses[key][:4])
         out.append((item, where))
     return out

@@ -1,0 +1,50 @@
+"""Driving the wizard with Textual's Pilot: wait for screens and workers, read what shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Button, DataTable, Label, OptionList, Static
+
+from gmailfix.screens.app import GmailfixApp
+
+
+async def until(pilot: Pilot[object], condition: Callable[[], bool], seconds: float = 20) -> None:
+    """Wait for a condition, letting workers finish first (no busy polling of the network)."""
+    for _ in range(int(seconds / 0.05)):
+        # every worker but the wizard's own flow, which runs as long as the app
+        steps = [w for w in pilot.app.workers if w.group != "flow"]
+        if steps:  # an empty list would mean "all of them"
+            await pilot.app.workers.wait_for_complete(steps)
+        await pilot.pause()
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out; screen is {pilot.app.screen!r}")
+
+
+def on(app: App[object], kind: type) -> Callable[[], bool]:
+    return lambda: isinstance(app.screen, kind)
+
+
+def text_of(app: App[object], selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def screen_text(app: GmailfixApp) -> str:
+    """Every word the current step shows a person (file contents in text areas aside)."""
+    parts: list[str] = []
+    for widget in app.screen.query("*"):
+        if not widget.display:
+            continue
+        if isinstance(widget, Static | Label | Button):
+            parts.append(str(widget.render()))
+        elif isinstance(widget, DataTable):
+            for row in range(widget.row_count):
+                parts += [str(cell) for cell in widget.get_row_at(row)]
+        elif isinstance(widget, OptionList):
+            for index in range(widget.option_count):
+                parts.append(str(widget.get_option_at_index(index).prompt))
+    return "\n".join(parts)
