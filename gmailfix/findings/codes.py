@@ -47,6 +47,19 @@ class Code(StrEnum):
     NO_CANDIDATES = "no-candidates"
     # this computer, not the server
     CANNOT_CHECK_HERE = "cannot-check-here"
+    # on the mail server itself (gmailfix doctor)
+    MTA_CONFIG_INVALID = "mta-config-invalid"
+    CERTIFICATE_NOT_CONFIGURED = "certificate-not-configured"
+    CERTIFICATE_FILE_MISSING = "certificate-file-missing"
+    CERTIFICATE_FILE_INVALID = "certificate-file-invalid"
+    KEY_UNREADABLE_BY_MTA = "key-unreadable-by-mta"
+    KEY_DOES_NOT_MATCH = "key-does-not-match"
+    STALE_CERTIFICATE_SERVED = "stale-certificate-served"
+    CERTIFICATE_EXPIRING = "certificate-expiring"
+    MACROS_IN_WRONG_LAYOUT = "macros-in-wrong-layout"
+    CONFIG_NOT_REGENERATED = "config-not-regenerated"
+    NO_DEPLOY_HOOK = "no-deploy-hook"
+    MTA_NOT_LISTENING = "mta-not-listening"
 
 
 # Codes a probe can end with (ProbeResult.error_code).
