@@ -19,7 +19,8 @@ import contextlib
 import os
 import re
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -87,15 +88,15 @@ PANEL_STACKS = frozenset(
 class ApplyPlan:
     """Everything ``apply`` would do; nothing has been written yet."""
 
-    bundle: Bundle
+    bundle: Bundle | None  # None: a change of gmailfix's own (TLS logging for --watch)
     setup: Setup
     changes: tuple[FileChange, ...]
     steps: tuple[Step, ...]
-    rewritten: tuple[
-        Path, ...
-    ] = ()  # files a step rewrites (Debian's generated config): backed up too
-    expect: dict[str, str] = field(default_factory=dict)  # settings the MTA must show afterwards
+    rewritten: tuple[Path, ...] = ()  # files a step rewrites (Debian's generated config)
+    expect: dict[str, str] = field(default_factory=dict)  # settings the MTA must show after
     warnings: tuple[str, ...] = ()
+    kind: str = "apply"  # the journal's kind: "apply" or "watch"
+    what: str = ""  # the journal's words for the change
 
     @property
     def root(self) -> Root:
@@ -208,12 +209,23 @@ def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> Ap
         config = generated
     steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
     steps.append(Step("files", "check the certificate and key Exim will read, as its user"))
-    steps.append(_reload_step(setup, reload))
+    steps.append(reload_step(setup, reload))
     steps.append(_recheck_step(bundle))
     warnings = _missing_files_warning(setup, block)
     return ApplyPlan(
-        bundle, setup, tuple(changes), tuple(steps), rewritten, _expected(block), warnings
+        bundle,
+        setup,
+        tuple(changes),
+        tuple(steps),
+        rewritten,
+        _expected(block),
+        warnings,
+        what=_what(bundle),
     )
+
+
+def _what(bundle: Bundle) -> str:
+    return f"apply {show_path(bundle.path)} ({bundle.remedy} for {bundle.smtp_host})"
 
 
 def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
@@ -299,7 +311,7 @@ def _missing_files_warning(setup: Setup, block: str) -> tuple[str, ...]:
     )
 
 
-def _reload_step(setup: Setup, reload: Sequence[str] | None) -> Step:
+def reload_step(setup: Setup, reload: Sequence[str] | None) -> Step:
     label = "Postfix" if setup.mta == "postfix" else "Exim"
     if reload is not None:
         return Step("reload", f"restart {label} with the new config", tuple(reload))
@@ -336,8 +348,10 @@ def _postfix_plan(
 
     changes, steps, rewritten = postfix_changes(bundle, setup, runner)
     steps = [*steps, Step("files", "check the certificate and key Postfix will read")]
-    steps += [_reload_step(setup, reload), _recheck_step(bundle)]
-    return ApplyPlan(bundle, setup, tuple(changes), tuple(steps), tuple(rewritten))
+    steps += [reload_step(setup, reload), _recheck_step(bundle)]
+    return ApplyPlan(
+        bundle, setup, tuple(changes), tuple(steps), tuple(rewritten), what=_what(bundle)
+    )
 
 
 # --- applying -----------------------------------------------------------------------
@@ -366,7 +380,7 @@ def apply(
             raise ServerError(
                 f"an earlier change ({left.what}) was stopped halfway: run 'gmailfix rollback' first"
             )
-        journal = Journal.start(root, "apply", f"apply {plan.bundle.path}", _journal_facts(plan))
+        journal = Journal.start(root, plan.kind, plan.what, _journal_facts(plan))
         return _apply_recorded(plan, journal, runner, connection)
 
 
@@ -509,6 +523,7 @@ def _recheck(
     plan: ApplyPlan, step: Step, connection: Connection | None
 ) -> tuple[StepResult, Diagnosis | None]:
     bundle = plan.bundle
+    assert bundle is not None, "only a bundle's plan has a recheck step"
     if connection is None:
         if not plan.root.is_system:
             return StepResult(
@@ -517,7 +532,7 @@ def _recheck(
         local = {(bundle.smtp_host, bundle.port): ("127.0.0.1", bundle.port)}
         connection = build(connect=local, timeout=10)
     target = parse_target(bundle.domain, bundle.smtp_host, bundle.port)
-    result = asyncio.run(diagnose(target, connection))
+    result = _run_coroutine(lambda: diagnose(target, connection))
     if result.accepted:
         return StepResult(step, True, "Gmail would accept it"), result
     if result.outcome == "unknown":
@@ -528,11 +543,32 @@ def _recheck(
     return StepResult(step, False, f"Gmail would still refuse: {said}"), result
 
 
+def _run_coroutine(make: Callable[[], Coroutine[Any, Any, Diagnosis]]) -> Diagnosis:
+    """Run a diagnosis to the end from sync code, also when this thread has a loop
+    running (the wizard): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 # --- rollback -----------------------------------------------------------------------
 
 
-def rollback(root: Root | None = None, *, runner: Runner = run_command) -> RollbackResult:
-    """Undo the last change (an apply, or TLS logging turned on) and reload the MTA."""
+def rollback(
+    root: Root | None = None,
+    *,
+    runner: Runner = run_command,
+    only: Path | None = None,
+    reload: Sequence[str] | None = None,
+) -> RollbackResult:
+    """Undo the last change (an apply, or TLS logging turned on) and reload the MTA.
+
+    The MTA is reloaded with the command the change used (kept in its journal),
+    or ``reload``. ``only``: undo that journal's change, if it is still the last.
+    """
     root = root or Root()
     if root.is_system and os.geteuid() != 0:
         raise ServerError("gmailfix rollback changes the mail server's files: run it as root")
@@ -540,9 +576,14 @@ def rollback(root: Root | None = None, *, runner: Runner = run_command) -> Rollb
         journal = last_change(root)
         if journal is None:
             raise ServerError("nothing to roll back: no change made by gmailfix is in place")
+        if only is not None and journal.folder != only:
+            raise ServerError(
+                f"another change ({journal.what}) was made since; undo changes one at a time "
+                "with 'gmailfix rollback'"
+            )
         restored = journal.restore()
         again = None
-        reload = journal.extra.get("reload")
+        reload = reload or journal.extra.get("reload")
         if reload:
             again = _command(
                 Step("reload", "restart the MTA with the old config", tuple(reload)), runner
