@@ -115,6 +115,7 @@ async def run_doctor(
     findings: list[Finding] = []
     on_disk = await _files(setup, tls, host, connection, findings)
     served = await _served(tls, host, connection, on_disk, findings)
+    notes += _login_note(served)
     if setup.debian:
         findings += _layout_trap(setup)
         findings += await asyncio.to_thread(_not_regenerated, setup, tls, runner)
@@ -201,15 +202,28 @@ async def _served(
         return served
     expected = on_disk.chain.leaf if on_disk is not None else None
     for item, result in zip(served, results, strict=True):
-        if result.error_code is not None and result.error_code != Code.CONNECTION_FAILED:
+        # NO_AUTH: TLS worked; login is for 'gmailfix diagnose' (a note says so)
+        if result.error_code not in (None, Code.CONNECTION_FAILED, Code.NO_AUTH):
             findings.append(finding(result.error_code, result.error or "", port=item.port))
-        elif (
+        if (
             item.certificate is not None
             and expected is not None
             and item.certificate.sha256 != expected.sha256
         ):
             findings.append(_stale(tls.mta, item, expected, on_disk))
     return served
+
+
+def _login_note(served: tuple[Served, ...]) -> list[str]:
+    """Gmail logs in after TLS; a port it uses that offers no login is worth a word."""
+    ports = [s.port for s in served if s.port in (465, 587) and s.error and "AUTH" in s.error]
+    if not ports:
+        return []
+    listed = " and ".join(str(p) for p in ports)
+    return [
+        f"port {listed} offers no login (AUTH) after TLS, which Gmail needs: "
+        "'gmailfix diagnose' and its enable-auth fix say more"
+    ]
 
 
 def _local_address(tls: TlsConfig) -> str:
@@ -343,9 +357,9 @@ def _copy_notes(setup: Setup) -> list[str]:
     real = Path(MACROS_FILE["debian-single"])
     if setup.macros is not None and setup.macros.exists() and not real.exists():
         return [
-            f"update-exim4.conf reads {setup.root.shown(setup.macros)} only when {real} exists "
-            "on this computer (it tests that fixed path), so under --root those macros are "
-            "not read"
+            "under --root, update-exim4.conf reads the copy's exim4.conf.localmacros only "
+            f"when this computer has {real} too (it tests that fixed path); here it has "
+            "none, so the copy's macros may be missing from what gmailfix read"
         ]
     return []
 
