@@ -127,7 +127,7 @@ def test_stale_certificate_served(server: Server, pki: Pki) -> None:
     server.start()
     issue(server, pki)
     server.add_macros(
-        [f"# renewed: the new certificate", *good_tls_lines(server)[1:3]], server.macros
+        ["# renewed: the new certificate", *good_tls_lines(server)[1:3]], server.macros
     )
     text = server.macros.read_text()
     # the person replaced the two MAIN_TLS_ lines by hand
