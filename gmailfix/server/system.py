@@ -83,7 +83,8 @@ class Ran:
 
     argv: tuple[str, ...]
     returncode: int
-    output: str  # stdout and stderr together, cut to OUTPUT_LIMIT
+    output: str  # stdout, then stderr, each cut to OUTPUT_LIMIT
+    errors: str = ""  # stderr alone: where programs say what went wrong
 
     @property
     def ok(self) -> bool:
@@ -91,9 +92,12 @@ class Ran:
 
     @property
     def last_line(self) -> str:
-        """The line most likely to say what went wrong."""
-        lines = [line.strip() for line in self.output.splitlines() if line.strip()]
-        return lines[-1] if lines else f"exit status {self.returncode}"
+        """The line most likely to say what went wrong (stderr's last, else stdout's)."""
+        for text in (self.errors, self.output):
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if lines:
+                return lines[-1]
+        return f"exit status {self.returncode}"
 
 
 Runner = Callable[[Sequence[str]], Ran]
@@ -114,8 +118,7 @@ def run_command(
         done = subprocess.run(
             words,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            capture_output=True,
             timeout=timeout,
             env=environment,
             check=False,
@@ -124,8 +127,9 @@ def run_command(
         return Ran(words, -1, f"{words[0]} did not finish in {timeout:g} s")
     except OSError as exc:
         return Ran(words, -1, f"cannot run {words[0]}: {reason(exc)}")
-    output = done.stdout[:OUTPUT_LIMIT].decode("utf-8", "replace")
-    return Ran(words, done.returncode, output)
+    out = done.stdout[:OUTPUT_LIMIT].decode("utf-8", "replace")
+    errors = done.stderr[:OUTPUT_LIMIT].decode("utf-8", "replace")
+    return Ran(words, done.returncode, out + errors, errors)
 
 
 def read_limited(path: Path, limit: int = FILE_LIMIT) -> bytes:

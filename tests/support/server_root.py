@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gmailfix.connection import Connection, build
 from gmailfix.lab import ca
+from gmailfix.render.exim import authenticators
 from gmailfix.server.system import Ran, run_command
 from tests.support import exim as eh
 from tests.support.programs import require_program, stop_process
@@ -228,12 +229,33 @@ def blog_certificate(server: Server) -> list[str]:
     key.write_bytes(leaf.key_pem())
     shutil.chown(key, "root", eh.EXIM_USER)
     key.chmod(0o640)
+    add_login(server)
     return [
         "MAIN_TLS_ENABLE = yes",
         f"MAIN_TLS_CERTIFICATE = {crt}",
         f"MAIN_TLS_PRIVATEKEY = {key}",
         "daemon_smtp_ports = 25 : 587",
     ]
+
+
+def add_login(server: Server, user: str = f"me@{DOMAIN}", password: str = "a password 7") -> None:
+    """Logins after TLS, as the person's server already has them (Gmail needs AUTH):
+    the bundle's authenticators, in the place each Debian layout reads them."""
+    hashed = subprocess.run(
+        [require_program("openssl"), "passwd", "-6", "-stdin"],
+        input=password, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    passwd = server.root / "etc/exim4/passwd"
+    passwd.write_text(f"{user}:{hashed}\n")
+    shutil.chown(passwd, "root", eh.EXIM_USER)
+    passwd.chmod(0o640)
+    text = authenticators(str(passwd))
+    if server.layout == "debian-split":
+        (server.root / "etc/exim4/conf.d/auth/30_exim4-config_test_login").write_text(text)
+    else:
+        template = server.root / "etc/exim4/exim4.conf.template"
+        body = template.read_text().replace("begin authenticators\n", "begin authenticators\n" + text, 1)
+        template.write_text(body)
 
 
 def issue(server: Server, pki: Pki, **kwargs: object) -> ca.Issued:
