@@ -115,14 +115,20 @@ def test_apply_fixes_the_blogs_server_and_rollback_restores_it(
         assert "+# gmailfix apply replaced: MAIN_TLS_CERTIFICATE = " in diff  # the blog's line
         assert "+# gmailfix apply replaced: daemon_smtp_ports = 25 : 587" in diff
         assert [s.key for s in plan.steps] == ["generate", "check", "files", "reload", "recheck"]
-        assert plan.steps[0].argv[:3] == ("update-exim4.conf", "--confdir", str(server.root / "etc/exim4"))  # type: ignore[index]
+        assert plan.steps[0].argv[:3] == (
+            "update-exim4.conf",
+            "--confdir",
+            str(server.root / "etc/exim4"),
+        )  # type: ignore[index]
 
         result = apply(plan, runner=server.run, connection=server.connection(dns, pki.root_file))
         assert result.outcome == "applied", result.results
         assert result.confirmed, result.diagnosis.findings if result.diagnosis else None
         assert all(r.ok and not r.skipped for r in result.results), result.results
         assert diagnose(server, dns, pki).accepted  # the restarted daemon serves the fix
-        assert server.generated in {server.root / p for p in changed_files(original, snapshot(server.root))}
+        assert server.generated in {
+            server.root / p for p in changed_files(original, snapshot(server.root))
+        }
 
         undone = rollback(Root(server.root), runner=server.run)
         assert changed_files(original, snapshot(server.root)) == []
@@ -136,14 +142,18 @@ def test_apply_fixes_the_blogs_server_and_rollback_restores_it(
             rollback(Root(server.root), runner=server.run)
 
 
-def test_a_failing_check_puts_every_file_back(pki: Pki, dns: str, broken: Diagnosis, bundles: Path) -> None:
+def test_a_failing_check_puts_every_file_back(
+    pki: Pki, dns: str, broken: Diagnosis, bundles: Path
+) -> None:
     """The bundle names a certificate that is not there: Exim's own check passes (it does
     not look at files), gmailfix's check of the files Exim will read fails, and every file
     is byte for byte as before."""
     with debian_server("debian-split") as server:
         broken_server(server)
         server.start()
-        bundle = export(broken, "debian-split", server.root / "etc/exim4/tls-missing", bundles / "fix")
+        bundle = export(
+            broken, "debian-split", server.root / "etc/exim4/tls-missing", bundles / "fix"
+        )
         original = snapshot(server.root)
         plan = plan_apply(bundle, Root(server.root), runner=server.run, reload=RESTART)
         assert any("does not exist yet" in w for w in plan.warnings)
@@ -170,7 +180,12 @@ def test_exims_own_check_failing_is_rolled_back(pki: Pki, broken: Diagnosis, bun
         mine = server.root / "etc/exim4/conf.d/main/00_mine"
         mine.write_text("MAIN_TLS_CERTIFICATE = /etc/ssl/mine.pem\n")
         server.macros.write_text(
-            "\n".join(ln for ln in server.macros.read_text().splitlines() if "MAIN_TLS_CERTIFICATE" not in ln) + "\n"
+            "\n".join(
+                ln
+                for ln in server.macros.read_text().splitlines()
+                if "MAIN_TLS_CERTIFICATE" not in ln
+            )
+            + "\n"
         )
         server.generate()
         issue(server, pki)
@@ -230,7 +245,9 @@ def test_a_bundle_for_the_other_layout_is_refused(broken: Diagnosis, bundles: Pa
             plan_apply(bundle, Root(server.root), runner=server.run)
 
 
-def test_a_changed_bundle_is_refused(broken: Diagnosis, bundles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_changed_bundle_is_refused(
+    broken: Diagnosis, bundles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with debian_server("debian-single") as server:
         bundle = export(broken, "debian-single", server.tls_dir, bundles / "fix")
         macros = bundle / "exim4/exim4.conf.localmacros"
@@ -256,10 +273,23 @@ def test_apply_refuses_to_run_as_non_root_without_root(broken: Diagnosis, bundle
         pytest.fail("setpriv (util-linux) is needed to run gmailfix as another user")
     repo = Path(__file__).resolve().parents[1]
     done = subprocess.run(
-        [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         sys.executable, "-c", "import sys; from gmailfix.cli.main import main; sys.exit(main(sys.argv[1:]))",
-         "apply", str(bundle), "--yes"],
-        capture_output=True, text=True, timeout=60, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
+        [
+            setpriv,
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import sys; from gmailfix.cli.main import main; sys.exit(main(sys.argv[1:]))",
+            "apply",
+            str(bundle),
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
     )
     assert done.returncode == 2, done.stderr
     assert "run it as root" in done.stderr
@@ -307,7 +337,9 @@ def test_a_zip_bundle_applies_too(pki: Pki, broken: Diagnosis, bundles: Path) ->
     with debian_server("debian-split") as server:
         broken_server(server)
         issue(server, pki)
-        plan = plan_fix(broken, "new-certificate", exim_layout="debian-split", tls_dir=str(server.tls_dir))
+        plan = plan_fix(
+            broken, "new-certificate", exim_layout="debian-split", tls_dir=str(server.tls_dir)
+        )
         zipped = write_bundle(bundle_files(plan, broken), bundles / "fix.zip", as_zip=True).path
         result = apply(plan_apply(zipped, Root(server.root), runner=server.run), runner=server.run)
     assert result.outcome == "applied", result.results

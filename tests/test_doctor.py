@@ -188,7 +188,11 @@ def test_config_not_regenerated(server: Server, pki: Pki) -> None:
     server.generate()
     issue(server, pki)
     server.add_macros(good_tls_lines(server)[1:3])  # a second definition would be refused...
-    lines = [ln for ln in server.macros.read_text().splitlines() if "exim.crt" not in ln and "exim.key" not in ln]
+    lines = [
+        ln
+        for ln in server.macros.read_text().splitlines()
+        if "exim.crt" not in ln and "exim.key" not in ln
+    ]
     server.macros.write_text("\n".join(lines) + "\n")  # ...so the old lines are replaced
     report = doctor(server, pki)  # update-exim4.conf was not run after the edit
     found = next(f for f in report.findings if f.code == Code.CONFIG_NOT_REGENERATED)
@@ -258,11 +262,15 @@ def _plan() -> FixPlan:
 # --- the command line --------------------------------------------------------------
 
 
-def test_cli_text_json_and_exit_statuses(server: Server, pki: Pki, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_text_json_and_exit_statuses(
+    server: Server, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
     server.add_macros(blog_certificate(server))
     server.generate()
     with _real_single_macros():
-        status = main(["doctor", "--root", str(server.root), "--host", HOST, "--ca-file", str(pki.root_file)])
+        status = main(
+            ["doctor", "--root", str(server.root), "--host", HOST, "--ca-file", str(pki.root_file)]
+        )
     out = capsys.readouterr().out
     assert status == 1
     assert "Mail server: Debian's Exim, one config file" in out

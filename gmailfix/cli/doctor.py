@@ -248,9 +248,10 @@ def _default_runner() -> Any:
 
 
 def _follow(args: argparse.Namespace, path: Any, out: TextIO) -> int:
-    from gmailfix.server.watch import GOOGLE, describe, follow
+    from gmailfix.server.watch import GOOGLE, describe, follow, log_size
     from gmailfix.text import clean
 
+    start = log_size(path)  # before asking: a connection right after the question counts
     print(
         "Now press 'Add account' in Gmail's 'Send mail as' (or send a test message). "
         f"Watching {clean(path)} for {args.seconds:g} s; Ctrl+C stops.",
@@ -261,7 +262,7 @@ def _follow(args: argparse.Namespace, path: Any, out: TextIO) -> int:
     deadline = time.monotonic() + float(args.seconds)
     seen = None
     try:
-        for attempt in follow(path, clients=clients, deadline=deadline):
+        for attempt in follow(path, start=start, clients=clients, deadline=deadline):
             if not attempt.google:
                 continue
             for line in describe(attempt):

@@ -51,7 +51,7 @@ _FIELDS = (
     "ptr=${base64:$sender_host_name} helo=${base64:$sender_helo_name} "
     "sni=${if def:tls_in_sni{${base64:$tls_in_sni}}{-}} tls=${base64:$tls_in_ver} "
     "cipher=${base64:$tls_in_cipher_std} authfail=$authentication_failed "
-    "auth=${base64:$sender_host_authenticated}"
+    "auth=${base64:$authenticated_id}"
 )
 
 
@@ -94,6 +94,7 @@ def plan_watch(
         "TLS details of every connection in Exim's log",
     )
     steps, rewritten = _exim_steps(setup)
+    steps.append(Step("files", "check that Exim now logs TLS details"))
     steps.append(reload_step(setup, reload))
     expect = {"log_selector": selector} if selector else {}
     return ApplyPlan(
@@ -399,6 +400,14 @@ def follow(
         if (deadline is not None and time.monotonic() >= deadline) or (stop and stop()):
             return
         time.sleep(poll)
+
+
+def log_size(path: Path) -> int:
+    """Where following ``path`` starts to see only what comes next."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _read_from(path: Path, offset: int) -> bytes:

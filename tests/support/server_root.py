@@ -90,8 +90,13 @@ class Server:
     def generate(self) -> None:
         """update-exim4.conf as the person would run it (the config the daemon reads)."""
         ran = self.run(
-            ["update-exim4.conf", "--confdir", str(self.root / "etc/exim4"),
-             "--output", str(self.generated)]
+            [
+                "update-exim4.conf",
+                "--confdir",
+                str(self.root / "etc/exim4"),
+                "--output",
+                str(self.generated),
+            ]
         )
         assert ran.ok, ran.output
 
@@ -191,7 +196,9 @@ def _lay_out(server: Server) -> None:
         shutil.chown(root / folder, eh.EXIM_USER, eh.EXIM_USER)
     conf = root / "etc/exim4/update-exim4.conf.conf"
     split = "true" if server.layout == "debian-split" else "false"
-    lines = [ln for ln in conf.read_text().splitlines() if not ln.startswith("dc_use_split_config=")]
+    lines = [
+        ln for ln in conf.read_text().splitlines() if not ln.startswith("dc_use_split_config=")
+    ]
     conf.write_text("\n".join([*lines, f"dc_use_split_config='{split}'"]) + "\n")
     server.add_macros(
         [
@@ -243,7 +250,10 @@ def add_login(server: Server, user: str = f"me@{DOMAIN}", password: str = "a pas
     the bundle's authenticators, in the place each Debian layout reads them."""
     hashed = subprocess.run(
         [require_program("openssl"), "passwd", "-6", "-stdin"],
-        input=password, capture_output=True, text=True, check=True,
+        input=password,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     passwd = server.root / "etc/exim4/passwd"
     passwd.write_text(f"{user}:{hashed}\n")
@@ -254,14 +264,18 @@ def add_login(server: Server, user: str = f"me@{DOMAIN}", password: str = "a pas
         (server.root / "etc/exim4/conf.d/auth/30_exim4-config_test_login").write_text(text)
     else:
         template = server.root / "etc/exim4/exim4.conf.template"
-        body = template.read_text().replace("begin authenticators\n", "begin authenticators\n" + text, 1)
+        body = template.read_text().replace(
+            "begin authenticators\n", "begin authenticators\n" + text, 1
+        )
         template.write_text(body)
 
 
 def issue(server: Server, pki: Pki, **kwargs: object) -> ca.Issued:
     """A certificate for HOST installed as the deploy hook does (root:Debian-exim, key 0640)."""
     leaf = ca.make_leaf(pki.intermediate, [HOST], **kwargs)  # type: ignore[arg-type]
-    eh.install_cert(server.tls_dir, HOST, leaf.cert_pem() + pki.intermediate.cert_pem(), leaf.key_pem())
+    eh.install_cert(
+        server.tls_dir, HOST, leaf.cert_pem() + pki.intermediate.cert_pem(), leaf.key_pem()
+    )
     return leaf
 
 
@@ -287,9 +301,16 @@ def snapshot(root: Path) -> dict[str, tuple[str, int, int, int]]:
             if path.is_file() and not path.is_symlink():
                 info = path.stat()
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                found[str(path.relative_to(root))] = (digest, info.st_mode, info.st_uid, info.st_gid)
+                found[str(path.relative_to(root))] = (
+                    digest,
+                    info.st_mode,
+                    info.st_uid,
+                    info.st_gid,
+                )
     return found
 
 
-def changed_files(before: dict[str, tuple[str, int, int, int]], after: dict[str, tuple[str, int, int, int]]) -> list[str]:
+def changed_files(
+    before: dict[str, tuple[str, int, int, int]], after: dict[str, tuple[str, int, int, int]]
+) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
