@@ -238,7 +238,9 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
             undone = rollback(root, runner=_default_runner(), only=journal)
             print("TLS logging is off again (the files are as they were).", file=out)
             if undone.reload is not None and not undone.reload.ok:
-                print(f"gmailfix: {undone.reload.detail}", file=out)
+                from gmailfix.text import clean
+
+                print(f"gmailfix: {clean(undone.reload.detail)}", file=out)
 
 
 def _default_runner() -> Any:

@@ -93,3 +93,23 @@ CERTIFICATE_CODES = frozenset(
         Code.CERTIFICATE_UNPARSEABLE,
     }
 )
+
+# Codes only the checks on the mail server itself (gmailfix doctor) produce. Each
+# finding says what to change on the server; none is the cause of a diagnosis's
+# verdict, so no remedy kind lists them in its FIXES.
+SERVER_CODES = frozenset(
+    {
+        Code.MTA_CONFIG_INVALID,
+        Code.CERTIFICATE_NOT_CONFIGURED,
+        Code.CERTIFICATE_FILE_MISSING,
+        Code.CERTIFICATE_FILE_INVALID,
+        Code.KEY_UNREADABLE_BY_MTA,
+        Code.KEY_DOES_NOT_MATCH,
+        Code.STALE_CERTIFICATE_SERVED,
+        Code.CERTIFICATE_EXPIRING,
+        Code.MACROS_IN_WRONG_LAYOUT,
+        Code.CONFIG_NOT_REGENERATED,
+        Code.NO_DEPLOY_HOOK,
+        Code.MTA_NOT_LISTENING,
+    }
+)

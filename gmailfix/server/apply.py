@@ -185,6 +185,8 @@ def _check_bundle(bundle: Bundle) -> None:
 def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> ApplyPlan:
     layout = setup.layout or "plain"
     bundle_file = LAYOUT_FILES[layout][0]
+    if not any(path in bundle.files for path, _ in LAYOUT_FILES.values()):
+        raise ServerError("this bundle holds no Exim settings: nothing to apply on the server")
     if bundle_file not in bundle.files:
         written = bundle.exim_layout or "another layout"
         raise ServerError(

@@ -8,6 +8,7 @@ written atomically like any other; the real files are never edited in place.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -73,6 +74,10 @@ def _run_on_copy(script: bytes, conf: Path, runner: Runner) -> dict[str, bytes]:
     try:
         for name in EDITED:
             write_atomic(folder / name, read_limited(conf / name), mode=0o644)
+            # the copy keeps main.cf's age: Postfix waits before reading a file
+            # written less than a second or two ago
+            found = (conf / name).stat()
+            os.utime(folder / name, ns=(found.st_atime_ns, found.st_mtime_ns))
         write_atomic(folder / "postconf.sh", script, mode=0o700)
         ran = runner(["env", f"MAIL_CONFIG={folder}", "sh", str(folder / "postconf.sh")])
         if not ran.ok:

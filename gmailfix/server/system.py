@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gmailfix.errors import GmailfixError
+from gmailfix.text import clean
 
 OUTPUT_LIMIT = 64 * 1024  # what is kept of a command's output
 FILE_LIMIT = 1024 * 1024  # a config file, certificate or log chunk larger than this is refused
@@ -96,7 +97,7 @@ class Ran:
         for text in (self.errors, self.output):
             lines = [line.strip() for line in text.splitlines() if line.strip()]
             if lines:
-                return lines[-1]
+                return clean(lines[-1])  # a program's words: shown, so made safe here
         return f"exit status {self.returncode}"
 
 

@@ -446,14 +446,18 @@ def _stopped_words(attempt: Attempt) -> str:
     stopped = attempt.stopped
     if stopped == "tls-refused":
         return (
-            f"stopped in the TLS handshake: Exim says '{attempt.tls_error}'. The client ended "
+            f"stopped in the TLS handshake: Exim says '{_said(attempt.tls_error)}'. The client ended "
             "it, which is what a client does when it refuses the certificate"
         )
     if stopped == "tls-failed":
-        return f"stopped in the TLS handshake: Exim says '{attempt.tls_error}'"
+        return f"stopped in the TLS handshake: Exim says '{_said(attempt.tls_error)}'"
     if stopped == "auth-refused":
         return f"got through TLS, then the login (AUTH) failed: {attempt.auth_refused}"
     if stopped == "quit":
         done = f", logged in as {attempt.authenticated}" if attempt.authenticated else ""
         return f"got through TLS{done} and said goodbye (QUIT)"
     return f"the connection ended without QUIT ({attempt.ended or 'dropped'})"
+
+
+def _said(text: str | None) -> str:
+    return (text or "").rstrip(". ")
