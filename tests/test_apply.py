@@ -9,6 +9,7 @@ back byte for byte; rollback after a good apply does too.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -407,3 +408,89 @@ def test_a_postfix_bundle_on_real_postfix(pki: Pki, bundles: Path) -> None:
             assert not run_diagnosis(connection, f"me@{DOMAIN}", HOST, 587).accepted
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- a plain exim.conf (not Debian's) -----------------------------------------------------
+
+
+def test_a_plain_exim_conf(pki: Pki, dns: str, broken: Diagnosis, bundles: Path) -> None:
+    """Exim with its own exim.conf: doctor reads it as it is, apply adds the bundle's
+    tls-main.conf with an .include before the first 'begin' and comments out the lines it
+    replaces; a daemon started from the result passes Gmail's check; rollback restores it."""
+    from gmailfix.connection import build
+    from gmailfix.lab import ca
+    from gmailfix.render.exim import authenticators
+    from gmailfix.server.doctor import run_doctor
+
+    root = eh.shared_dir()
+    try:
+        conf_dir = root / "etc/exim"
+        tls_dir = conf_dir / "tls"
+        tls_dir.mkdir(parents=True)
+        for sub in ("log", "spool"):
+            (root / sub).mkdir()
+            shutil.chown(root / sub, eh.EXIM_USER, eh.EXIM_USER)
+        blog = ca.make_leaf(None, ["other.example"])
+        (conf_dir / "exim.crt").write_bytes(blog.cert_pem())
+        (conf_dir / "exim.key").write_bytes(blog.key_pem())
+        shutil.chown(conf_dir / "exim.key", "root", eh.EXIM_USER)
+        (conf_dir / "exim.key").chmod(0o640)
+        passwd = conf_dir / "passwd"
+        passwd.write_text("nobody:*\n")
+        conf = conf_dir / "exim.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "primary_hostname = mail.doctor.test",
+                    f"log_file_path = {root}/log/%slog",
+                    f"spool_directory = {root}/spool",
+                    "acl_smtp_rcpt = accept",
+                    "local_interfaces = <; 127.0.13.1",
+                    "tls_advertise_hosts = *",
+                    f"tls_certificate = {conf_dir}/exim.crt",
+                    f"tls_privatekey = {conf_dir}/exim.key",
+                    "daemon_smtp_ports = 25 : 587",
+                    "begin authenticators",
+                    authenticators(str(passwd)),
+                ]
+            )
+        )
+        conf.chmod(0o644)
+        report = asyncio.run(run_doctor(Root(root), host=HOST, connection=build(timeout=3)))
+        assert report.setup.layout == "plain" and report.setup.config == conf
+        assert {"self-signed", "hostname-mismatch"} <= {str(f.code) for f in report.findings}
+
+        bundle = export(broken, "plain", tls_dir, bundles / "fix")
+        leaf = ca.make_leaf(pki.intermediate, [HOST])
+        eh.install_cert(
+            tls_dir, HOST, leaf.cert_pem() + pki.intermediate.cert_pem(), leaf.key_pem()
+        )
+        before = {p: p.read_bytes() for p in conf_dir.glob("*") if p.is_file()}
+        plan = plan_apply(bundle, Root(root))
+        assert [c.shown for c in plan.changes] == [
+            "/etc/exim/gmailfix-tls.conf",
+            "/etc/exim/exim.conf",
+        ]
+        result = apply(plan)
+        assert result.outcome == "applied", result.results
+        text = conf.read_text()
+        assert f".include {conf_dir}/gmailfix-tls.conf" in text
+        assert text.index(".include") < text.index("begin authenticators")
+        assert f"# gmailfix apply replaced: tls_certificate = {conf_dir}/exim.crt" in text
+        with eh.exim_daemon(conf, root, interface="127.0.13.1"):
+            after = run_diagnosis(
+                build(
+                    dns_server=dns,
+                    ca_files=[str(pki.root_file)],
+                    connect={(HOST, 587): ("127.0.13.1", 587)},
+                    timeout=5,
+                ),
+                f"me@{DOMAIN}",
+                HOST,
+                587,
+            )
+        assert after.accepted, after.findings
+        rollback(Root(root))
+        assert {p: p.read_bytes() for p in conf_dir.glob("*") if p.is_file()} == before
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -34,7 +34,7 @@ from gmailfix.render.exim import AUTH_FILES, LAYOUT_FILES
 from gmailfix.server import exim, postfix
 from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.certfiles import check_files
-from gmailfix.server.edit import FileChange, current_text, file_change, with_block
+from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
 from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
 from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, TlsConfig, detect, port_list
 from gmailfix.server.steps import Step, StepResult
@@ -242,7 +242,13 @@ def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
         include, root.shown(include), block.encode(), "the TLS settings, loaded by .include"
     )
     line = f".include {include}\n"
-    text = with_block(current_text(setup.config), line, APPLY_TAG, main_section_only=True)
+    text = with_block(
+        current_text(setup.config),
+        line,
+        APPLY_TAG,
+        main_section_only=True,
+        names=defined_names(block),
+    )
     config = file_change(
         setup.config, root.shown(setup.config), _bytes(text), "loads the TLS settings"
     )

@@ -94,15 +94,24 @@ def defined_names(block: str) -> set[str]:
     return names
 
 
-def with_block(text: str, block: str, tag: str, *, main_section_only: bool) -> str:
+def with_block(
+    text: str,
+    block: str,
+    tag: str,
+    *,
+    main_section_only: bool,
+    names: set[str] | None = None,
+) -> str:
     """``text`` with gmailfix's ``tag`` block set to ``block``.
 
     ``main_section_only``: an exim.conf, where the block goes before the first
     ``begin`` and only the main section is searched for settings to comment
     out; otherwise (a Debian macros file, all main section) it goes at the end.
+    ``names``: the settings to comment out (default: those the block sets; an
+    ``.include`` line sets those of the file it loads).
     """
     lines = _without_block(text.splitlines(), tag)
-    names = defined_names(block)
+    names = defined_names(block) if names is None else names
     end = _main_section_end(lines) if main_section_only else len(lines)
     lines = _comment_out(lines[:end], names, tag) + lines[end:]
     wrapped = [begin_marker(tag), *block.rstrip("\n").splitlines(), end_marker(tag)]
