@@ -494,3 +494,29 @@ def test_a_plain_exim_conf(pki: Pki, dns: str, broken: Diagnosis, bundles: Path)
         assert {p: p.read_bytes() for p in conf_dir.glob("*") if p.is_file()} == before
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_symlinked_config_file_is_not_replaced(broken: Diagnosis, bundles: Path) -> None:
+    with debian_server("debian-single") as server:
+        real = server.root / "elsewhere.conf"
+        real.write_text("# the person keeps the macros elsewhere\n")
+        server.macros.unlink()
+        server.macros.symlink_to(real)
+        bundle = export(broken, "debian-single", server.tls_dir, bundles / "fix")
+        with pytest.raises(ServerError, match="not a regular file"):
+            plan_apply(bundle, Root(server.root), runner=server.run)
+        assert journals(Root(server.root)) == []
+
+
+def test_the_gmailfix_block_is_replaced_not_doubled() -> None:
+    from gmailfix.server.edit import with_block, without_block
+
+    mine = "keep_me = 1\ntls_certificate = /old \\\n  continued\nbegin acl\ntls_certificate = x\n"
+    once = with_block(mine, "tls_certificate = /new\n", "apply", main_section_only=True)
+    twice = with_block(once, "tls_certificate = /newer\n", "apply", main_section_only=True)
+    assert twice.count(">>> gmailfix apply") == 1 and "/newer" in twice and "= /new\n" not in twice
+    assert "# gmailfix apply replaced: tls_certificate = /old \\" in twice
+    assert "# gmailfix apply replaced:   continued" in twice
+    assert "begin acl\ntls_certificate = x\n" in twice  # only the main section is touched
+    assert twice.index(">>> gmailfix") < twice.index("begin acl")
+    assert ">>> gmailfix apply" not in without_block(twice, "apply")

@@ -400,10 +400,14 @@ def _journal_facts(plan: ApplyPlan) -> dict[str, Any]:
 def _apply_recorded(
     plan: ApplyPlan, journal: Journal, runner: Runner, connection: Connection | None
 ) -> ApplyResult:
-    for change in plan.changes:
-        journal.record(change.path, change.shown)
-    for path in plan.rewritten:
-        journal.record(path, plan.root.shown(path))
+    try:
+        for change in plan.changes:
+            journal.record(change.path, change.shown)
+        for path in plan.rewritten:
+            journal.record(path, plan.root.shown(path))
+    except BaseException:
+        journal.finish("rolled-back")  # nothing was written yet: the journal is closed
+        raise
     results: list[StepResult] = []
     diagnosis: Diagnosis | None = None
     try:

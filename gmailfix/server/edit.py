@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmailfix.server.system import read_limited
+from gmailfix.server.system import ServerError, read_limited
 
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*==?")
 _BEGIN_SECTION = re.compile(r"^\s*begin\s+\w+\s*$")
@@ -69,6 +69,8 @@ def file_change(path: Path, shown: str, after: bytes, why: str, mode: int = 0o64
         found = os.lstat(path)
     except FileNotFoundError:
         return FileChange(path, shown, None, after, mode, why=why)
+    if not stat.S_ISREG(found.st_mode):
+        raise ServerError(f"{shown} is not a regular file (a link?); gmailfix does not replace it")
     before = read_limited(path)
     return FileChange(
         path, shown, before, after, stat.S_IMODE(found.st_mode), found.st_uid, found.st_gid, why
