@@ -20,7 +20,8 @@ from gmailfix.cli.doctor import (
 )
 
 if TYPE_CHECKING:
-    from gmailfix.server.apply import ApplyPlan, ApplyResult
+    from gmailfix.server.apply import ApplyResult
+    from gmailfix.server.plan import ApplyPlan
 
 EXIT_APPLIED, EXIT_ROLLED_BACK, EXIT_USAGE, EXIT_NOT_CONFIRMED = 0, 1, 2, 3
 

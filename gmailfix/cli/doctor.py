@@ -16,8 +16,8 @@ from gmailfix.cli.args import Parser
 
 if TYPE_CHECKING:
     from gmailfix.connection import Connection
-    from gmailfix.server.apply import ApplyPlan
     from gmailfix.server.doctor import DoctorReport, Served
+    from gmailfix.server.plan import ApplyPlan
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 MTA_CHOICES = ("exim", "postfix")

@@ -1,15 +1,15 @@
-"""``gmailfix apply`` and ``gmailfix rollback``: a bundle put in place safely, or not at all.
+"""``gmailfix apply`` and ``gmailfix rollback``: a plan put in place safely, or not at all.
 
-    plan_apply(bundle, root) ─► ApplyPlan: every change as a diff, every command
     apply(plan) ─► journal (backups) ─► atomic writes ─► the MTA's own check
         ─► the files it will read ─► reload ─► diagnose as Gmail ─► ApplyResult
                  any step fails, or a signal comes ─► every file put back, reload
 
-Only the MTA's config files the bundle names are written (and Debian's
+Only the files the plan names are written (the MTA's config, and Debian's
 generated config, which update-exim4.conf rewrites); certificates come from
-certbot and its deploy hook, never from here. The command-runner and the
-Connection used for the last check are seams: tests point them at a
-throwaway daemon under ``--root``.
+certbot and its deploy hook, never from here. The command runner and the
+Connection of the last check are seams: tests point them at a throwaway
+daemon under ``--root``. ``plan_apply`` and ``ApplyPlan`` live in plan.py and
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
@@ -30,13 +30,11 @@ from gmailfix.connection import Connection, build
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.findings.codes import Code
 from gmailfix.inputs import parse_target
-from gmailfix.render.exim import AUTH_FILES, LAYOUT_FILES
 from gmailfix.server import exim, postfix
-from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.certfiles import check_files
-from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
 from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
-from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, TlsConfig, detect, port_list
+from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, port_list
+from gmailfix.server.plan import ApplyPlan, plan_apply, reload_step
 from gmailfix.server.steps import Step, StepResult
 from gmailfix.server.system import (
     Ran,
@@ -48,6 +46,16 @@ from gmailfix.server.system import (
     write_atomic,
 )
 
+__all__ = [
+    "ApplyPlan",
+    "ApplyResult",
+    "RollbackResult",
+    "apply",
+    "plan_apply",
+    "reload_step",
+    "rollback",
+]
+
 Outcome = Literal["applied", "rolled-back"]
 FILE_CODES = frozenset(
     {
@@ -57,57 +65,6 @@ FILE_CODES = frozenset(
         Code.KEY_DOES_NOT_MATCH,
     }
 )
-APPLY_TAG = "apply"
-SERVER_REMEDIES = frozenset(
-    {
-        "new-certificate",
-        "sni",
-        "serve-full-chain",
-        "enable-starttls",
-        "enable-auth",
-        "open-port",
-        "fix-tls-mode",
-    }
-)
-PANEL_STACKS = frozenset(
-    {
-        "cpanel",
-        "directadmin",
-        "hestiacp",
-        "plesk",
-        "mailcow",
-        "docker-mailserver",
-        "iredmail",
-        "mail-in-a-box",
-        "zimbra",
-    }
-)
-
-
-@dataclass(frozen=True)
-class ApplyPlan:
-    """Everything ``apply`` would do; nothing has been written yet."""
-
-    bundle: Bundle | None  # None: a change of gmailfix's own (TLS logging for --watch)
-    setup: Setup
-    changes: tuple[FileChange, ...]
-    steps: tuple[Step, ...]
-    rewritten: tuple[Path, ...] = ()  # files a step rewrites (Debian's generated config)
-    expect: dict[str, str] = field(default_factory=dict)  # settings the MTA must show after
-    warnings: tuple[str, ...] = ()
-    kind: str = "apply"  # the journal's kind: "apply" or "watch"
-    what: str = ""  # the journal's words for the change
-
-    @property
-    def root(self) -> Root:
-        return self.setup.root
-
-    def diff(self) -> str:
-        return "".join(change.diff() for change in self.changes if change.changed)
-
-    @property
-    def commands(self) -> list[str]:
-        return [" ".join(step.argv) for step in self.steps if step.argv]
 
 
 @dataclass(frozen=True)
@@ -135,231 +92,6 @@ class RollbackResult:
     what: str
     restored: tuple[Restored, ...]
     reload: StepResult | None
-
-
-# --- the plan -----------------------------------------------------------------------
-
-
-def plan_apply(
-    bundle: Bundle | str | Path,
-    root: Root | None = None,
-    *,
-    runner: Runner = run_command,
-    reload: Sequence[str] | None = None,
-    mta: MtaName | None = None,
-) -> ApplyPlan:
-    """What applying ``bundle`` under ``root`` would change, and the commands it would run.
-
-    ``reload`` replaces the MTA's reload command (under ``--root`` there is no
-    service to reload unless one is given). Raises ServerError when the bundle
-    does not fit this server; reads only.
-    """
-    root = root or Root()
-    if not isinstance(bundle, Bundle):
-        bundle = read_bundle(bundle)
-    _check_bundle(bundle)
-    setup = detect(root, mta or bundle.mta)  # type: ignore[arg-type]
-    if setup.mta != bundle.mta:
-        raise ServerError(
-            f"this bundle is for {bundle.mta.capitalize()} but this server runs {setup.label}; "
-            f"export it again with --mta {setup.mta}"
-        )
-    if setup.mta == "postfix":
-        return _postfix_plan(bundle, setup, runner, reload)
-    return _exim_plan(bundle, setup, reload)
-
-
-def _check_bundle(bundle: Bundle) -> None:
-    if bundle.stack in PANEL_STACKS:
-        raise ServerError(
-            f"this bundle is for a server managed by {bundle.stack}: its panel rewrites the mail "
-            "configuration, so follow the bundle's README instead of gmailfix apply"
-        )
-    if bundle.remedy not in SERVER_REMEDIES:
-        raise ServerError(
-            "this fix changes only Gmail's settings (see gmail-settings.txt); nothing to apply "
-            "on the server"
-        )
-
-
-def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> ApplyPlan:
-    layout = setup.layout or "plain"
-    bundle_file = LAYOUT_FILES[layout][0]
-    if not any(path in bundle.files for path, _ in LAYOUT_FILES.values()):
-        raise ServerError("this bundle holds no Exim settings: nothing to apply on the server")
-    if bundle_file not in bundle.files:
-        written = bundle.exim_layout or "another layout"
-        raise ServerError(
-            f"this bundle was written for {written}, but this server uses {setup.label}; "
-            f"export it again with --exim-layout {layout}"
-        )
-    block = bundle.text(bundle_file)
-    changes = [*_layout_changes(setup, block), *_extra_exim_files(bundle, setup, block)]
-    steps: list[Step] = []
-    rewritten: tuple[Path, ...] = ()
-    config = setup.config
-    if setup.debian:
-        generated = setup.root.file(DEBIAN_GENERATED)
-        steps.append(
-            Step(
-                "generate",
-                "make Exim's config from /etc/exim4",
-                tuple(exim.generate_command(setup, generated)),
-            )
-        )
-        rewritten = (generated,)
-        config = generated
-    steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
-    steps.append(Step("files", "check the certificate and key Exim will read, as its user"))
-    steps.append(reload_step(setup, reload))
-    steps.append(_recheck_step(bundle))
-    warnings = _missing_files_warning(setup, block)
-    return ApplyPlan(
-        bundle,
-        setup,
-        tuple(changes),
-        tuple(steps),
-        rewritten,
-        _expected(block),
-        warnings,
-        what=_what(bundle),
-    )
-
-
-def _what(bundle: Bundle) -> str:
-    return f"apply {show_path(bundle.path)} ({bundle.remedy} for {bundle.smtp_host})"
-
-
-def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
-    root = setup.root
-    if setup.debian:
-        assert setup.macros is not None
-        text = with_block(current_text(setup.macros), block, APPLY_TAG, main_section_only=False)
-        why = "the local macros file this layout reads"
-        return [file_change(setup.macros, root.shown(setup.macros), _bytes(text), why)]
-    include = setup.config.parent / "gmailfix-tls.conf"
-    included = file_change(
-        include, root.shown(include), block.encode(), "the TLS settings, loaded by .include"
-    )
-    line = f".include {include}\n"
-    text = with_block(
-        current_text(setup.config),
-        line,
-        APPLY_TAG,
-        main_section_only=True,
-        names=defined_names(block),
-    )
-    config = file_change(
-        setup.config, root.shown(setup.config), _bytes(text), "loads the TLS settings"
-    )
-    return [included, config]
-
-
-def _extra_exim_files(bundle: Bundle, setup: Setup, block: str) -> list[FileChange]:
-    changes = []
-    if "exim4/tls/sni.map" in bundle.files:
-        match = re.search(r"lsearch\{(/[^}]+)\}", block)
-        if match is None:
-            raise ServerError("the bundle's SNI map has no place in its Exim settings")
-        path = setup.root.file(match.group(1))
-        changes.append(
-            file_change(
-                path,
-                setup.root.shown(path),
-                bundle.files["exim4/tls/sni.map"],
-                "the SNI name to certificate map",
-            )
-        )
-    if bundle.remedy == "enable-auth":
-        if setup.layout != "debian-split":
-            raise ServerError(
-                "turning on login needs authenticators pasted into Exim's config by hand for "
-                f"{setup.label}: follow the bundle's README (gmailfix apply does it only for "
-                "Debian's split config)"
-            )
-        source, folder = AUTH_FILES["debian-split"]
-        path = setup.root.file(folder + source.rsplit("/", 1)[1])
-        changes.append(
-            file_change(
-                path,
-                setup.root.shown(path),
-                bundle.files[source],
-                "authenticators offered only over TLS",
-            )
-        )
-    return changes
-
-
-def _expected(block: str) -> dict[str, str]:
-    """Settings the MTA must show once the block is read (the layout trap shows here)."""
-    pairs = {
-        "MAIN_TLS_CERTIFICATE": "tls_certificate",
-        "tls_certificate": "tls_certificate",
-        "daemon_smtp_ports": "daemon_smtp_ports",
-        "tls_on_connect_ports": "tls_on_connect_ports",
-    }
-    expected: dict[str, str] = {}
-    for line in block.splitlines():
-        name, sep, value = line.partition("=")
-        name = name.strip()
-        if sep and name in pairs and not line.lstrip().startswith("#"):
-            expected[pairs[name]] = value.strip()
-    return expected
-
-
-def _missing_files_warning(setup: Setup, block: str) -> tuple[str, ...]:
-    certificate = _expected(block).get("tls_certificate", "")
-    if not certificate or "$" in certificate:
-        return ()
-    if setup.root.file(certificate).exists():
-        return ()
-    return (
-        f"{certificate} does not exist yet: get the certificate first (the bundle's "
-        "certbot/issue.sh), or the check will fail and everything will be put back",
-    )
-
-
-def reload_step(setup: Setup, reload: Sequence[str] | None) -> Step:
-    label = "Postfix" if setup.mta == "postfix" else "Exim"
-    if reload is not None:
-        return Step("reload", f"restart {label} with the new config", tuple(reload))
-    if not setup.root.is_system:
-        return Step("reload", f"restart {label} (not under --root: no service runs from a copy)")
-    if setup.mta == "postfix":
-        return Step("reload", "reload Postfix", ("postfix", "reload"))
-    if setup.debian or setup.root.file("/etc/init.d/exim4").exists():
-        return Step(
-            "reload", "restart Exim with the new config", ("invoke-rc.d", "exim4", "restart")
-        )
-    return Step("reload", "restart Exim with the new config", ("systemctl", "restart", "exim"))
-
-
-def _recheck_step(bundle: Bundle) -> Step:
-    return Step(
-        "recheck",
-        f"check {bundle.smtp_host} port {bundle.port} here as Gmail does (a trusted "
-        "certificate for that name)",
-    )
-
-
-def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-# --- Postfix ------------------------------------------------------------------------
-
-
-def _postfix_plan(
-    bundle: Bundle, setup: Setup, runner: Runner, reload: Sequence[str] | None
-) -> ApplyPlan:
-    from gmailfix.server.postfix_apply import postfix_changes
-
-    changes, steps, rewritten = postfix_changes(bundle, setup, runner)
-    steps = [*steps, Step("files", "check the certificate and key Postfix will read")]
-    steps += [reload_step(setup, reload), _recheck_step(bundle)]
-    return ApplyPlan(
-        bundle, setup, tuple(changes), tuple(steps), tuple(rewritten), what=_what(bundle)
-    )
 
 
 # --- applying -----------------------------------------------------------------------

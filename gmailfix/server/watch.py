@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gmailfix.server import exim
-from gmailfix.server.apply import ApplyPlan, reload_step
 from gmailfix.server.edit import current_text, file_change, has_block, with_block
 from gmailfix.server.mta import DEBIAN_GENERATED, Setup, detect
+from gmailfix.server.plan import ApplyPlan, reload_step
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command
 
