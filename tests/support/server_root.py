@@ -184,7 +184,30 @@ def debian_server(layout: str = "debian-single") -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+        _wait_for_children(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_for_children(root: Path) -> None:
+    """The daemon's forked children (one per connection) may still be writing their last
+    log line; removed first, Exim would make the log folder again. They carry the
+    daemon's command line, which names the root."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _processes_naming(root):
+        time.sleep(0.02)
+
+
+def _processes_naming(root: Path) -> bool:
+    marker = str(root).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _lay_out(server: Server) -> None:
