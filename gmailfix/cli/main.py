@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--include-key", action="store_true", help="put the private key in the bundle"
     )
+    # on the mail server itself: doctor (and --watch), apply, rollback
+    from gmailfix.cli.apply import add_apply_parsers
+    from gmailfix.cli.doctor import add_doctor_parser
+
+    add_doctor_parser(sub)
+    add_apply_parsers(sub)
     lab = sub.add_parser("lab", help="run the offline lab and print commands to try")
     lab.add_argument(
         "--dns-port", type=_port_number, default=5353, help="port of the lab DNS (default 5353)"
@@ -160,6 +166,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gmailfix.cli.export import run_export
 
         return run_export(args)
+    if args.command == "doctor":
+        from gmailfix.cli.doctor import run_doctor_cli
+
+        return run_doctor_cli(args, sys.stdout)
+    if args.command == "apply":
+        from gmailfix.cli.apply import run_apply
+
+        return run_apply(args, sys.stdout)
+    if args.command == "rollback":
+        from gmailfix.cli.apply import run_rollback
+
+        return run_rollback(args, sys.stdout)
     if args.command == "lab":
         from gmailfix.cli.lab import run_lab
 

@@ -47,6 +47,19 @@ class Code(StrEnum):
     NO_CANDIDATES = "no-candidates"
     # this computer, not the server
     CANNOT_CHECK_HERE = "cannot-check-here"
+    # on the mail server itself (gmailfix doctor)
+    MTA_CONFIG_INVALID = "mta-config-invalid"
+    CERTIFICATE_NOT_CONFIGURED = "certificate-not-configured"
+    CERTIFICATE_FILE_MISSING = "certificate-file-missing"
+    CERTIFICATE_FILE_INVALID = "certificate-file-invalid"
+    KEY_UNREADABLE_BY_MTA = "key-unreadable-by-mta"
+    KEY_DOES_NOT_MATCH = "key-does-not-match"
+    STALE_CERTIFICATE_SERVED = "stale-certificate-served"
+    CERTIFICATE_EXPIRING = "certificate-expiring"
+    MACROS_IN_WRONG_LAYOUT = "macros-in-wrong-layout"
+    CONFIG_NOT_REGENERATED = "config-not-regenerated"
+    NO_DEPLOY_HOOK = "no-deploy-hook"
+    MTA_NOT_LISTENING = "mta-not-listening"
 
 
 # Codes a probe can end with (ProbeResult.error_code).
@@ -78,5 +91,25 @@ CERTIFICATE_CODES = frozenset(
         Code.EXPIRED,
         Code.NOT_YET_VALID,
         Code.CERTIFICATE_UNPARSEABLE,
+    }
+)
+
+# Codes only the checks on the mail server itself (gmailfix doctor) produce. Each
+# finding says what to change on the server; none is the cause of a diagnosis's
+# verdict, so no remedy kind lists them in its FIXES.
+SERVER_CODES = frozenset(
+    {
+        Code.MTA_CONFIG_INVALID,
+        Code.CERTIFICATE_NOT_CONFIGURED,
+        Code.CERTIFICATE_FILE_MISSING,
+        Code.CERTIFICATE_FILE_INVALID,
+        Code.KEY_UNREADABLE_BY_MTA,
+        Code.KEY_DOES_NOT_MATCH,
+        Code.STALE_CERTIFICATE_SERVED,
+        Code.CERTIFICATE_EXPIRING,
+        Code.MACROS_IN_WRONG_LAYOUT,
+        Code.CONFIG_NOT_REGENERATED,
+        Code.NO_DEPLOY_HOOK,
+        Code.MTA_NOT_LISTENING,
     }
 )

@@ -1,0 +1,289 @@
+"""``gmailfix doctor`` and ``gmailfix doctor --watch``: the mail server checked from inside.
+
+Exit statuses: 0 nothing wrong, 1 problems found (with --watch: Google's
+connection stopped, or none came in time), 2 bad input. The engine is
+imported only when the command runs, so ``gmailfix --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from gmailfix.cli.args import Parser
+
+if TYPE_CHECKING:
+    from gmailfix.connection import Connection
+    from gmailfix.server.doctor import DoctorReport, Served
+    from gmailfix.server.plan import ApplyPlan
+
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+MTA_CHOICES = ("exim", "postfix")
+
+
+# --- options --------------------------------------------------------------------------
+
+
+def server_options() -> Parser:
+    """--root and --reload-command, shared by doctor, apply and rollback."""
+    parent = Parser(add_help=False)
+    group = parent.add_argument_group("the server")
+    group.add_argument(
+        "--root", metavar="DIR", help="a copy of the server's filesystem (default: this computer)"
+    )
+    group.add_argument(
+        "--reload-command",
+        metavar="CMD",
+        help="how to restart the MTA (default: invoke-rc.d exim4 restart, or postfix reload; "
+        "under --root nothing is restarted unless this is given)",
+    )
+    return parent
+
+
+def check_options() -> Parser:
+    """Where the server's ports are reached and which roots are trusted (doctor, apply)."""
+    parent = Parser(add_help=False)
+    group = parent.add_argument_group("checking")
+    group.add_argument(
+        "--connect",
+        action="append",
+        default=[],
+        metavar="HOST:PORT=ADDR:PORT",
+        help="reach HOST:PORT at ADDR:PORT (default: the MTA's own address here)",
+    )
+    group.add_argument(
+        "--ca-file", action="append", default=[], metavar="PEM", help="extra trust anchors"
+    )
+    group.add_argument("--dns-server", metavar="HOST[:PORT]", help="ask this DNS server")
+    group.add_argument("--timeout", default="10", metavar="SECONDS", help="per check (default 10)")
+    return parent
+
+
+def add_doctor_parser(sub: Any) -> None:
+    """The ``doctor`` subcommand (``sub``: the parser's subparsers)."""
+    doctor = sub.add_parser(
+        "doctor",
+        parents=[server_options(), check_options()],
+        help="on the mail server: check its TLS set-up (exit 0 fine, 1 problems, 2 bad input)",
+    )
+    doctor.add_argument("--json", action="store_true", help="print gmailfix.doctor/1 JSON")
+    doctor.add_argument("--host", metavar="NAME", help="the SMTP Server typed in Gmail")
+    doctor.add_argument("--mta", choices=MTA_CHOICES, help="when both Exim and Postfix are here")
+    watch = doctor.add_argument_group("watching Gmail's own connection (Exim)")
+    watch.add_argument(
+        "--watch",
+        action="store_true",
+        help="log TLS details (a reversible change), then report Google's connections",
+    )
+    watch.add_argument("--yes", action="store_true", help="with --watch: make that change")
+    watch.add_argument(
+        "--seconds", type=float, default=600, metavar="N", help="watch this long (default 600)"
+    )
+    watch.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also report clients whose EHLO or PTR name is NAME or under it",
+    )
+    watch.add_argument(
+        "--keep-logging", action="store_true", help="leave TLS logging on afterwards"
+    )
+
+
+def connection_for(args: argparse.Namespace) -> Connection:
+    from gmailfix.connection import build
+
+    return build(
+        dns_server=args.dns_server,
+        ca_files=args.ca_file,
+        connect=args.connect,
+        timeout=args.timeout,
+    )
+
+
+def reload_argv(args: argparse.Namespace) -> list[str] | None:
+    from gmailfix.server.system import ServerError
+
+    if not args.reload_command:
+        return None
+    try:
+        words = shlex.split(args.reload_command)
+    except ValueError as exc:
+        raise ServerError(f"--reload-command: {exc}") from None
+    if not words:
+        raise ServerError("--reload-command is empty")
+    return words
+
+
+# --- doctor ---------------------------------------------------------------------------
+
+
+def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+    import json
+
+    from gmailfix.server.doctor import report_json, run_doctor
+    from gmailfix.server.system import Root, ServerError, reason
+
+    if args.watch:
+        return run_watch(args, out)
+    try:
+        report = asyncio.run(
+            run_doctor(
+                Root.at(args.root),
+                host=args.host,
+                mta=args.mta,
+                connection=connection_for(args),
+            )
+        )
+    except OSError as exc:
+        raise ServerError(f"cannot check the server: {reason(exc)}") from None
+    if args.json:
+        print(json.dumps(report_json(report), indent=2), file=out)
+    else:
+        print_report(report, out)
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def print_report(report: DoctorReport, out: TextIO) -> None:
+    """The report in plain words; everything that came from files or servers is cleaned."""
+    from gmailfix.text import clean
+
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    setup, tls = report.setup, report.tls
+    say(f"Mail server: {setup.label}")
+    if not setup.root.is_system:
+        say(f"  (a copy under {clean(setup.root.path)})")
+    say(f"Host name Gmail uses: {clean(report.host) if report.host else 'not known: give --host'}")
+    if report.on_disk is not None and report.on_disk.chain.leaf is not None:
+        leaf = report.on_disk.chain.leaf
+        say(f"Certificate: {clean(report.on_disk.path)}")
+        say(f"  for {clean(', '.join(leaf.names[:6]) or leaf.subject)}")
+        say(f"  from {clean(leaf.issuer)}, valid until {leaf.not_after:%Y-%m-%d}")
+        say(f"Key: {clean(report.on_disk.key_path)} (read by {clean(tls.user)})")
+    for served in report.served:
+        say("  " + _served_line(report, served))
+    if report.renewal is not None:
+        say(f"Renewal: certbot '{clean(report.renewal.lineage)}': {clean(report.renewal.why)}")
+    say()
+    if report.ok:
+        say("Nothing wrong found.")
+    else:
+        count = len(report.problems)
+        say(f"{count} problem{'s' if count != 1 else ''} found:")
+    for found in report.findings:
+        where = f" (port {found.port})" if found.port else ""
+        say(f" {_mark(str(found.severity))} {clean(found.title)}{where}")
+        say(f"   {clean(found.detail, limit=1200)}")
+    for note in report.notes:
+        say(f" i {clean(note, limit=600)}")
+
+
+def _mark(severity: str) -> str:
+    return {"error": "✗", "warning": "!"}.get(severity, "i")
+
+
+def _served_line(report: DoctorReport, served: Served) -> str:
+    from gmailfix.text import clean
+
+    mode = "TLS from the first byte" if served.mode == "implicit" else "STARTTLS"
+    head = f"port {served.port} ({mode}) at {clean(served.address)}:"
+    if served.certificate is None:
+        return f"{head} {clean(served.error or 'no certificate')}"
+    expected = report.on_disk.chain.leaf if report.on_disk else None
+    if expected is not None and expected.sha256 == served.certificate.sha256:
+        return f"{head} serves this certificate"
+    names = ", ".join(served.certificate.names[:4]) or served.certificate.subject
+    return f"{head} serves another certificate (for {clean(names)})"
+
+
+# --- doctor --watch -------------------------------------------------------------------
+
+
+def run_watch(args: argparse.Namespace, out: TextIO) -> int:
+    """Turn TLS logging on (with --yes), follow the log, report, turn it off again."""
+    from gmailfix.server.apply import apply, rollback
+    from gmailfix.server.system import Root, ServerError
+    from gmailfix.server.watch import log_path, plan_watch
+
+    if not 0 < args.seconds <= 86400:
+        raise ServerError("--seconds must be between 0 and 86400")
+    root = Root.at(args.root)
+    plan = plan_watch(root, reload=reload_argv(args))
+    journal = None
+    if plan is not None:
+        if not args.yes:
+            _show_plan(plan, out, "Watching needs Exim to log TLS details. This change")
+            print(
+                "Nothing changed. Run again with --yes to make it (it is undone at the end).",
+                file=out,
+            )
+            return EXIT_OK
+        result = apply(plan)
+        if result.outcome != "applied":
+            failed = result.failed
+            why = failed.detail if failed else "a step failed"
+            raise ServerError(f"TLS logging could not be turned on ({why}); nothing was changed")
+        journal = result.journal
+        print("TLS logging is on.", file=out)
+    try:
+        return _follow(args, log_path(root), out)
+    finally:
+        if journal is not None and not args.keep_logging:
+            undone = rollback(root, runner=_default_runner(), only=journal)
+            print("TLS logging is off again (the files are as they were).", file=out)
+            if undone.reload is not None and not undone.reload.ok:
+                from gmailfix.text import clean
+
+                print(f"gmailfix: {clean(undone.reload.detail)}", file=out)
+
+
+def _default_runner() -> Any:
+    from gmailfix.server.system import run_command
+
+    return run_command
+
+
+def _follow(args: argparse.Namespace, path: Any, out: TextIO) -> int:
+    from gmailfix.server.watch import GOOGLE, describe, follow, log_size
+    from gmailfix.text import clean
+
+    start = log_size(path)  # before asking: a connection right after the question counts
+    print(
+        "Now press 'Add account' in Gmail's 'Send mail as' (or send a test message). "
+        f"Watching {clean(path)} for {args.seconds:g} s; Ctrl+C stops.",
+        file=out,
+        flush=True,
+    )
+    clients = (*GOOGLE, *args.client)
+    deadline = time.monotonic() + float(args.seconds)
+    seen = None
+    try:
+        for attempt in follow(path, start=start, clients=clients, deadline=deadline):
+            if not attempt.google:
+                continue
+            for line in describe(attempt):
+                print(clean(line, limit=600), file=out, flush=True)
+            seen = attempt
+            break  # one press of 'Add account' is one connection: report it and stop
+    except KeyboardInterrupt:
+        print("Stopped.", file=out)
+    if seen is None:
+        print("No connection from Google (or --client) was seen.", file=out)
+        return EXIT_PROBLEMS
+    return EXIT_OK if seen.stopped == "quit" else EXIT_PROBLEMS
+
+
+def _show_plan(plan: ApplyPlan, out: TextIO, lead: str) -> None:
+    from gmailfix.text import clean
+
+    print(f"{lead}:", file=out)
+    print(clean(plan.diff(), limit=200_000, keep_newlines=True), file=out, end="")
+    for step in plan.steps:
+        command = f": {' '.join(step.argv)}" if step.argv else ""
+        print(f"  then {step.words}{clean(command)}", file=out)

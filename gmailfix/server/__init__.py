@@ -1,0 +1,21 @@
+"""On the mail server itself: doctor, apply, rollback and watch.
+
+    system.py         Root (--root), the command-runner seam, atomic writes
+    mta.py            which MTA and Debian layout; the shape of its TLS settings
+    exim.py           Exim's effective settings (update-exim4.conf, exim -bP)
+    postfix.py        Postfix's effective settings (postconf, postconf -M)
+    certfiles.py      certificate and key files: there, readable by the MTA's user, a pair
+    renewal.py        certbot's renewal of that certificate and its deploy hooks
+    doctor.py         every check -> DoctorReport (findings)          run_doctor()
+    bundle_read.py    a bundle from gmailfix export, checked against its MANIFEST.json
+    edit.py           a marked gmailfix block in a config file; diffs
+    postfix_apply.py  a Postfix bundle's postconf.sh run on a copy, as file changes
+    plan.py           bundle + server -> ApplyPlan (diffs, steps)     plan_apply()
+    journal.py        a backup of every file a change touches; undo
+    apply.py          ApplyPlan -> writes, checks, reload, re-check, rollback on failure
+                                                                      apply(), rollback()
+    watch.py          TLS logging on (a journaled change); Google's connections
+                      from the MTA's log                              plan_watch(), follow()
+
+Nothing here imports Textual; the wizard and the CLI call these functions.
+"""

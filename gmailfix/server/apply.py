@@ -1,0 +1,391 @@
+"""``gmailfix apply`` and ``gmailfix rollback``: a plan put in place safely, or not at all.
+
+    apply(plan) ─► journal (backups) ─► atomic writes ─► the MTA's own check
+        ─► the files it will read ─► reload ─► diagnose as Gmail ─► ApplyResult
+                 any step fails, or a signal comes ─► every file put back, reload
+
+Only the files the plan names are written (the MTA's config, and Debian's
+generated config, which update-exim4.conf rewrites); certificates come from
+certbot and its deploy hook, never from here. The command runner and the
+Connection of the last check are seams: tests point them at a throwaway
+daemon under ``--root``. ``plan_apply`` and ``ApplyPlan`` live in plan.py and
+are re-exported here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from gmailfix.connection import Connection, build
+from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.findings.codes import Code
+from gmailfix.inputs import parse_target
+from gmailfix.server import exim, postfix
+from gmailfix.server.certfiles import check_files
+from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
+from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, port_list
+from gmailfix.server.plan import ApplyPlan, plan_apply, reload_step
+from gmailfix.server.steps import Step, StepResult
+from gmailfix.server.system import (
+    Ran,
+    Root,
+    Runner,
+    ServerError,
+    run_command,
+    show_path,
+    write_atomic,
+)
+
+__all__ = [
+    "ApplyPlan",
+    "ApplyResult",
+    "RollbackResult",
+    "apply",
+    "plan_apply",
+    "reload_step",
+    "rollback",
+]
+
+Outcome = Literal["applied", "rolled-back"]
+FILE_CODES = frozenset(
+    {
+        Code.CERTIFICATE_FILE_MISSING,
+        Code.CERTIFICATE_FILE_INVALID,
+        Code.KEY_UNREADABLE_BY_MTA,
+        Code.KEY_DOES_NOT_MATCH,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcome: Outcome
+    results: tuple[StepResult, ...]
+    journal: Path
+    restored: tuple[Restored, ...] = ()
+    diagnosis: Diagnosis | None = None
+    reload_after_rollback: StepResult | None = None
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((r for r in self.results if not r.ok), None)
+
+    @property
+    def confirmed(self) -> bool:
+        """Gmail's check passed against the running server afterwards."""
+        return self.diagnosis is not None and self.diagnosis.accepted
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    journal: Path
+    what: str
+    restored: tuple[Restored, ...]
+    reload: StepResult | None
+
+
+# --- applying -----------------------------------------------------------------------
+
+
+def apply(
+    plan: ApplyPlan,
+    *,
+    runner: Runner = run_command,
+    connection: Connection | None = None,
+) -> ApplyResult:
+    """Make the plan's changes, check them, and put everything back if any step fails.
+
+    ``connection`` is how the last step reaches the server as Gmail would
+    (default on the server itself: the SMTP host's port at 127.0.0.1, public
+    DNS and roots; under ``--root`` the step is skipped without one). Raises
+    ServerError before writing when the change may not start (not root, an
+    earlier run left halfway, another run in progress).
+    """
+    root = plan.root
+    if root.is_system and os.geteuid() != 0:
+        raise ServerError("gmailfix apply changes the mail server's files: run it as root")
+    with locked(root):
+        left = interrupted(root)
+        if left is not None:
+            raise ServerError(
+                f"an earlier change ({left.what}) was stopped halfway: run 'gmailfix rollback' first"
+            )
+        journal = Journal.start(root, plan.kind, plan.what, _journal_facts(plan))
+        return _apply_recorded(plan, journal, runner, connection)
+
+
+def _journal_facts(plan: ApplyPlan) -> dict[str, Any]:
+    reload = next((s.argv for s in plan.steps if s.key == "reload"), None)
+    return {"mta": plan.setup.mta, "reload": list(reload) if reload else None}
+
+
+def _apply_recorded(
+    plan: ApplyPlan, journal: Journal, runner: Runner, connection: Connection | None
+) -> ApplyResult:
+    try:
+        for change in plan.changes:
+            journal.record(change.path, change.shown)
+        for path in plan.rewritten:
+            journal.record(path, plan.root.shown(path))
+    except BaseException:
+        journal.finish("rolled-back")  # nothing was written yet: the journal is closed
+        raise
+    results: list[StepResult] = []
+    diagnosis: Diagnosis | None = None
+    try:
+        with _signals_interrupt():
+            _write_all(plan, journal)
+            for step in plan.steps:
+                result, found = _run_step(plan, step, runner, connection)
+                diagnosis = found or diagnosis
+                results.append(result)
+                if not result.ok:
+                    break
+    except BaseException:
+        with _signals_held():
+            _undo(plan, journal, runner, results)
+        raise
+    if all(r.ok for r in results):
+        journal.finish("done")
+        return ApplyResult("applied", tuple(results), journal.folder, diagnosis=diagnosis)
+    with _signals_held():
+        restored, again = _undo(plan, journal, runner, results)
+    return ApplyResult(
+        "rolled-back", tuple(results), journal.folder, tuple(restored), diagnosis, again
+    )
+
+
+def _write_all(plan: ApplyPlan, journal: Journal) -> None:
+    for change in plan.changes:
+        _make_parents(change.path.parent, journal)
+        write_atomic(change.path, change.after, mode=change.mode, uid=change.uid, gid=change.gid)
+
+
+def _make_parents(folder: Path, journal: Journal) -> None:
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o755)
+        journal.record_dir(path)
+
+
+def _undo(
+    plan: ApplyPlan, journal: Journal, runner: Runner, results: list[StepResult]
+) -> tuple[list[Restored], StepResult | None]:
+    """Put every file back; reload again if the MTA was reloaded with the new config."""
+    restored = journal.restore()
+    again = None
+    reload = next((s for s in plan.steps if s.key == "reload"), None)
+    if reload is not None and reload.argv and any(r.step.key == "reload" for r in results):
+        again = _command(reload, runner)
+    journal.finish("rolled-back")
+    return restored, again
+
+
+def _run_step(
+    plan: ApplyPlan, step: Step, runner: Runner, connection: Connection | None
+) -> tuple[StepResult, Diagnosis | None]:
+    if step.key == "files":
+        return _check_files(plan, runner), None
+    if step.key == "recheck":
+        return _recheck(plan, step, connection)
+    if step.argv is None:
+        return StepResult(step, True, "not run: " + step.words, skipped=True), None
+    return _command(step, runner), None
+
+
+def _command(step: Step, runner: Runner) -> StepResult:
+    assert step.argv is not None
+    ran: Ran = runner(step.argv)
+    if ran.ok:
+        return StepResult(step, True, "done")
+    return StepResult(step, False, f"{step.argv[0]} failed: {ran.last_line}")
+
+
+def _check_files(plan: ApplyPlan, runner: Runner) -> StepResult:
+    """The MTA's effective settings now hold the change, and it can read the files they name."""
+    step = next(s for s in plan.steps if s.key == "files")
+    reader = postfix.tls_config if plan.setup.mta == "postfix" else _applied_exim_config
+    tls = reader(plan.setup, runner)
+    if tls.problem:
+        return StepResult(step, False, tls.problem)
+    missing = _not_taken(plan, tls)
+    if missing:
+        return StepResult(step, False, missing)
+    if plan.kind == "watch":
+        return StepResult(step, True, "Exim now logs what watching needs")
+    for files in tls.files[:1]:
+        _, findings = check_files(plan.root, files.certificate, files.key, tls.user)
+        bad = [f for f in findings if f.code in FILE_CODES]
+        if bad:
+            return StepResult(step, False, _last_sentences(bad[0].detail))
+    return StepResult(step, True, "the certificate and key are there and readable")
+
+
+def _applied_exim_config(setup: Setup, runner: Runner) -> TlsConfig:
+    """Exim's settings from the config the daemon will read (Debian: the generated one)."""
+    if not setup.debian:
+        return exim.tls_config(setup, runner)
+    config = setup.root.file(DEBIAN_GENERATED)
+    values, ran = exim.read_values(config, runner)
+    if not ran.ok:
+        return TlsConfig(
+            "exim", (), (), None, "Debian-exim", problem=f"exim -bP failed: {ran.last_line}"
+        )
+    return exim.from_values(setup, config, values, runner)
+
+
+def _not_taken(plan: ApplyPlan, tls: TlsConfig) -> str | None:
+    for name, wanted in plan.expect.items():
+        shown = tls.values.get(name, "")
+        same = port_list(shown) == port_list(wanted) if name.endswith("ports") else shown == wanted
+        if not same:
+            return (
+                f"Exim's {name} is '{shown}' after the change, not '{wanted}': the new settings "
+                "are not read (is the file in the place this layout reads?)"
+            )
+    return None
+
+
+def _last_sentences(text: str) -> str:
+    """A catalog 'why' followed by the case's words: keep the case's words."""
+    parts = re.split(r"(?<=\.) ", text)
+    return " ".join(parts[-2:]) if len(parts) > 2 else text
+
+
+def _recheck(
+    plan: ApplyPlan, step: Step, connection: Connection | None
+) -> tuple[StepResult, Diagnosis | None]:
+    bundle = plan.bundle
+    assert bundle is not None, "only a bundle's plan has a recheck step"
+    if connection is None:
+        if not plan.root.is_system:
+            return StepResult(
+                step, True, "not run under --root without a connection", skipped=True
+            ), None
+        local = {(bundle.smtp_host, bundle.port): ("127.0.0.1", bundle.port)}
+        connection = build(connect=local, timeout=10)
+    target = parse_target(bundle.domain, bundle.smtp_host, bundle.port)
+    result = _run_coroutine(lambda: diagnose(target, connection))
+    if result.accepted:
+        return StepResult(step, True, "Gmail would accept it"), result
+    if result.outcome == "unknown":
+        return StepResult(
+            step, True, "not confirmed: this computer could not check it", skipped=True
+        ), result
+    said = result.verdict.error or "it would refuse"
+    return StepResult(step, False, f"Gmail would still refuse: {said}"), result
+
+
+def _run_coroutine(make: Callable[[], Coroutine[Any, Any, Diagnosis]]) -> Diagnosis:
+    """Run a diagnosis to the end from sync code, also when this thread has a loop
+    running (the wizard): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+# --- rollback -----------------------------------------------------------------------
+
+
+def rollback(
+    root: Root | None = None,
+    *,
+    runner: Runner = run_command,
+    only: Path | None = None,
+    reload: Sequence[str] | None = None,
+) -> RollbackResult:
+    """Undo the last change (an apply, or TLS logging turned on) and reload the MTA.
+
+    The MTA is reloaded with the command the change used (kept in its journal),
+    or ``reload``. ``only``: undo that journal's change, if it is still the last.
+    """
+    root = root or Root()
+    if root.is_system and os.geteuid() != 0:
+        raise ServerError("gmailfix rollback changes the mail server's files: run it as root")
+    with locked(root), _signals_held():
+        journal = last_change(root)
+        if journal is None:
+            raise ServerError("nothing to roll back: no change made by gmailfix is in place")
+        if only is not None and journal.folder != only:
+            raise ServerError(
+                f"another change ({journal.what}) was made since; undo changes one at a time "
+                "with 'gmailfix rollback'"
+            )
+        restored = journal.restore()
+        again = None
+        reload = reload or journal.extra.get("reload")
+        if reload:
+            again = _command(
+                Step("reload", "restart the MTA with the old config", tuple(reload)), runner
+            )
+        journal.finish("rolled-back")
+    return RollbackResult(journal.folder, journal.what, tuple(restored), again)
+
+
+# --- signals ------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a change like Ctrl+C does, so it is rolled back."""
+    with _handlers(_interrupt):
+        yield
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """While files are put back nothing may stop it; a signal that came is acted on after."""
+    pending: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    with _handlers(hold, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
+        yield
+    if pending:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _handlers(
+    handler: Any, signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)
+) -> Iterator[None]:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can catch signals; elsewhere they keep their effect
+        return
+    saved = {s: signal.getsignal(s) for s in signums}
+    for signum in signums:
+        if saved[signum] not in (None, signal.SIG_IGN):
+            signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            if previous is not None:
+                signal.signal(signum, previous)
+
+
+def describe_restored(restored: Sequence[Restored]) -> list[str]:
+    return [f"{'removed' if r.removed else 'restored'} {show_path(r.shown)}" for r in restored]

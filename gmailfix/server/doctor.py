@@ -1,0 +1,432 @@
+"""``gmailfix doctor``: what is wrong with the mail server's TLS, seen from the server itself.
+
+    detect (files) ─► effective settings (exim -bP / postconf) ─► certificate and key files
+        ─► what each port serves at localhost ─► the Debian layout trap
+        ─► the generated config ─► certbot's renewal ─► DoctorReport (findings)
+
+Each check that fails is a ``Finding`` with a stable code and words for a
+non-expert; a check that cannot run is a note, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gmailfix.certs import CertInfo, analyse_chain
+from gmailfix.connection import Connection, build
+from gmailfix.findings import Finding, finding
+from gmailfix.findings.codes import Code
+from gmailfix.findings.severity import Severity
+from gmailfix.inputs import parse_host
+from gmailfix.ports import Mode
+from gmailfix.server import exim, postfix
+from gmailfix.server.certfiles import OnDisk, check_files
+from gmailfix.server.mta import (
+    DEBIAN_CONF,
+    DEBIAN_GENERATED,
+    MACROS_FILE,
+    MtaName,
+    Setup,
+    TlsConfig,
+    detect,
+    port_list,
+)
+from gmailfix.server.renewal import Renewal, find_renewal
+from gmailfix.server.system import Root, Runner, ServerError, read_limited, run_command
+from gmailfix.smtp import ProbeTarget, probe
+
+EXPIRY_WARNING = dt.timedelta(days=14)
+DOCTOR_SCHEMA = "gmailfix.doctor/1"
+_MACRO = re.compile(r"^\s*(MAIN_TLS_[A-Z_]+)\s*==?", re.M)
+_RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # update-exim4.conf skips other names
+_COMPARED = (
+    "tls_certificate",
+    "tls_privatekey",
+    "tls_advertise_hosts",
+    "daemon_smtp_ports",
+    "tls_on_connect_ports",
+)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What one port of the running MTA sent, asked for the host Gmail uses."""
+
+    port: int
+    mode: Mode
+    address: str
+    certificate: CertInfo | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    setup: Setup
+    tls: TlsConfig
+    host: str | None  # the name Gmail is given as SMTP Server
+    on_disk: OnDisk | None
+    served: tuple[Served, ...]
+    renewal: Renewal | None
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def problems(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity != Severity.INFO)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def run_doctor(
+    root: Root | None = None,
+    *,
+    host: str | None = None,
+    mta: MtaName | None = None,
+    runner: Runner = run_command,
+    connection: Connection | None = None,
+) -> DoctorReport:
+    """Check the mail server under ``root`` (default: this computer).
+
+    ``host`` is the SMTP Server typed in Gmail (default: the MTA's own host
+    name). ``connection`` is where ports are reached (``connect`` maps
+    (host, port) to an address), which roots are trusted and what time it is.
+    Raises ServerError (or InputError for ``host``) when there is nothing to
+    check; every problem found is a Finding.
+    """
+    root = root or Root()
+    host = parse_host(host) if host else None
+    connection = connection or build(timeout=5)
+    setup = detect(root, mta)
+    reader = postfix.tls_config if setup.mta == "postfix" else exim.tls_config
+    tls = await asyncio.to_thread(reader, setup, runner)
+    notes = list(tls.notes) + _copy_notes(setup)
+    if tls.problem is not None:
+        found = [finding(Code.MTA_CONFIG_INVALID, tls.problem)]
+        return DoctorReport(setup, tls, host, None, (), None, tuple(found), tuple(notes))
+    host = host or tls.host_name
+    findings: list[Finding] = []
+    on_disk = await _files(setup, tls, host, connection, findings)
+    served = await _served(tls, host, connection, on_disk, findings)
+    notes += _login_note(served)
+    if setup.debian:
+        findings += _layout_trap(setup)
+        findings += await asyncio.to_thread(_not_regenerated, setup, tls, runner)
+    renewal = _renewal(setup, tls, on_disk, host, findings, notes)
+    return DoctorReport(setup, tls, host, on_disk, served, renewal, tuple(findings), tuple(notes))
+
+
+async def _files(
+    setup: Setup, tls: TlsConfig, host: str | None, connection: Connection, findings: list[Finding]
+) -> OnDisk | None:
+    if not tls.files:
+        findings.append(finding(Code.CERTIFICATE_NOT_CONFIGURED, _no_certificate(setup)))
+        return None
+    files = tls.files[0]
+    on_disk, problems = check_files(setup.root, files.certificate, files.key, tls.user)
+    findings += problems
+    if on_disk is None or host is None:
+        return on_disk
+    now = connection.clock()
+    analysis = await analyse_chain(
+        on_disk.chain,
+        host,
+        trust=connection.trust,
+        now=now,
+        fetch=None,
+        deadline=time.monotonic() + connection.timeout,
+    )
+    for problem in analysis.problems:
+        detail = f"In {files.certificate}, for {host}: {problem.detail}"
+        findings.append(finding(problem.code, detail, host=host, evidence=problem.evidence))
+    leaf = on_disk.chain.leaf
+    if leaf is not None and now < leaf.not_after < now + EXPIRY_WARNING:
+        left = (leaf.not_after - now).days
+        findings.append(
+            finding(
+                Code.CERTIFICATE_EXPIRING,
+                f"{files.certificate} runs out on {leaf.not_after:%Y-%m-%d %H:%M} UTC "
+                f"({left} days from now).",
+                host=host,
+            )
+        )
+    return on_disk
+
+
+def _no_certificate(setup: Setup) -> str:
+    if setup.mta == "postfix":
+        return "main.cf names no certificate (smtpd_tls_chain_files, smtpd_tls_cert_file)."
+    if setup.debian:
+        return (
+            "Exim's tls_certificate is empty: MAIN_TLS_ENABLE and MAIN_TLS_CERTIFICATE are not "
+            f"set in {setup.root.shown(setup.macros) if setup.macros else 'the macros file'}."
+        )
+    return "Exim's tls_certificate is empty."
+
+
+async def _served(
+    tls: TlsConfig,
+    host: str | None,
+    connection: Connection,
+    on_disk: OnDisk | None,
+    findings: list[Finding],
+) -> tuple[Served, ...]:
+    if not tls.listeners:
+        return ()
+    name = host or "localhost"
+    address = _local_address(tls)
+    targets = [
+        ProbeTarget(
+            name,
+            listener.gmail_port,
+            name if host else None,
+            connection.connect.get((name, listener.port), (address, listener.port)),
+        )
+        for listener in tls.listeners
+    ]
+    results = await asyncio.gather(*(probe(t, timeout=connection.timeout) for t in targets))
+    served = tuple(
+        Served(listener.port, listener.mode, t.address, r.chain.leaf, r.error)
+        for listener, t, r in zip(tls.listeners, targets, results, strict=True)
+    )
+    if all(r.error_code == Code.CONNECTION_FAILED for r in results):
+        ports = ", ".join(str(s.port) for s in served)
+        findings.append(finding(Code.MTA_NOT_LISTENING, f"Tried port {ports} at {address}."))
+        return served
+    expected = on_disk.chain.leaf if on_disk is not None else None
+    for item, result in zip(served, results, strict=True):
+        # NO_AUTH: TLS worked; login is for 'gmailfix diagnose' (a note says so)
+        if result.error_code not in (None, Code.CONNECTION_FAILED, Code.NO_AUTH):
+            findings.append(finding(result.error_code, result.error or "", port=item.port))
+        if (
+            item.certificate is not None
+            and expected is not None
+            and item.certificate.sha256 != expected.sha256
+        ):
+            findings.append(_stale(tls.mta, item, expected, on_disk))
+    return served
+
+
+def _login_note(served: tuple[Served, ...]) -> list[str]:
+    """Gmail logs in after TLS; a port it uses that offers no login is worth a word."""
+    ports = [s.port for s in served if s.port in (465, 587) and s.error and "AUTH" in s.error]
+    if not ports:
+        return []
+    listed = " and ".join(str(p) for p in ports)
+    return [
+        f"port {listed} offers no login (AUTH) after TLS, which Gmail needs: "
+        "'gmailfix diagnose' and its enable-auth fix say more"
+    ]
+
+
+def _local_address(tls: TlsConfig) -> str:
+    """Where the MTA listens on this computer: its first interface, else 127.0.0.1."""
+    wanted = tls.values.get("local_interfaces") or tls.values.get("inet_interfaces") or ""
+    text = wanted.strip()
+    separator = ":"
+    if text.startswith("<") and len(text) > 1:
+        separator, text = text[1], text[2:]
+    for item in re.split(r"[\s,]+" if tls.mta == "postfix" else re.escape(separator), text):
+        item = item.strip().strip("[]")
+        if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", item) and item != "0.0.0.0":
+            return item
+    return "127.0.0.1"
+
+
+def _stale(mta: MtaName, served: Served, expected: CertInfo, on_disk: OnDisk | None) -> Finding:
+    assert served.certificate is not None
+    now_sent = served.certificate
+    fix = "postfix reload" if mta == "postfix" else "a restart of Exim (invoke-rc.d exim4 restart)"
+    path = on_disk.path if on_disk else "the certificate file"
+    detail = (
+        f"Port {served.port} sends a certificate for {', '.join(now_sent.names[:5]) or now_sent.subject} "
+        f"that runs out on {now_sent.not_after:%Y-%m-%d}; {path} holds one for "
+        f"{', '.join(expected.names[:5]) or expected.subject} that runs out on "
+        f"{expected.not_after:%Y-%m-%d}. {fix} makes it serve the file's."
+    )
+    evidence = {"served_sha256": now_sent.sha256, "file_sha256": expected.sha256}
+    return finding(Code.STALE_CERTIFICATE_SERVED, detail, port=served.port, evidence=evidence)
+
+
+def _layout_trap(setup: Setup) -> list[Finding]:
+    """MAIN_TLS_* macros in a file the active Debian layout does not read."""
+    assert setup.layout in MACROS_FILE
+    active = setup.layout
+    other = "debian-single" if active == "debian-split" else "debian-split"
+    defined = _macros_in(setup.root.file(MACROS_FILE[active]))  # type: ignore[index]
+    ignored = [setup.root.file(MACROS_FILE[other])]  # type: ignore[index]
+    if active == "debian-split":
+        ignored += _skipped_parts(setup.root.file("/etc/exim4/conf.d/main"))
+    findings = []
+    for path in ignored:
+        lost = sorted(set(_macros_in(path)) - set(defined))
+        if lost:
+            findings.append(_trap(setup, path, lost))
+    return findings
+
+
+def _trap(setup: Setup, path: Path, lost: list[str]) -> Finding:
+    shown = setup.root.shown(path)
+    target = MACROS_FILE[setup.layout]  # type: ignore[index]
+    if setup.layout == "debian-split":
+        why = "this server uses the split config (dc_use_split_config='true')"
+        if path.parent.name == "main":
+            why = "update-exim4.conf skips files whose names have a dot or other characters"
+    else:
+        why = "this server uses the single config file (dc_use_split_config='false')"
+    detail = (
+        f"{shown} sets {', '.join(lost)}, but {why}, so Exim never reads it. Put those lines "
+        f"in {target}, then run update-exim4.conf and restart Exim (settings in {DEBIAN_CONF})."
+    )
+    return finding(Code.MACROS_IN_WRONG_LAYOUT, detail, evidence={"file": shown, "reads": target})
+
+
+def _macros_in(path: Path) -> list[str]:
+    try:
+        text = read_limited(path).decode("utf-8", "replace")
+    except (OSError, ServerError):
+        return []
+    return list(dict.fromkeys(_MACRO.findall(text)))
+
+
+def _skipped_parts(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())[:200]
+    except OSError:
+        return []
+    return [e for e in entries if e.is_file() and not _RUN_PARTS_NAME.match(e.name)]
+
+
+def _not_regenerated(setup: Setup, tls: TlsConfig, runner: Runner) -> list[Finding]:
+    """Debian: the generated config the daemon reads says something else than the files."""
+    generated = setup.root.file(DEBIAN_GENERATED)
+    if not generated.is_file():
+        return []
+    values, ran = exim.read_values(generated, runner, _COMPARED)
+    if not ran.ok:
+        return []
+    changed = [n for n in _COMPARED if _normal(n, values.get(n)) != _normal(n, tls.values.get(n))]
+    if not changed:
+        return []
+    lines = "; ".join(
+        f"{n} is '{values.get(n, '')}' there and '{tls.values.get(n, '')}' in the files"
+        for n in changed
+    )
+    detail = f"{setup.root.shown(generated)}: {lines}."
+    return [finding(Code.CONFIG_NOT_REGENERATED, detail)]
+
+
+def _normal(name: str, value: str | None) -> str:
+    if value is None:
+        return ""
+    return str(port_list(value)) if name.endswith("ports") else value.strip()
+
+
+def _renewal(
+    setup: Setup,
+    tls: TlsConfig,
+    on_disk: OnDisk | None,
+    host: str | None,
+    findings: list[Finding],
+    notes: list[str],
+) -> Renewal | None:
+    if on_disk is None:
+        return None
+    renewal, note = find_renewal(
+        setup.root, setup.mta, on_disk.path, on_disk.chain.leaf, host or ""
+    )
+    if note:
+        notes.append(note)
+    if renewal is not None and not renewal.reaches:
+        detail = f"certbot renews it as '{renewal.lineage}' ({renewal.conf}), but {renewal.why}."
+        findings.append(finding(Code.NO_DEPLOY_HOOK, detail))
+    return renewal
+
+
+def _copy_notes(setup: Setup) -> list[str]:
+    """What a copy of a filesystem (--root) cannot show as the real server would."""
+    if setup.root.is_system or setup.layout != "debian-single":
+        return []
+    real = Path(MACROS_FILE["debian-single"])
+    if setup.macros is not None and setup.macros.exists() and not real.exists():
+        return [
+            "under --root, update-exim4.conf reads the copy's exim4.conf.localmacros only "
+            f"when this computer has {real} too (it tests that fixed path); here it has "
+            "none, so the copy's macros may be missing from what gmailfix read"
+        ]
+    return []
+
+
+def report_json(report: DoctorReport) -> dict[str, Any]:
+    """The report as JSON data (schema gmailfix.doctor/1); outside text is kept as it is."""
+
+    def cert(info: CertInfo | None) -> dict[str, Any] | None:
+        if info is None:
+            return None
+        return {
+            "subject": info.subject,
+            "names": list(info.names),
+            "issuer": info.issuer,
+            "not_before": info.not_before.isoformat(),
+            "not_after": info.not_after.isoformat(),
+            "self_signed": info.self_signed,
+            "sha256": info.sha256,
+        }
+
+    setup, tls = report.setup, report.tls
+    return {
+        "schema": DOCTOR_SCHEMA,
+        "root": str(setup.root.path),
+        "mta": setup.mta,
+        "layout": setup.layout,
+        "config": setup.root.shown(setup.config),
+        "host": report.host,
+        "settings": dict(tls.values),
+        "certificate": None
+        if report.on_disk is None
+        else {
+            "path": report.on_disk.path,
+            "key": report.on_disk.key_path,
+            **(cert(report.on_disk.chain.leaf) or {}),
+            "chain_length": len(report.on_disk.chain.der),
+        },
+        "served": [
+            {
+                "port": s.port,
+                "mode": s.mode,
+                "address": s.address,
+                "certificate": cert(s.certificate),
+                "error": s.error,
+            }
+            for s in report.served
+        ],
+        "renewal": None
+        if report.renewal is None
+        else {
+            "lineage": report.renewal.lineage,
+            "conf": report.renewal.conf,
+            "hooks": list(report.renewal.hooks),
+            "reaches_mta": report.renewal.reaches,
+            "why": report.renewal.why,
+        },
+        "findings": [
+            {
+                "code": str(f.code),
+                "severity": str(f.severity),
+                "title": f.title,
+                "detail": f.detail,
+                "port": f.port,
+                "evidence": dict(f.evidence),
+            }
+            for f in report.findings
+        ],
+        "notes": list(report.notes),
+        "ok": report.ok,
+    }

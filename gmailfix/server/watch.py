@@ -1,0 +1,463 @@
+"""``gmailfix doctor --watch``: what Google's own connection did, from the MTA's log.
+
+No outside tool can see Gmail's check; the mail server can. Exim logs the TLS
+error of a failed handshake, but not the name the client asked for (SNI) or
+the TLS version of a connection that sent no message. So watching turns on,
+as a reversible change through the same journal as ``apply``:
+
+- ``log_selector`` (Debian: ``MAIN_LOG_SELECTOR``) with ``+tls_sni +tls_cipher
+  +tls_peerdn`` and ``+smtp_connection +pid +incoming_port``, which tie every
+  line to one connection;
+- a QUIT and a not-QUIT ACL that write one ``gmailfix-watch`` line per
+  connection with SNI, TLS version, cipher, EHLO and PTR names and how it
+  ended. Client-chosen values are base64 in that line, so nothing a client
+  sends can forge a log line; the ACL text itself is not expanded from client
+  data (Exim refuses tainted ACL text).
+
+Then ``follow`` reads the main log as it grows and yields one ``Attempt`` per
+connection; Google's are recognised by EHLO or PTR names under google.com.
+Seen here: when the TLS handshake fails on a port with TLS from the first byte
+(465), Exim runs no ACL, so only its TLS error line is there (no SNI, no EHLO).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gmailfix.server import exim
+from gmailfix.server.edit import current_text, file_change, has_block, with_block
+from gmailfix.server.mta import DEBIAN_GENERATED, Setup, detect
+from gmailfix.server.plan import ApplyPlan, reload_step
+from gmailfix.server.steps import Step
+from gmailfix.server.system import Root, Runner, ServerError, run_command
+
+WATCH_TAG = "watch"
+SELECTORS = ("+tls_sni", "+tls_cipher", "+tls_peerdn", "+smtp_connection", "+pid", "+incoming_port")
+GOOGLE = ("google.com",)
+LINE_LIMIT = 8192
+VALUE_LIMIT = 255
+PENDING_LIMIT = 1000
+POLL_SECONDS = 0.2
+_FIELDS = (
+    "end=$ENDED port=$received_port from=[$sender_host_address]:$sender_host_port "
+    "ptr=${base64:$sender_host_name} helo=${base64:$sender_helo_name} "
+    "sni=${if def:tls_in_sni{${base64:$tls_in_sni}}{-}} tls=${base64:$tls_in_ver} "
+    "cipher=${base64:$tls_in_cipher_std} authfail=$authentication_failed "
+    "auth=${base64:$authenticated_id}"
+)
+
+
+def acl_line(option: str, ended: str) -> str:
+    """An inline ACL that logs one gmailfix-watch line. ``\\$``: Exim expands the option
+    once to find the ACL, so the variables must reach the ACL unexpanded."""
+    text = _FIELDS.replace("$ENDED", ended).replace("$", "\\$")
+    return f"{option} = accept logwrite = gmailfix-watch {text}"
+
+
+# --- turning logging on -------------------------------------------------------------
+
+
+def plan_watch(
+    root: Root | None = None,
+    *,
+    runner: Runner = run_command,
+    reload: Sequence[str] | None = None,
+) -> ApplyPlan | None:
+    """The change that makes Exim log what ``follow`` needs; None when it already does."""
+    root = root or Root()
+    setup = detect(root, "exim")
+    with exim.fresh_config(setup, runner) as (config, failed):
+        if config is None:
+            raise ServerError(f"Exim's config cannot be read: {failed.last_line if failed else ''}")
+        values, ran = exim.read_values(config, runner)
+    if not ran.ok:
+        raise ServerError(f"exim -bP failed: {ran.last_line}")
+    selector = _selector(values.get("log_selector", ""))
+    if selector is None and "gmailfix-watch" in values.get("acl_smtp_notquit", ""):
+        return None
+    block = _block(setup, values, selector or values.get("log_selector", ""))
+    target = setup.macros if setup.debian else setup.config
+    assert target is not None
+    text = with_block(current_text(target), block, WATCH_TAG, main_section_only=not setup.debian)
+    change = file_change(
+        target,
+        root.shown(target),
+        text.encode("utf-8", "surrogateescape"),
+        "TLS details of every connection in Exim's log",
+    )
+    steps, rewritten = _exim_steps(setup)
+    steps.append(Step("files", "check that Exim now logs TLS details"))
+    steps.append(reload_step(setup, reload))
+    expect = {"log_selector": selector} if selector else {}
+    return ApplyPlan(
+        None,
+        setup,
+        (change,),
+        tuple(steps),
+        rewritten,
+        expect,
+        kind="watch",
+        what="TLS logging for gmailfix doctor --watch",
+    )
+
+
+def _selector(current: str) -> str | None:
+    """The log_selector with what watching needs added; None when it has it all."""
+    words = current.split()
+    missing = [s for s in SELECTORS if s not in words]
+    return " ".join([*words, *missing]) if missing else None
+
+
+def _block(setup: Setup, values: dict[str, str], selector: str) -> str:
+    name = "MAIN_LOG_SELECTOR" if setup.debian else "log_selector"
+    lines = [f"{name} = {selector}"]
+    for option, ended in (("acl_smtp_quit", "quit"), ("acl_smtp_notquit", "$smtp_notquit_reason")):
+        if not values.get(option) or "gmailfix-watch" in values.get(option, ""):
+            lines.append(acl_line(option, ended))
+    return "\n".join(lines) + "\n"
+
+
+def _exim_steps(setup: Setup) -> tuple[list[Step], tuple[Path, ...]]:
+    config = setup.config
+    steps: list[Step] = []
+    rewritten: tuple[Path, ...] = ()
+    if setup.debian:
+        config = setup.root.file(DEBIAN_GENERATED)
+        steps.append(
+            Step(
+                "generate",
+                "make Exim's config from /etc/exim4",
+                tuple(exim.generate_command(setup, config)),
+            )
+        )
+        rewritten = (config,)
+    steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
+    return steps, rewritten
+
+
+def is_logging(root: Root) -> bool:
+    """Is gmailfix's TLS logging block in the file the active layout reads?"""
+    setup = detect(root, "exim")
+    target = setup.macros if setup.debian else setup.config
+    return target is not None and has_block(current_text(target), WATCH_TAG)
+
+
+def log_path(root: Root, runner: Runner = run_command) -> Path:
+    """Exim's main log under the root (from log_file_path)."""
+    setup = detect(root, "exim")
+    with exim.fresh_config(setup, runner) as (config, failed):
+        if config is None:
+            raise ServerError(f"Exim's config cannot be read: {failed.last_line if failed else ''}")
+        values, _ = exim.read_values(config, runner, ("log_file_path",))
+    path = exim.main_log(values.get("log_file_path", ""))
+    if path is None:
+        raise ServerError(
+            "Exim logs only to syslog here (log_file_path); gmailfix reads a log file"
+        )
+    return root.file(path)
+
+
+# --- reading the log ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One client connection as the MTA's log tells it."""
+
+    client: str  # address:port
+    server_port: int | None = None
+    ptr: str | None = None  # the client's name from reverse DNS, when Exim looked it up
+    helo: str | None = None  # the name it gave in EHLO
+    sni: str | None = None  # the name it asked for in TLS (SNI)
+    sni_known: bool = False  # False: the log cannot say (TLS failed before any ACL ran)
+    tls_version: str | None = None
+    cipher: str | None = None
+    ended: str = ""  # quit, tls-failed, connection-lost, ... or tls-error
+    tls_error: str | None = None
+    auth_refused: str | None = None
+    authenticated: str | None = None
+    google: bool = False
+    lines: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def stopped(self) -> str:
+        """Where it stopped: tls-refused, tls-failed, auth-refused, quit, dropped."""
+        if self.tls_error is not None and self.tls_version is None:
+            return "tls-refused" if refusal_words(self.tls_error) else "tls-failed"
+        if self.auth_refused is not None:
+            return "auth-refused"
+        if self.ended == "quit":
+            return "quit"
+        return "dropped"
+
+    @property
+    def name(self) -> str:
+        return self.helo or self.ptr or self.client
+
+
+def refusal_words(error: str) -> bool:
+    """GnuTLS's words when the client ended the handshake with an alert (seen here with a
+    client that refuses the certificate: 'CA is unknown' over TLS 1.2, 'Decryption has
+    failed.' over TLS 1.3)."""
+    lowered = error.lower()
+    return any(
+        w in lowered for w in ("alert", "ca is unknown", "certificate", "decryption has failed")
+    )
+
+
+_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})? (?:\[(?P<pid>\d+)\] )?(?P<text>.*)$"
+)
+_ADDRESS = r"\[(?P<ip>[0-9A-Fa-f:.]+)\]:(?P<port>\d+)"
+_TLS_ERROR = re.compile(
+    rf"^TLS error on connection from (?P<who>.*?){_ADDRESS} \((?P<where>[^)]*)\): (?P<why>.*)$"
+)
+_AUTH_FAILED = re.compile(
+    rf"^(?P<auth>\S+) authenticator failed for (?P<who>.*?){_ADDRESS}: (?P<why>.*)$"
+)
+_AUTH_UNOFFERED = re.compile(rf'^SMTP protocol error in "AUTH\b.*?{_ADDRESS} (?P<why>.*)$')
+_WATCH = re.compile(r"^gmailfix-watch (?P<fields>.*)$")
+
+
+@dataclass
+class _Pending:
+    """What is known so far of a connection that has not ended yet."""
+
+    lines: list[str] = field(default_factory=list)
+    facts: dict[str, str | int | bool | None] = field(default_factory=dict)
+
+    def add(self, line: str) -> None:
+        if len(self.lines) < 20:
+            self.lines.append(line[:LINE_LIMIT].rstrip("\n"))
+
+
+class LogParser:
+    """Turns Exim log lines into Attempts, one per finished connection (memory bounded)."""
+
+    def __init__(self, clients: Sequence[str] = GOOGLE) -> None:
+        self.clients = tuple(c.lower().strip(".") for c in clients)
+        self.pending: OrderedDict[str, _Pending] = OrderedDict()
+        self.finished: OrderedDict[str, None] = OrderedDict()
+
+    def feed(self, line: str) -> Attempt | None:
+        match = _LINE.match(line[:LINE_LIMIT].rstrip("\n"))
+        if match is None:
+            return None
+        text = match.group("text")
+        if found := _WATCH.match(text):
+            return self._watch_line(found.group("fields"), line)
+        if found := _TLS_ERROR.match(text):
+            return self._tls_error(found, line)
+        if found := _AUTH_FAILED.match(text):
+            self._note(found, f"{found.group('auth')}: {found.group('why')}", line)
+        elif found := _AUTH_UNOFFERED.match(text):
+            self._note(found, found.group("why"), line)
+        return None
+
+    def _record(self, ip: str, port: str) -> tuple[str, _Pending]:
+        key = f"{ip}:{port}"
+        record = self.pending.setdefault(key, _Pending())
+        self.pending.move_to_end(key)
+        while len(self.pending) > PENDING_LIMIT:
+            self.pending.popitem(last=False)
+        return key, record
+
+    def _note(self, found: re.Match[str], refused: str, line: str) -> None:
+        _, record = self._record(found.group("ip"), found.group("port"))
+        record.facts["auth_refused"] = refused[:VALUE_LIMIT]
+        record.add(line)
+
+    def _tls_error(self, found: re.Match[str], line: str) -> Attempt | None:
+        key, record = self._record(found.group("ip"), found.group("port"))
+        record.facts["tls_error"] = found.group("why")[:VALUE_LIMIT]
+        record.add(line)
+        who = found.group("who").strip()
+        if "(" in who:  # an EHLO came first: the not-QUIT ACL writes the last line
+            return None
+        record.facts.update(ptr=who[:VALUE_LIMIT] or None, ended="tls-error")
+        return self._finish(key)  # TLS from the first byte: no ACL runs after this
+
+    def _watch_line(self, text: str, line: str) -> Attempt | None:
+        fields = dict(re.findall(r"(\w+)=(\S*)", text))
+        address = re.fullmatch(r"\[([0-9A-Fa-f:.]*)\]:(\d*)", fields.get("from", ""))
+        if address is None:
+            return None
+        key, record = self._record(address.group(1), address.group(2))
+        if key in self.finished:
+            self.pending.pop(key, None)
+            return None
+        record.add(line)
+        port = fields.get("port", "")
+        record.facts.update(
+            ended=fields.get("end", "")[:40],
+            server_port=int(port) if port.isdigit() and int(port) < 65536 else None,
+            ptr=_decoded(fields.get("ptr", "")),
+            helo=_decoded(fields.get("helo", "")),
+            sni=None if fields.get("sni") == "-" else _decoded(fields.get("sni", "")),
+            sni_known=True,
+            tls_version=_decoded(fields.get("tls", "")),
+            cipher=_decoded(fields.get("cipher", "")),
+            authenticated=_decoded(fields.get("auth", "")),
+        )
+        if fields.get("authfail") == "1":
+            record.facts.setdefault("auth_refused", "the login was refused")
+        return self._finish(key)
+
+    def _finish(self, key: str) -> Attempt:
+        record = self.pending.pop(key)
+        self.finished[key] = None
+        while len(self.finished) > PENDING_LIMIT:
+            self.finished.popitem(last=False)
+        facts = record.facts
+
+        def text(name: str) -> str | None:
+            value = facts.get(name)
+            return value if isinstance(value, str) else None
+
+        port = facts.get("server_port")
+        names = [n for n in (text("helo"), text("ptr")) if n]
+        return Attempt(
+            client=key,
+            server_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+            ptr=text("ptr"),
+            helo=text("helo"),
+            sni=text("sni"),
+            sni_known=facts.get("sni_known") is True,
+            tls_version=text("tls_version"),
+            cipher=text("cipher"),
+            ended=text("ended") or "",
+            tls_error=text("tls_error"),
+            auth_refused=text("auth_refused"),
+            authenticated=text("authenticated"),
+            google=any(self._recognised(n) for n in names),
+            lines=tuple(record.lines),
+        )
+
+    def _recognised(self, name: str) -> bool:
+        name = name.lower().rstrip(".")
+        return any(name == c or name.endswith("." + c) for c in self.clients)
+
+
+def _decoded(value: str) -> str | None:
+    """A base64 field of the gmailfix-watch line; None when empty or not base64."""
+    if not value:
+        return None
+    try:
+        raw = base64.b64decode(value[: 4 * VALUE_LIMIT], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.decode("utf-8", "replace")[:VALUE_LIMIT] or None
+
+
+def follow(
+    path: Path,
+    *,
+    start: int | None = None,
+    clients: Sequence[str] = GOOGLE,
+    deadline: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    poll: float = POLL_SECONDS,
+) -> Iterator[Attempt]:
+    """Every connection logged in ``path`` from ``start`` (default: the end now) on,
+    as it finishes, until ``deadline`` (time.monotonic) or ``stop()``.
+
+    A log that is rotated (replaced, or cut shorter) is read again from its start.
+    """
+    parser = LogParser(clients)
+    offset = start
+    identity: tuple[int, int] | None = None
+    pending = b""
+    while True:
+        try:
+            found = os.stat(path)
+        except FileNotFoundError:
+            found = None
+        if found is not None:
+            if offset is None:
+                offset = found.st_size
+            if identity not in (None, (found.st_dev, found.st_ino)) or found.st_size < offset:
+                offset, pending = 0, b""
+            identity = (found.st_dev, found.st_ino)
+            chunk = _read_from(path, offset)
+            offset += len(chunk)
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            pending = pending[-LINE_LIMIT:]
+            for raw in complete:
+                attempt = parser.feed(raw.decode("utf-8", "replace"))
+                if attempt is not None:
+                    yield attempt
+        elif offset is None:
+            offset = 0
+        if (deadline is not None and time.monotonic() >= deadline) or (stop and stop()):
+            return
+        time.sleep(poll)
+
+
+def log_size(path: Path) -> int:
+    """Where following ``path`` starts to see only what comes next."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(1024 * 1024)
+    except OSError:
+        return b""
+
+
+def describe(attempt: Attempt) -> list[str]:
+    """What the connection did, in plain words, one fact per line (outside text raw:
+    the caller cleans it for its screen)."""
+    who = "Google" if attempt.google else "A client"
+    names = ", ".join(n for n in (attempt.helo, attempt.ptr) if n)
+    port = f" on port {attempt.server_port}" if attempt.server_port else ""
+    lines = [f"{who} ({names or attempt.client}){port}, from {attempt.client}:"]
+    if not attempt.sni_known:
+        lines.append(
+            "  name asked for (SNI): not in the log (TLS failed before Exim could note it)"
+        )
+    elif attempt.sni:
+        lines.append(f"  name asked for (SNI): {attempt.sni}")
+    else:
+        lines.append("  name asked for (SNI): none sent")
+    if attempt.tls_version:
+        lines.append(f"  TLS: {attempt.tls_version}, cipher {attempt.cipher or 'not logged'}")
+    else:
+        lines.append("  TLS: the handshake did not finish")
+    lines.append("  " + _stopped_words(attempt))
+    return lines
+
+
+def _stopped_words(attempt: Attempt) -> str:
+    stopped = attempt.stopped
+    if stopped == "tls-refused":
+        return (
+            f"stopped in the TLS handshake: Exim says '{_said(attempt.tls_error)}'. The client ended "
+            "it, which is what a client does when it refuses the certificate"
+        )
+    if stopped == "tls-failed":
+        return f"stopped in the TLS handshake: Exim says '{_said(attempt.tls_error)}'"
+    if stopped == "auth-refused":
+        return f"got through TLS, then the login (AUTH) failed: {attempt.auth_refused}"
+    if stopped == "quit":
+        done = f", logged in as {attempt.authenticated}" if attempt.authenticated else ""
+        return f"got through TLS{done} and said goodbye (QUIT)"
+    return f"the connection ended without QUIT ({attempt.ended or 'dropped'})"
+
+
+def _said(text: str | None) -> str:
+    return (text or "").rstrip(". ")
