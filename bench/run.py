@@ -28,11 +28,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from gmailfix.certs import TrustStore
 from gmailfix.diagnose import diagnose
-from gmailfix.dns import make_resolver
+from gmailfix.inputs import parse_target
 from gmailfix.lab.runner import LabInfo, LabThread
-from gmailfix.smtp import DEFAULT_MODE, ProbeTarget, probe
+from gmailfix.smtp import ProbeTarget, probe
 
 PY = sys.executable
 
@@ -78,37 +77,29 @@ def median_child(argv: Sequence[str], repeat: int) -> tuple[float, str]:
     return statistics.median(r[0] for r in runs), runs[-1][2]
 
 
-def lab_kwargs(lab: LabInfo, timeout: float = 10) -> dict[str, object]:
-    return {
-        "resolver": make_resolver(dns_server=f"{lab.dns[0]}:{lab.dns[1]}", timeout=timeout),
-        "connect": lab.connect,
-        "trust": TrustStore.with_ca_files([lab.ca_file]),
-        "timeout": timeout,
-    }
-
-
 def concurrency(lab: LabInfo, repeat: int) -> None:
-    print("\n## 1. Concurrency (slow.test: 200 ms per SMTP reply, 3 hosts x 3 ports)\n")
+    print(
+        "\n## 1. Concurrency (slow.test: 200 ms per SMTP reply, 3 hosts x 3 ports x 2 addresses)\n"
+    )
+    connection = lab.connection(timeout=10)
+    target = parse_target("slow.test")
     full, sequential = [], []
     for _ in range(repeat):
         start = time.perf_counter()
-        result = asyncio.run(diagnose("slow.test", **lab_kwargs(lab)))  # type: ignore[arg-type]
+        result = asyncio.run(diagnose(target, connection))
         full.append(time.perf_counter() - start)
         start = time.perf_counter()
-        asyncio.run(diagnose("slow.test", max_probes=1, **lab_kwargs(lab)))  # type: ignore[arg-type]
+        asyncio.run(diagnose(target, connection, max_probes=1))
         sequential.append(time.perf_counter() - start)
     assert result.verdict.accept, result.findings
     singles = []
     for endpoint in result.endpoints:
-        for sni in (endpoint.host, None):
-            target = ProbeTarget(
-                endpoint.host,
-                endpoint.port,
-                DEFAULT_MODE[endpoint.port],
-                sni,
-                connect_to=lab.connect[(endpoint.host, endpoint.port)],
-            )
-            singles.append(asyncio.run(probe(target, timeout=10)).elapsed)
+        for check in endpoint.checks:
+            where = check.probe.address or ""
+            port = connection.connect.get((where, endpoint.port)) or (where, endpoint.port)
+            for sni in (endpoint.host, None):
+                one = ProbeTarget(endpoint.host, endpoint.port, sni, port)
+                singles.append(asyncio.run(probe(one, timeout=10)).elapsed)
     probes = len(singles)
     slowest = max(singles)
     t_full, t_seq = statistics.median(full), statistics.median(sequential)

@@ -129,7 +129,13 @@ class _Run:
         )
         if not facts.reachable:
             return Diagnosis(
-                target, facts, (), (), None, gmail.unknown(settings), cannot_check_findings(facts)
+                target,
+                facts,
+                (),
+                (),
+                None,
+                gmail.unknown(settings),
+                tuple(cannot_check_findings(facts)),
             )
         candidates = _candidates(facts, target.smtp_host, guesses)
         self.emit(DnsDone(facts, candidates))

@@ -25,6 +25,7 @@ from gmailfix.inputs import is_ip_address, is_valid_dns_host, parse_endpoint, pa
 
 if TYPE_CHECKING:
     import dns.asyncresolver
+    import dns.nameserver
 
 Status = Literal["ok", "nxdomain", "nodata", "error"]
 # why a query got no answer, in the terms the findings explain
@@ -136,7 +137,7 @@ def describe_resolver(resolver: dns.asyncresolver.Resolver) -> str:
     return ", ".join(s.removeprefix("Do53:").split("@")[0] for s in servers) or "none"
 
 
-def _doh_server(url: str, ca_files: Sequence[str]) -> object:
+def _doh_server(url: str, ca_files: Sequence[str]) -> dns.nameserver.DoHNameserver:
     import certifi
     import dns.nameserver
 
@@ -186,6 +187,7 @@ async def query(
     left = deadline - time.monotonic()
     if left <= 0:
         return Answer(name, rdtype, "error", failure="timeout", error="no time left")
+    failure: Failure
     try:
         result = await resolver.resolve(name, rdtype, search=False, lifetime=left)
     except dns.resolver.NXDOMAIN:
@@ -200,7 +202,7 @@ async def query(
         failure = _why_failed(exc, default="broken")
         return Answer(name, rdtype, "error", failure=failure, error=shorten(str(exc), 500))
     except (dns.exception.DNSException, OSError, ValueError, ssl.SSLError) as exc:
-        failure: Failure = "unreachable" if isinstance(exc, OSError) else "broken"
+        failure = "unreachable" if isinstance(exc, OSError) else "broken"
         return Answer(name, rdtype, "error", failure=failure, error=str(exc) or type(exc).__name__)
     canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
     rrs = list(result)[:MAX_RECORDS]

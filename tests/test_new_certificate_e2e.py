@@ -23,6 +23,7 @@ from tests.support import pebble as ph
 from tests.support.diagnosis import run_diagnosis
 from tests.support.plans import make_plan
 from tests.support.programs import require_program
+from tests.support.servers import dns_for
 
 pytestmark = pytest.mark.pebble
 HOST = "mail.newcert.test"
@@ -58,7 +59,7 @@ def test_certbot_with_generated_scripts_turns_reject_into_accept(workdir: Path) 
     (workdir / "auth.conf").write_text(AUTHENTICATORS)
     conf = eh.minimal_config(workdir, [workdir / "tls-main.conf"], workdir / "auth.conf")
 
-    with ph.dns_for({HOST: "127.0.0.1"}) as dns, ph.pebble(workdir, dns) as pebble:
+    with dns_for({HOST: "127.0.0.1"}) as dns, ph.pebble(workdir, dns) as pebble:
         with eh.exim_daemon(conf, workdir) as port:
             before = check(port, dns, pebble.root)
         assert before.verdict.cause == "self-signed"
@@ -105,4 +106,5 @@ def test_certbot_with_generated_scripts_turns_reject_into_accept(workdir: Path) 
             after = check(port, dns, pebble.root)
         assert after.verdict.accept, after.findings
         assert after.chosen is not None and after.chosen.analysis is not None
-        assert after.chosen.analysis.leaf.names == (HOST,)
+        leaf = after.chosen.analysis.leaf
+        assert leaf is not None and leaf.names == (HOST,)

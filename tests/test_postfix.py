@@ -42,6 +42,7 @@ from tests.support import pebble as pebble_h
 from tests.support import postfix as ph
 from tests.support.plans import make_plan as plan_of
 from tests.support.programs import require_program
+from tests.support.servers import dns_for
 
 HOST = "mail.pf.test"
 ALIASES = (AliasHost("alpha.test", "mail.alpha.test"), AliasHost("beta.test", "mail.beta.test"))
@@ -89,7 +90,7 @@ def pki() -> Iterator[Pki]:
 
 @pytest.fixture(scope="module")
 def dns() -> Iterator[str]:
-    with pebble_h.dns_for({h: "127.0.0.1" for h in (HOST, *EVERY_ALIAS)}) as server:
+    with dns_for({h: "127.0.0.1" for h in (HOST, *EVERY_ALIAS)}) as server:
         yield server
 
 

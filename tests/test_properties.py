@@ -15,7 +15,7 @@ from gmailfix.cli.main import build_parser
 from gmailfix.errors import InputError
 from gmailfix.inputs import parse_domain, parse_smtp_server
 
-ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300)
 NAMEISH = st.from_regex(r"[A-Za-z0-9._\-@:/\[\]ü ]{0,80}", fullmatch=True)
 TEXT = st.one_of(ANY_TEXT, NAMEISH)
 

@@ -1,6 +1,7 @@
 """Every wizard step as a picture, at 80x24 and 120x40 (pytest-textual-snapshot).
 
-Review a changed snapshot before accepting it: pytest --snapshot-update.
+Review a changed snapshot before accepting it: pytest --snapshot-update. The
+cursor blink is frozen so pictures do not depend on timing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import TextArea
+from textual.widgets import Input, TextArea
 
 from gmailfix.lab.runner import LabInfo
 from gmailfix.screens.app import GmailfixApp, demo_app
@@ -22,6 +23,7 @@ from gmailfix.screens.paste_error import PasteErrorScreen
 from gmailfix.screens.recheck import RecheckScreen
 from gmailfix.screens.settings import SettingsScreen
 from gmailfix.screens.welcome import WelcomeScreen
+from tests.support.pilot import on, until
 
 SIZES = [(80, 24), (120, 40)]
 GMAIL_SAYS = (
@@ -31,77 +33,87 @@ GMAIL_SAYS = (
 Step = Callable[[Pilot[None]], Awaitable[None]]
 
 
-async def wait_for(
-    pilot: Pilot[None], kind: type, ready: Callable[[object], bool] = lambda s: True
-) -> None:
-    for _ in range(300):
-        screen = pilot.app.screen
-        if isinstance(screen, kind) and ready(screen):
-            await pilot.pause(0.1)
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never reached {kind.__name__}")
+async def settle(pilot: Pilot[None]) -> None:
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    for area in pilot.app.screen.query(TextArea):
+        area.cursor_blink = False
+    await pilot.pause(0.2)
 
 
 async def welcome(pilot: Pilot[None]) -> None:
-    await wait_for(pilot, WelcomeScreen)
+    await until(pilot, on(pilot.app, WelcomeScreen))  # type: ignore[arg-type]
+    await settle(pilot)
 
 
 async def paste_error(pilot: Pilot[None]) -> None:
     await welcome(pilot)
     await pilot.click("#paste")
-    await wait_for(pilot, PasteErrorScreen)
+    await until(pilot, on(pilot.app, PasteErrorScreen))  # type: ignore[arg-type]
     pilot.app.screen.query_one("#pasted", TextArea).text = GMAIL_SAYS
-    await pilot.pause(0.1)
+    await settle(pilot)
 
 
 async def details(pilot: Pilot[None]) -> None:
     await welcome(pilot)
     await pilot.press("enter")
-    await wait_for(pilot, DetailsScreen)
+    await until(pilot, on(pilot.app, DetailsScreen))  # type: ignore[arg-type]
+    await settle(pilot)
 
 
 async def diagnosis(pilot: Pilot[None]) -> None:
     await details(pilot)
-    await pilot.press("enter", "enter")
-    await wait_for(pilot, DiagnosisScreen, lambda s: s.result is not None)  # type: ignore[attr-defined]
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
+    assert isinstance(pilot.app.screen, DiagnosisScreen)
+    await settle(pilot)
 
 
 async def choose_fix(pilot: Pilot[None]) -> None:
     await diagnosis(pilot)
     await pilot.press("enter")
-    await wait_for(pilot, ChooseFixScreen)
+    await until(pilot, on(pilot.app, ChooseFixScreen))  # type: ignore[arg-type]
+    await settle(pilot)
 
 
 async def settings(pilot: Pilot[None]) -> None:
     await choose_fix(pilot)
     await pilot.press("enter")
-    await wait_for(pilot, SettingsScreen)
+    await until(pilot, on(pilot.app, SettingsScreen))  # type: ignore[arg-type]
+    await settle(pilot)
 
 
 async def settings_exim(pilot: Pilot[None]) -> None:
-    """The new-certificate fix: Exim configuration, highlighted."""
+    """The new-certificate fix: the Exim configuration, unwrapped."""
     await choose_fix(pilot)
     await pilot.press("down", "enter")
-    await wait_for(pilot, SettingsScreen)
+    await until(pilot, on(pilot.app, SettingsScreen))  # type: ignore[arg-type]
+    await settle(pilot)
 
 
 async def export(pilot: Pilot[None]) -> None:
     await settings(pilot)
-    await pilot.press("enter")
-    await wait_for(pilot, ExportScreen)
+    await pilot.press("ctrl+s")
+    await until(pilot, on(pilot.app, ExportScreen))  # type: ignore[arg-type]
+    await settle(pilot)
 
 
 async def recheck(pilot: Pilot[None]) -> None:
     await export(pilot)
     await pilot.click("#skip")
-    await wait_for(pilot, RecheckScreen, lambda s: "Gmail" in str(s.query_one("#verdict").render()))  # type: ignore[attr-defined]
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, RecheckScreen)
+        and "Gmail" in str(pilot.app.screen.query_one("#verdict").render()),
+    )
+    await settle(pilot)
 
 
 async def help_screen(pilot: Pilot[None]) -> None:
     await diagnosis(pilot)
-    await pilot.press("question_mark")
-    await pilot.pause(0.2)
+    await pilot.press("f1")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
+    await settle(pilot)
 
 
 STEPS: dict[str, Step] = {

@@ -89,6 +89,7 @@ def certificate(look: StackLook, host: str, issuer: ca.Issued) -> x509.Certifica
 def sighting_of(look: StackLook, host: str, issuer: ca.Issued) -> Sighting:
     """What a probe records from a lab server built from ``look``."""
     cert = describe(certificate(look, host, issuer))
+    assert cert is not None
     return Sighting(
         banner=look.banner_for(host),
         ehlo=LAB_EHLO + look.ehlo_extra,
@@ -261,6 +262,7 @@ def look_at(port: int) -> Sighting:
         client.starttls(context=context)
         der = client.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
     cert = describe(x509.load_der_x509_certificate(der))
+    assert cert is not None
     return Sighting(
         banner=banner.decode("utf-8", "replace"),
         ehlo=tuple(lines[1:]),

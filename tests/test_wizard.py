@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -38,13 +39,13 @@ def app_for(lab: LabInfo, tmp_path: Path, address: str, host: str = "") -> Gmail
     return wizard
 
 
-async def to_details(pilot: Pilot[object], app: GmailfixApp) -> None:
+async def to_details(pilot: Pilot[Any], app: GmailfixApp) -> None:
     await until(pilot, on(app, WelcomeScreen))
     await pilot.press("enter")
     await until(pilot, on(app, DetailsScreen))
 
 
-async def to_diagnosis(pilot: Pilot[object], app: GmailfixApp) -> DiagnosisScreen:
+async def to_diagnosis(pilot: Pilot[Any], app: GmailfixApp) -> DiagnosisScreen:
     await to_details(pilot, app)
     await pilot.press("ctrl+s")
     await until(pilot, lambda: getattr(app.screen, "result", None) is not None)

@@ -36,12 +36,12 @@ def run_export(args: argparse.Namespace) -> int:
         mta=args.mta,
         stack=args.stack,
     )
-    target = Path(args.zip or args.out)
+    where = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
     files = bundle_files(plan, diagnosis, extra)
     # One call writes key and bundle, or neither, and checks the key's path before
     # writing anything: the CSR in the bundle always matches the key that is kept.
-    written = write_bundle(files, target, as_zip=bool(args.zip), force=args.force, private_key=key)
+    written = write_bundle(files, where, as_zip=bool(args.zip), force=args.force, private_key=key)
     if written.key_path is not None:
         print(f"private key (mode 0600, not in the bundle): {clean(written.key_path)}")
     if written.leftover is not None:

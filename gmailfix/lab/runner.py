@@ -255,6 +255,8 @@ def _add_records(zone: Zone, scenario: Scenario, address: str) -> None:
         zone.add(second_reverse, "PTR", scenario.mail_host + ".")
     for name, kind, value in scenario.records:
         zone.add(name, kind, value.replace("{addr}", address))
+        if scenario.second_cert is not None and kind == "A" and value == "{addr}":
+            zone.add(name, "A", second_address(address))
     reverse = dns.reversename.from_address(address).to_text()
     zone.add(reverse, "PTR", (scenario.ptr or scenario.mail_host) + ".")
     for name, behaviour in scenario.dns_behaviour:

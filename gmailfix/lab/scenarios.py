@@ -361,10 +361,11 @@ HOSTILE: tuple[Scenario, ...] = (
 BENCH: tuple[Scenario, ...] = (
     Scenario(
         "slow.test",
-        "every SMTP reply 200 ms late; mx1, mx2 and mail on one server",
+        "every SMTP reply 200 ms late; mx1, mx2 and mail on one server with two addresses",
         "accept",
         CertSpec(("mail.slow.test", "mx1.slow.test", "mx2.slow.test")),
         servers=_all(ServerSpec(reply_delay=0.2)),
+        second_cert=CertSpec(("mail.slow.test", "mx1.slow.test", "mx2.slow.test")),
         mx=("10 mx1.slow.test.", "20 mx2.slow.test."),
         hosts=("mx1.slow.test", "mx2.slow.test"),
         records=(("mx1.slow.test", "A", "{addr}"), ("mx2.slow.test", "A", "{addr}")),

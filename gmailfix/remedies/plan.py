@@ -175,7 +175,7 @@ def plan_fix(
     family = info(stack).mta
     mta = mta or (family if family in MTAS else "exim")  # type: ignore[assignment]
     chosen = diagnosis.chosen
-    names = ()
+    names: tuple[str, ...] = ()
     if chosen and chosen.analysis and chosen.analysis.chain.leaf:
         names = tuple(chosen.analysis.chain.leaf.names)
     host = remedy.names[0] if remedy.names else remedy.smtp_host

@@ -89,12 +89,13 @@ def group_findings(
     findings: Iterable[Finding], *, show_addresses: bool = True
 ) -> list[tuple[Finding, str]]:
     """One line per (code, host), the ports and addresses joined: "mail.x.test:587, 465"."""
-    order: list[tuple[str, str | None]] = []
-    ports: dict[tuple[str, str | None], list[int]] = defaultdict(list)
-    addresses: dict[tuple[str, str | None], list[str]] = defaultdict(list)
-    first: dict[tuple[str, str | None], Finding] = {}
+    Key = tuple[str, str | None]
+    order: list[Key] = []
+    ports: dict[Key, list[int]] = defaultdict(list)
+    addresses: dict[Key, list[str]] = defaultdict(list)
+    first: dict[Key, Finding] = {}
     for item in findings:
-        key = (item.code, item.host)
+        key: Key = (str(item.code), item.host)
         if key not in first:
             order.append(key)
             first[key] = item

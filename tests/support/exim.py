@@ -148,9 +148,11 @@ def exim_daemon(conf: Path, workdir: Path, *, interface: str | None = None) -> I
     """``exim -bdf`` on a free loopback port; yields the port, stops it after.
 
     With ``interface``, the config's own daemon_smtp_ports are used on that
-    address (the config must set local_interfaces to it); yields 587.
+    address (the config must set local_interfaces to it); yields 587. Exim
+    writes its pid file once its sockets listen: that is the signal to go on.
     """
     pidfile = workdir / "exim.pid"
+    pidfile.unlink(missing_ok=True)
     if interface is None:
         port, host = free_port(), "127.0.0.1"
         listen = ["-oX", f"127.0.0.1.{port}"]
@@ -163,17 +165,22 @@ def exim_daemon(conf: Path, workdir: Path, *, interface: str | None = None) -> I
     )
     try:
         deadline = time.monotonic() + 15
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex((host, port)) == 0:
-                    break
+        while not _listening(host, port, pidfile if interface else None):
             if proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(proc)  # before reading its output, which ends only then
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 raise RuntimeError(f"exim did not start: {out} {read_logs(workdir)}")
             time.sleep(0.05)
         yield port
     finally:
         stop_process(proc)
+
+
+def _listening(host: str, port: int, pidfile: Path | None) -> bool:
+    if pidfile is not None:
+        return pidfile.exists() and pidfile.stat().st_size > 0
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
 
 
 def read_logs(workdir: Path) -> str:

@@ -17,7 +17,6 @@ import httpx
 
 from gmailfix.lab import ca
 from tests.support.programs import require_program, stop_process
-from tests.support.servers import dns_for  # noqa: F401 - tests use it from here too
 
 ACME_DIRECTORY = "https://127.0.0.1:14000/dir"
 MANAGEMENT = "https://127.0.0.1:15000"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
 from textual.pilot import Pilot
@@ -11,7 +12,7 @@ from textual.widgets import Button, DataTable, Label, OptionList, Static
 from gmailfix.screens.app import GmailfixApp
 
 
-async def until(pilot: Pilot[object], condition: Callable[[], bool], seconds: float = 20) -> None:
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], seconds: float = 20) -> None:
     """Wait for a condition, letting workers finish first (no busy polling of the network)."""
     for _ in range(int(seconds / 0.05)):
         # every worker but the wizard's own flow, which runs as long as the app
@@ -25,11 +26,11 @@ async def until(pilot: Pilot[object], condition: Callable[[], bool], seconds: fl
     raise AssertionError(f"timed out; screen is {pilot.app.screen!r}")
 
 
-def on(app: App[object], kind: type) -> Callable[[], bool]:
+def on(app: App[Any], kind: type) -> Callable[[], bool]:
     return lambda: isinstance(app.screen, kind)
 
 
-def text_of(app: App[object], selector: str) -> str:
+def text_of(app: App[Any], selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 

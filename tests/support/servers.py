@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from gmailfix.lab.dns_server import DnsServer, Zone
 from gmailfix.lab.servers import serve_files
 
 
 @contextmanager
-def in_thread(start: Callable[[], Awaitable[asyncio.Server]]) -> Iterator[asyncio.Server]:
+def in_thread(start: Callable[[], Coroutine[Any, Any, asyncio.Server]]) -> Iterator[asyncio.Server]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
