@@ -86,9 +86,7 @@ async def run_batch(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _one(
-    line: int, text: str, connection: Connection, ports: tuple[Port, ...]
-) -> BatchItem:
+async def _one(line: int, text: str, connection: Connection, ports: tuple[Port, ...]) -> BatchItem:
     try:
         target = parse_target(text)
     except InputError as exc:

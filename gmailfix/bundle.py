@@ -68,7 +68,9 @@ def bundle_files(
         ),
         _text("report.md", "the diagnosis, for people", markdown_report(diagnosis)),
         _text("report.json", "the diagnosis, schema gmailfix.diagnosis/1", dumps(diagnosis) + "\n"),
-        _text("verify.sh", "checks that the fix works, as Gmail does", verify_script(plan), EXECUTABLE),
+        _text(
+            "verify.sh", "checks that the fix works, as Gmail does", verify_script(plan), EXECUTABLE
+        ),
     ]
     files += [_text(p, EXIM_ROLES[p], t) for p, t in exim_files(plan).items()]
     if plan.mta == "postfix" and plan.on_server:

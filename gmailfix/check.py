@@ -99,14 +99,16 @@ class Checker:
     ) -> Endpoint:
         """As ``endpoint``, looking the host's addresses up unless the facts hold them."""
         known = facts.addresses.get(host) if facts is not None else None
-        if known is None and not is_ip_address(host) and (host, port) not in self.connection.connect:
+        if (
+            known is None
+            and not is_ip_address(host)
+            and (host, port) not in self.connection.connect
+        ):
             deadline = time.monotonic() + self.connection.timeout
             known, _, _ = await lookup_addresses(self.connection.resolver, host, deadline)
         return await self.endpoint(host, port, known or (), username)
 
-    def dial_plan(
-        self, host: str, port: int, addresses: tuple[str, ...]
-    ) -> list[tuple[str, int]]:
+    def dial_plan(self, host: str, port: int, addresses: tuple[str, ...]) -> list[tuple[str, int]]:
         """Where Gmail could connect for ``host:port``: every address, after overrides."""
         connect = self.connection.connect
         override = connect.get((host, port))

@@ -172,6 +172,7 @@ class _Run:
         self.emit(Stage("Looking for a fix", timeout))
         return await propose(diagnosis, self.connection)
 
+
 def sighting(check: AddressCheck) -> Sighting:
     """What a stack shows of itself: greeting, EHLO, and its default certificate
     (the one sent without SNI, when the server sent one)."""
@@ -189,9 +190,7 @@ def sighting(check: AddressCheck) -> Sighting:
     )
 
 
-def _candidates(
-    facts: gdns.DnsFacts, smtp_host: str | None, guesses: list[str]
-) -> tuple[str, ...]:
+def _candidates(facts: gdns.DnsFacts, smtp_host: str | None, guesses: list[str]) -> tuple[str, ...]:
     if smtp_host:
         return (smtp_host,)
     found = [mx.host for mx in facts.mx if mx.addresses]

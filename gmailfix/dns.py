@@ -212,7 +212,9 @@ async def query(
         records = tuple(r.to_text() for r in rrs)
     mx: tuple[tuple[int, str], ...] = ()
     if rdtype == "MX":
-        mx = tuple((int(r.preference), r.exchange.to_text(omit_final_dot=True).lower()) for r in rrs)
+        mx = tuple(
+            (int(r.preference), r.exchange.to_text(omit_final_dot=True).lower()) for r in rrs
+        )
     return Answer(name, rdtype, "ok", records, canonical, mx=mx)
 
 

@@ -90,8 +90,7 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     ),
     KnownError(
         "timed out",
-        "The server did not answer Gmail in time: it is down, or a firewall drops the "
-        "connection.",
+        "The server did not answer Gmail in time: it is down, or a firewall drops the connection.",
         (Code.TIMEOUT,),
     ),
     KnownError(
@@ -217,7 +216,11 @@ def _rejection(
             return "reject", MISCONFIGURED.format(response=AUTH_REFUSED_RESPONSE), login.code
         if login.code == Code.CANNOT_CHECK_HERE:
             return "unknown", None, login.code
-        return "reject", CERT_ERROR if login.code == Code.TLS_HANDSHAKE_FAILED else UNREACHABLE, login.code
+        return (
+            "reject",
+            CERT_ERROR if login.code == Code.TLS_HANDSHAKE_FAILED else UNREACHABLE,
+            login.code,
+        )
     return "accept", None, None
 
 

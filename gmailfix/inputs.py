@@ -194,9 +194,7 @@ def _strip_decoration(text: str, *, field: Field) -> str:
             f"that is {len(text)} characters long; no address or host name is", field=field
         )
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
-        raise InputError(
-            f"{shorten(text)!r} contains spaces or invisible characters", field=field
-        )
+        raise InputError(f"{shorten(text)!r} contains spaces or invisible characters", field=field)
     if "://" in text:
         try:
             parts = urlsplit(text)
@@ -252,9 +250,7 @@ def _validate_ascii(name: str, *, what: str, field: Field) -> str:
         if not label:
             raise InputError(f"{shorten(name)!r} has two dots in a row", field=field)
         if len(label) > 63:
-            raise InputError(
-                f"{shorten(name)!r} has a part over 63 characters long", field=field
-            )
+            raise InputError(f"{shorten(name)!r} has a part over 63 characters long", field=field)
         if not _LABEL.match(label):
             bad = next((ch for ch in label if not (ch.isalnum() or ch == "-")), None)
             if bad is not None:

@@ -350,7 +350,9 @@ class _Session:
         code, lines = await self._command(f"EHLO {EHLO_NAME}")
         if code != 250:
             reply = lines[0] if lines else ""
-            raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"EHLO was answered '{code} {reply[:120]}'")
+            raise ProbeFailure(
+                Code.SMTP_PROTOCOL_ERROR, f"EHLO was answered '{code} {reply[:120]}'"
+            )
         if record:
             self.result = replace(
                 self.result, ehlo_host=lines[0][:255] if lines else None, ehlo=tuple(lines[1:])
@@ -484,7 +486,9 @@ async def login(
             return LoginResult(False, Code.TIMEOUT, f"no answer in {timeout:g} s during login")
         except ssl.SSLCertVerificationError as exc:
             return LoginResult(
-                False, Code.TLS_HANDSHAKE_FAILED, f"OpenSSL refused the certificate: {exc.verify_message}"
+                False,
+                Code.TLS_HANDSHAKE_FAILED,
+                f"OpenSSL refused the certificate: {exc.verify_message}",
             )
         except ProbeFailure as exc:
             return LoginResult(False, exc.code, str(exc))
@@ -528,7 +532,9 @@ async def _login(target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext) -
                 code, lines = await command(base64.b64encode(creds.password.encode()))
         else:
             return LoginResult(
-                False, Code.AUTH_FAILED, "the server offers no login method Gmail uses (PLAIN, LOGIN)"
+                False,
+                Code.AUTH_FAILED,
+                "the server offers no login method Gmail uses (PLAIN, LOGIN)",
             )
         reply = f"{code} {' '.join(lines)}"[:200]
         with contextlib.suppress(Exception):

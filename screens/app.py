@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from gmailfix.screens.state import WizardState
+from gmailfix.server.system import Root, Runner, run_command
 
 if TYPE_CHECKING:
     from gmailfix.connection import Connection
@@ -51,6 +52,9 @@ class GmailfixApp(App[str]):
         self.demo_note = demo_note
         self._jump: Step | None = None
         self.came_from_paste = False
+        # the mail server "On the mail server" checks: this computer, or a copy (tests)
+        self.server_root: Root | None = None
+        self.server_runner: Runner = run_command
 
     @property
     def connection(self) -> Connection:

@@ -61,15 +61,16 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         return self.wizard.state
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            f"gmailfix · step {self.STEP + 1} of {len(STEPS)}: {STEPS[self.STEP]}", id="step"
-        )
+        yield Static(self.step_title(), id="step")
         with VerticalScroll(classes="body"):
             yield from self.compose_body()
         with Horizontal(classes="nav"):
             for button_id, label, primary in self.BUTTONS:
                 yield Button(label, id=button_id, variant="primary" if primary else "default")
         yield Footer()
+
+    def step_title(self) -> str:
+        return f"gmailfix · step {self.STEP + 1} of {len(STEPS)}: {STEPS[self.STEP]}"
 
     def compose_body(self) -> ComposeResult:
         yield from ()

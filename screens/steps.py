@@ -23,7 +23,16 @@ if TYPE_CHECKING:
 async def welcome(app: GmailfixApp) -> Step:
     choice = await app.push_screen_wait(WelcomeScreen())
     app.came_from_paste = choice == "paste"
+    if choice == "server":
+        return "server"
     return "paste" if choice == "paste" else "details"
+
+
+async def server(app: GmailfixApp) -> Step:
+    from gmailfix.screens.doctor import DoctorScreen
+
+    await app.push_screen_wait(DoctorScreen())
+    return "welcome"
 
 
 async def paste(app: GmailfixApp) -> Step:

@@ -11,7 +11,7 @@ from textual.widgets import Button, Static
 
 from gmailfix.screens.base import WizardScreen
 
-Choice = Literal["start", "paste"]
+Choice = Literal["start", "paste", "server"]
 
 INTRO = """\
 [b]Gmail says "TLS Negotiation failed, the certificate doesn't match the host"?[/b]
@@ -28,9 +28,15 @@ class WelcomeScreen(WizardScreen[Choice]):
     CSS_PATH = "welcome.tcss"
     HELP = (
         "Choose **Start** to check your mail server, or **I have an error message** to "
-        "paste the text Gmail showed you and learn what it means first. **q** quits."
+        "paste the text Gmail showed you and learn what it means first. **On the mail "
+        "server** checks the mail server on this very computer (run gmailfix there, as "
+        "root). **q** quits."
     )
-    BUTTONS = (("start", "Start", True), ("paste", "I have an error message", False))
+    BUTTONS = (
+        ("start", "Start", True),
+        ("paste", "I have an error message", False),
+        ("server", "On the mail server", False),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "start", "Start", show=False),
         # the first step has nowhere to go back to: Esc does nothing rather than quit
@@ -48,6 +54,10 @@ class WelcomeScreen(WizardScreen[Choice]):
     @on(Button.Pressed, "#paste")
     def _paste(self) -> None:
         self.dismiss("paste")
+
+    @on(Button.Pressed, "#server")
+    def _server(self) -> None:
+        self.dismiss("server")
 
     def action_nothing(self) -> None:
         self.notify("This is the first step. Press q to quit.", timeout=3)

@@ -239,7 +239,7 @@ def test_a_killed_run_must_be_rolled_back_first(pki: Pki, broken: Diagnosis, bun
 def test_a_bundle_for_the_other_layout_is_refused(broken: Diagnosis, bundles: Path) -> None:
     with debian_server("debian-single") as server:
         bundle = export(broken, "debian-split", server.tls_dir, bundles / "fix")
-        with pytest.raises(ServerError, match="--exim-layout debian-single"):
+        with pytest.raises(ServerError, match="the debian-single layout"):
             plan_apply(bundle, Root(server.root), runner=server.run)
 
 

@@ -82,7 +82,9 @@ def test_export_refuses_when_nothing_could_be_checked(tmp_path: Path) -> None:
 
 
 def test_a_resolver_that_never_answers(silent_dns: str) -> None:
-    done = gmailfix("diagnose", "example.com", "--json", "--timeout", "2", "--dns-server", silent_dns)
+    done = gmailfix(
+        "diagnose", "example.com", "--json", "--timeout", "2", "--dns-server", silent_dns
+    )
     assert done.returncode == 3, done.stdout
     data = json.loads(done.stdout)
     assert data["gmail"]["verdict"] == "unknown"

@@ -286,7 +286,7 @@ def test_cli_text_json_and_exit_statuses(
 
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--root", str(tmp_path / "missing")]) == 2
-    assert "--root" in capsys.readouterr().err
+    assert "cannot use" in capsys.readouterr().err
     assert main(["doctor", "--root", str(tmp_path)]) == 2
     assert "no Exim or Postfix configuration found" in capsys.readouterr().err
     assert main(["doctor", "--root", str(tmp_path), "--host", "bad host!"]) == 2
@@ -440,3 +440,26 @@ def test_unknown_user_is_not_judged(tmp_path: Path) -> None:
     path.chmod(0o600)
     assert unreadable_part(Root(), path, "no-such-user-here") is None
     assert unreadable_part(Root(), path, "nobody") is not None
+
+
+async def test_the_wizards_mail_server_path(server: Server, pki: Pki, tmp_path: Path) -> None:
+    """Welcome > 'On the mail server' runs doctor and shows its findings in plain words."""
+    from gmailfix.screens.app import GmailfixApp
+    from gmailfix.screens.doctor import DoctorScreen
+    from tests.support.pilot import on, screen_text, until
+
+    server.add_macros(blog_certificate(server))
+    server.generate()
+    server.start()
+    app = GmailfixApp(lambda: build(ca_files=[str(pki.root_file)], timeout=5), export_dir=tmp_path)
+    app.server_root, app.server_runner = Root(server.root), server.run
+    app.state.smtp_host = HOST
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "WelcomeScreen")
+        await pilot.click("#server")
+        await until(pilot, on(app, DoctorScreen))
+        await pilot.click("#continue")
+        await until(pilot, lambda: "thing(s) to fix" in screen_text(app))
+        text = screen_text(app)
+    assert "self-signed" in text.lower()
+    assert "hostname-mismatch" not in text and "--" not in text

@@ -77,7 +77,9 @@ def test_plain_layout_passes_exim_bV(workdir: Path, kind: RemedyKind) -> None:
 
 @pytest.mark.parametrize("layout", ["debian-split", "debian-single"])
 @pytest.mark.parametrize("kind", SERVER_KINDS)
-def test_debian_layouts_pass_update_exim4_conf(workdir: Path, layout: str, kind: RemedyKind) -> None:
+def test_debian_layouts_pass_update_exim4_conf(
+    workdir: Path, layout: str, kind: RemedyKind
+) -> None:
     require_program("update-exim4.conf")
     plan = plan_for(kind, layout)
     files = exim_files(plan)
@@ -107,15 +109,23 @@ def test_the_wrong_layout_is_caught_by_the_verify_step(workdir: Path, layout: st
     assert eh.check_config(output).returncode == 0, "the trap: the check passes"
     script = workdir / "verify.sh"
     script.write_text(verify_script(plan))
-    env = {"PATH": "/usr/sbin:/usr/bin:/bin", "SHOW": f"{eh.exim()} -C {output} -bP tls_certificate", "CONNECT": "127.0.0.1:1"}
-    ran = subprocess.run(["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/bin",
+        "SHOW": f"{eh.exim()} -C {output} -bP tls_certificate",
+        "CONNECT": "127.0.0.1:1",
+    }
+    ran = subprocess.run(
+        ["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert "FAIL  the running MTA config does not use the new settings" in ran.stdout
     assert "dc_use_split_config" in ran.stdout
     # and in the right place the same check passes
     shutil.rmtree(workdir / "etc-exim4")
     done, output = eh.debian_update(workdir, layout, macros)
     env["SHOW"] = f"{eh.exim()} -C {output} -bP tls_certificate"
-    ran = subprocess.run(["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60)
+    ran = subprocess.run(
+        ["sh", str(script), "--server"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert "OK    the running MTA config uses the new certificate settings" in ran.stdout
 
 

@@ -184,8 +184,14 @@ def test_serve_full_chain(server: Server, pki: tuple[ca.Issued, ca.Issued]) -> N
         (lineage / "privkey.pem").write_bytes(leaf.key_pem())
         hook = server.workdir / "deploy-hook.sh"
         hook.write_text(deploy_hook(plan))
-        env = {"PATH": "/usr/sbin:/usr/bin:/bin", "RENEWED_LINEAGE": str(lineage), "GMAILFIX_RELOAD": "true"}
-        done = subprocess.run(["sh", str(hook)], env=env, capture_output=True, text=True, timeout=30)
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/bin",
+            "RENEWED_LINEAGE": str(lineage),
+            "GMAILFIX_RELOAD": "true",
+        }
+        done = subprocess.run(
+            ["sh", str(hook)], env=env, capture_output=True, text=True, timeout=30
+        )
         assert done.returncode == 0, done.stderr
         after = server.run(conf)
     assert after.verdict.accept, after.findings

@@ -26,7 +26,9 @@ ALWAYS = {
     "verify.sh",
 }
 # a file named in a README: `dir/name.ext` or `name.ext` in backticks
-FILE_REFERENCE = re.compile(r"`((?:[a-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:sh|txt|md|json|conf|zone|yml|map|pem))`")
+FILE_REFERENCE = re.compile(
+    r"`((?:[a-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:sh|txt|md|json|conf|zone|yml|map|pem))`"
+)
 BUNDLE_DIRS = ("certbot/", "exim4/", "dns/", "csr/", "private/")
 
 
@@ -180,7 +182,12 @@ def test_a_fix_that_cannot_help_is_refused(lab: LabInfo, tmp_path: Path) -> None
 
 def test_nothing_to_fix_when_gmail_accepts(lab: LabInfo, tmp_path: Path) -> None:
     done = gmailfix(
-        "export", "good.test", "--remedy", "new-certificate", "--out", str(tmp_path / "x"),
+        "export",
+        "good.test",
+        "--remedy",
+        "new-certificate",
+        "--out",
+        str(tmp_path / "x"),
         *lab.diagnose_args("good.test"),
     )
     assert done.returncode == 1 and "cannot help here" in done.stderr

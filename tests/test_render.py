@@ -39,7 +39,12 @@ PLANS = {
         ),
     ),
     "isp-hostname": make_plan(
-        "isp-hostname", "blog.test", "server42.isp.test", port=465, username="me@blog.test", verified=True
+        "isp-hostname",
+        "blog.test",
+        "server42.isp.test",
+        port=465,
+        username="me@blog.test",
+        verified=True,
     ),
     "enable-auth": make_plan("enable-auth", "noauth.test", layout="debian-split"),
     "serve-full-chain": make_plan("serve-full-chain", "chain.test", layout="plain"),

@@ -103,8 +103,10 @@ async def recheck(pilot: Pilot[None]) -> None:
     await pilot.click("#skip")
     await until(
         pilot,
-        lambda: isinstance(pilot.app.screen, RecheckScreen)
-        and "Gmail" in str(pilot.app.screen.query_one("#verdict").render()),
+        lambda: (
+            isinstance(pilot.app.screen, RecheckScreen)
+            and "Gmail" in str(pilot.app.screen.query_one("#verdict").render())
+        ),
     )
     await settle(pilot)
 

@@ -260,7 +260,9 @@ async def test_the_palette_has_the_wizards_commands(app: GmailfixApp) -> None:
         await to_diagnosis(pilot, app)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Help for this step", "Start over", "Check again"} <= titles
-        check_again = next(c for c in app.get_system_commands(app.screen) if c.title == "Check again")
+        check_again = next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Check again"
+        )
         check_again.callback()
         await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
         assert isinstance(app.screen, DiagnosisScreen)

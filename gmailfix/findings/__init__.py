@@ -1,8 +1,8 @@
 """Findings: one problem each, with a stable code and words for a non-expert.
 
-    codes.py     the typed set of codes (a contract: add, never rename)
-    catalog.py   each code's title and why Gmail cares
-    rules.py     facts -> findings
+codes.py     the typed set of codes (a contract: add, never rename)
+catalog.py   each code's title and why Gmail cares
+rules.py     facts -> findings
 """
 
 from __future__ import annotations

@@ -83,7 +83,9 @@ def dns_findings(
     elif facts.implicit_mx:
         out.append(finding(Code.NO_MX, f"{domain} has an address but no MX record.", host=domain))
     elif not facts.mx and not mx_failed and not facts.invalid_names:
-        out.append(finding(Code.NO_MX, f"{domain} has neither MX nor address records.", host=domain))
+        out.append(
+            finding(Code.NO_MX, f"{domain} has neither MX nor address records.", host=domain)
+        )
     for mx in facts.mx:
         if is_ip_address(mx.host):
             out.append(
@@ -195,7 +197,9 @@ def check_findings(check: AddressCheck) -> list[Finding]:
     if probe.error_code == Code.NO_AUTH:
         out.append(at(Code.NO_AUTH, _where(probe), **_said(probe.error)))
     if check.login is not None and not check.login.ok and check.login.code is not None:
-        out.append(at(check.login.code, "The server answered the login.", reply=check.login.reply or ""))
+        out.append(
+            at(check.login.code, "The server answered the login.", reply=check.login.reply or "")
+        )
     if probe.tls_version in ("TLSv1", "TLSv1.1", "SSLv3"):
         out.append(at(Code.OLD_TLS_VERSION, f"The server chose {probe.tls_version}."))
     sni = _sni_finding(check)
@@ -219,12 +223,17 @@ def _sni_finding(check: AddressCheck) -> Finding | None:
         if no_sni.error_code in (Code.TLS_HANDSHAKE_FAILED, Code.STARTTLS_REFUSED):
             detail = "Without SNI the server cannot set up encryption at all."
             return finding(
-                Code.SNI_DEPENDENT_CERTIFICATE, detail, evidence={"without SNI": no_sni.error or ""}, **where  # type: ignore[arg-type]
+                Code.SNI_DEPENDENT_CERTIFICATE,
+                detail,
+                evidence={"without SNI": no_sni.error or ""},
+                **where,  # type: ignore[arg-type]
             )
         return None
     if no_sni.chain.der[:1] != probe.chain.der[:1]:
         leaf = no_sni.chain.leaf
-        other = (", ".join(leaf.names) or leaf.subject) if leaf else "a certificate that cannot be read"
+        other = (
+            (", ".join(leaf.names) or leaf.subject) if leaf else "a certificate that cannot be read"
+        )
         return finding(
             Code.SNI_DEPENDENT_CERTIFICATE,
             f"Without SNI the certificate is for {other}.",

@@ -372,6 +372,7 @@ BENCH: tuple[Scenario, ...] = (
     ),
 )
 
+
 def _stack_case(look: StackLook) -> Scenario:
     domain = f"{look.stack}.test"
     cert = CertSpec(_mail(domain), issuer="self" if look.self_signed else "lab", look=look)

@@ -135,14 +135,15 @@ def choose_remedy(diagnosis: Diagnosis, kind: RemedyKind | None = None) -> Remed
     """The remedy asked for, or the best one; NoSuchFix when it cannot help."""
     if diagnosis.outcome == "unknown":
         raise CannotCheck(
-            "nothing can be fixed yet: this computer could not check the server "
-            "(see the diagnosis)"
+            "nothing can be fixed yet: this computer could not check the server (see the diagnosis)"
         )
     by_kind = {r.kind: r for r in diagnosis.remedies}
     if kind is None:
         best = next((r for r in diagnosis.remedies if r.applicable), None)
         if best is None:
-            raise NoSuchFix(f"Gmail accepts {diagnosis.verdict.settings.smtp_server}; nothing to fix")
+            raise NoSuchFix(
+                f"Gmail accepts {diagnosis.verdict.settings.smtp_server}; nothing to fix"
+            )
         return best
     remedy = by_kind.get(kind)
     if remedy is None or not remedy.applicable:

@@ -108,7 +108,11 @@ class _Context:
         ptr: tuple[str, ...] = ()
         for check in chosen.checks:
             known = self.diagnosis.facts.ptr.get(check.address)
-            ptr += known if known is not None else await reverse(connection.resolver, check.address, deadline)
+            ptr += (
+                known
+                if known is not None
+                else await reverse(connection.resolver, check.address, deadline)
+            )
         here = {c.address for c in chosen.checks}
         for name in isp_candidates(self.analysis, ptr)[:MAX_NAMES_TRIED]:
             if name == self.host:
@@ -121,7 +125,10 @@ class _Context:
         """Does ``name`` lead to the same server, and would Gmail accept it there?"""
         connection = self.checker.connection
         port = chosen.port
-        mine, theirs = connection.connect.get((self.host, port)), connection.connect.get((name, port))
+        mine, theirs = (
+            connection.connect.get((self.host, port)),
+            connection.connect.get((name, port)),
+        )
         if mine or theirs:
             # with overrides (the lab, tests), "the same server" is the same endpoint
             if mine != theirs:
@@ -156,7 +163,11 @@ class _Context:
             fixes = tuple(c for c in self.causes if c in PORT_CAUSES)
         status, reason = _JUDGES[kind](self, fixes)
         host, port, verified = self.host, self.port, False
-        if kind in ("isp-hostname", "use-host-name") and self.verified_name and status != "unavailable":
+        if (
+            kind in ("isp-hostname", "use-host-name")
+            and self.verified_name
+            and status != "unavailable"
+        ):
             host, verified = self.verified_name, True
         if kind == "fix-tls-mode" and self.working is not None:
             port, verified = self.working.port, True
@@ -183,7 +194,10 @@ def _isp(ctx: _Context, fixes: tuple[Code, ...]) -> Judgement:
     if ctx.ip_typed:
         return "unavailable", "You typed an address, not a name: see 'Type the server's name'."
     if not fixes:
-        return "unavailable", f"The certificate already covers {ctx.host}; the problem is elsewhere."
+        return (
+            "unavailable",
+            f"The certificate already covers {ctx.host}; the problem is elsewhere.",
+        )
     if not ctx.only_the_name:
         return (
             "unavailable",

@@ -38,7 +38,8 @@ def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
     ]
     stack = info(plan.stack)
     by_hand = "## Steps"
-    if stack.source == "documented" and plan.on_server:
+    panel_way = plan.needs_certificate or plan.kind == "serve-full-chain"
+    if plan.stack != "unknown" and stack.source == "documented" and plan.on_server and panel_way:
         lines += _panel_section(plan, diagnosis)
         by_hand = f"## Or, if you manage {_MTA_LABEL[plan.mta]} by hand"
     lines += [by_hand, ""]
@@ -73,7 +74,10 @@ def _today(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
     verdict = diagnosis.verdict
     where = f"{md_code(verdict.settings.smtp_server)} port {verdict.settings.port}"
     if verdict.outcome == "accept":
-        return [f"gmailfix checked your mail server as Gmail does: Gmail accepts {where} today.", ""]
+        return [
+            f"gmailfix checked your mail server as Gmail does: Gmail accepts {where} today.",
+            "",
+        ]
     return [
         f"gmailfix checked your mail server as Gmail does. Today Gmail refuses {where} and says:",
         "",
@@ -209,9 +213,11 @@ def _install_step(plan: FixPlan) -> str:
         "`dc_local_interfaces=''` in /etc/exim4/update-exim4.conf.conf so it listens on "
         "the public address too."
     )
-    return "As root on the mail server, install the Exim settings, check them, restart:" + "".join(
-        blocks
-    ) + note
+    return (
+        "As root on the mail server, install the Exim settings, check them, restart:"
+        + "".join(blocks)
+        + note
+    )
 
 
 def _firewall_step(plan: FixPlan) -> str:

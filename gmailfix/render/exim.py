@@ -218,7 +218,9 @@ def install_commands(plan: FixPlan, layout: EximLayout) -> list[str]:
                 "/etc/exim4/exim4.conf.template"
             )
         else:
-            lines.append("# paste exim4/auth-tls-only.conf below 'begin authenticators' in exim.conf")
+            lines.append(
+                "# paste exim4/auth-tls-only.conf below 'begin authenticators' in exim.conf"
+            )
     if plan.kind == "sni":
         lines.append(f"install -m 0644 exim4/tls/sni.map {sni_map_path(plan)}")
     return lines

@@ -28,9 +28,17 @@ def markdown_report(diagnosis: Diagnosis) -> str:
     if verdict.outcome == "accept":
         lines += ["**Gmail would accept this server.**", ""]
     elif verdict.outcome == "unknown":
-        lines += ["**gmailfix cannot tell what Gmail would do: this computer could not check.**", ""]
+        lines += [
+            "**gmailfix cannot tell what Gmail would do: this computer could not check.**",
+            "",
+        ]
     else:
-        lines += ["**Gmail would reject this server.** Gmail says:", "", f"> {md_text(verdict.error, limit=1000)}", ""]
+        lines += [
+            "**Gmail would reject this server.** Gmail says:",
+            "",
+            f"> {md_text(verdict.error, limit=1000)}",
+            "",
+        ]
     grouped = group_findings(diagnosis.findings)
     if grouped:
         lines += ["## What was found", ""]
@@ -48,7 +56,9 @@ def markdown_report(diagnosis: Diagnosis) -> str:
             mark = {"recommended": "recommended", "available": "", "unavailable": "not available"}
             note = mark[remedy.status]
             lines.append(
-                f"- **{remedy.title}**" + (f" ({note})" if note else "") + f": {md_text(remedy.reason, limit=2000)}"
+                f"- **{remedy.title}**"
+                + (f" ({note})" if note else "")
+                + f": {md_text(remedy.reason, limit=2000)}"
             )
         lines.append("")
     lines += ["## DNS", ""]
@@ -57,8 +67,14 @@ def markdown_report(diagnosis: Diagnosis) -> str:
         f"- MX {mx.preference} {md_code(mx.host)} ({md_text(', '.join(mx.addresses) or 'no address')})"
         for mx in facts.mx
     ]
-    lines += [f"- {md_code(host)} is a CNAME to {md_code(target)}" for host, target in facts.cnames.items()]
-    lines += [f"- PTR {md_code(address)}: {md_code(', '.join(names))}" for address, names in facts.ptr.items()]
+    lines += [
+        f"- {md_code(host)} is a CNAME to {md_code(target)}"
+        for host, target in facts.cnames.items()
+    ]
+    lines += [
+        f"- PTR {md_code(address)}: {md_code(', '.join(names))}"
+        for address, names in facts.ptr.items()
+    ]
     lines += [
         "",
         "## Checks",
@@ -79,10 +95,19 @@ def _row(check: AddressCheck) -> str:
     probe = check.probe
     verdict = check.verdict
     result = verdict.outcome if verdict.accept else str(verdict.cause or verdict.outcome)
-    cells = [_cell(probe.host), str(probe.port), _cell(check.address or "-"), probe.tls_version or "-"]
+    cells = [
+        _cell(probe.host),
+        str(probe.port),
+        _cell(check.address or "-"),
+        probe.tls_version or "-",
+    ]
     leaf = probe.chain.leaf
     if leaf is not None:
-        cells += [_cell(", ".join(leaf.names) or "-"), _cell(leaf.issuer), f"{leaf.not_after:%Y-%m-%d}"]
+        cells += [
+            _cell(", ".join(leaf.names) or "-"),
+            _cell(leaf.issuer),
+            f"{leaf.not_after:%Y-%m-%d}",
+        ]
     elif probe.chain:
         cells += ["(cannot be read)", "-", "-"]
     else:

@@ -124,8 +124,10 @@ def _probe_table(diagnosis: Diagnosis) -> RenderableType:
             probe = check.probe
             leaf = probe.chain.leaf
             names = ", ".join(leaf.names[:3]) if leaf else "-"
-            result = check.verdict.outcome if check.verdict.accept else (
-                check.verdict.cause or check.verdict.outcome
+            result = (
+                check.verdict.outcome
+                if check.verdict.accept
+                else (check.verdict.cause or check.verdict.outcome)
             )
             style = "green" if check.verdict.accept else "red"
             table.add_row(

@@ -273,7 +273,7 @@ def _recheck(
     if connection is None:
         if not plan.root.is_system:
             return StepResult(
-                step, True, "not run under --root without a connection", skipped=True
+                step, True, "not run on a copy of a server without a connection", skipped=True
             ), None
         local = {(bundle.smtp_host, bundle.port): ("127.0.0.1", bundle.port)}
         connection = build(connect=local, timeout=10)

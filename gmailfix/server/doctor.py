@@ -357,7 +357,7 @@ def _copy_notes(setup: Setup) -> list[str]:
     real = Path(MACROS_FILE["debian-single"])
     if setup.macros is not None and setup.macros.exists() and not real.exists():
         return [
-            "under --root, update-exim4.conf reads the copy's exim4.conf.localmacros only "
+            "on a copy of a server, update-exim4.conf reads the copy's exim4.conf.localmacros only "
             f"when this computer has {real} too (it tests that fixed path); here it has "
             "none, so the copy's macros may be missing from what gmailfix read"
         ]

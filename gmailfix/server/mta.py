@@ -127,7 +127,7 @@ def detect(root: Root, mta: MtaName | None = None) -> Setup:
             f"and {POSTFIX_DIR}/main.cf); is this the mail server?"
         )
     if len(found) > 1:
-        raise ServerError("both Exim and Postfix are configured here: say which with --mta")
+        raise ServerError("both Exim and Postfix are configured here: say which one runs")
     return found[0]
 
 

@@ -101,7 +101,7 @@ def plan_apply(
     if setup.mta != bundle.mta:
         raise ServerError(
             f"this bundle is for {bundle.mta.capitalize()} but this server runs {setup.label}; "
-            f"export it again with --mta {setup.mta}"
+            f"export it again for {setup.mta}"
         )
     if setup.mta == "postfix":
         return _postfix_plan(bundle, setup, runner, reload)
@@ -130,7 +130,7 @@ def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> Ap
         written = bundle.exim_layout or "another layout"
         raise ServerError(
             f"this bundle was written for {written}, but this server uses {setup.label}; "
-            f"export it again with --exim-layout {layout}"
+            f"export it again for the {layout} layout"
         )
     block = bundle.text(bundle_file)
     changes = [*_layout_changes(setup, block), *_extra_exim_files(bundle, setup, block)]
@@ -263,7 +263,9 @@ def reload_step(setup: Setup, reload: Sequence[str] | None) -> Step:
     if reload is not None:
         return Step("reload", f"restart {label} with the new config", tuple(reload))
     if not setup.root.is_system:
-        return Step("reload", f"restart {label} (not under --root: no service runs from a copy)")
+        return Step(
+            "reload", f"restart {label} (not on a copy of a server: no service runs from a copy)"
+        )
     if setup.mta == "postfix":
         return Step("reload", "reload Postfix", ("postfix", "reload"))
     if setup.debian or setup.root.file("/etc/init.d/exim4").exists():

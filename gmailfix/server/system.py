@@ -47,9 +47,11 @@ class Root:
         try:
             resolved = Path(path).resolve(strict=True)
         except (OSError, RuntimeError) as exc:
-            raise ServerError(f"--root {show_path(path)}: {reason(exc)}") from None
+            raise ServerError(
+                f"cannot use {show_path(path)} as the server's files: {reason(exc)}"
+            ) from None
         if not resolved.is_dir():
-            raise ServerError(f"--root {show_path(path)} is not a folder")
+            raise ServerError(f"{show_path(path)} is not a folder")
         return cls(resolved)
 
     @property

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Label, OptionList, Static
@@ -23,7 +25,8 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], seconds: float
         if condition():
             return
         await pilot.pause(0.05)
-    raise AssertionError(f"timed out; screen is {pilot.app.screen!r}")
+    shown = screen_text(pilot.app) if isinstance(pilot.app, GmailfixApp) else ""
+    raise AssertionError(f"timed out; screen is {pilot.app.screen!r} showing:\n{shown[-1500:]}")
 
 
 def on(app: App[Any], kind: type) -> Callable[[], bool]:
@@ -41,7 +44,7 @@ def screen_text(app: GmailfixApp) -> str:
         if not widget.display:
             continue
         if isinstance(widget, Static | Label | Button):
-            parts.append(str(widget.render()))
+            parts.append(_plain(widget.render()))
         elif isinstance(widget, DataTable):
             for row in range(widget.row_count):
                 parts += [str(cell) for cell in widget.get_row_at(row)]
@@ -49,3 +52,16 @@ def screen_text(app: GmailfixApp) -> str:
             for index in range(widget.option_count):
                 parts.append(str(widget.get_option_at_index(index).prompt))
     return "\n".join(parts)
+
+
+def _plain(renderable: object) -> str:
+    """The text a renderable shows: Rich groups and paddings are printed, not repr'd."""
+    renderable = getattr(renderable, "_renderable", renderable)  # Textual's RichVisual wrapper
+    if isinstance(renderable, str):
+        return renderable
+    plain = getattr(renderable, "plain", None)
+    if isinstance(plain, str):
+        return plain
+    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()

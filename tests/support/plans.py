@@ -30,7 +30,9 @@ def make_plan(
 ) -> FixPlan:
     host = host or f"mail.{domain}"
     names = (host,) if kind in CERTIFICATE_KINDS or kind == "serve-full-chain" else ()
-    remedy = Remedy(kind, "recommended", "the test's reason", host, port, security_for(port), verified, names)
+    remedy = Remedy(
+        kind, "recommended", "the test's reason", host, port, security_for(port), verified, names
+    )
     return FixPlan(
         remedy,
         domain,

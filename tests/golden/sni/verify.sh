@@ -5,7 +5,7 @@
 # Environment:
 #   CA_FILE  extra trusted roots (PEM), e.g. a test CA
 #   CONNECT  ADDRESS:PORT to reach the server at, instead of HOST:PORT
-#   EXIM     how to run exim for --server (default: exim)
+#   SHOW     the command that prints the running config (default: exim -bP tls_certificate)
 set -u
 failed=0
 
@@ -36,13 +36,12 @@ check() {
 
 server_check() {
   expected=$1
-  shown=$(${EXIM:-exim} -bP tls_certificate 2>&1)
+  shown=$(${SHOW:-exim -bP tls_certificate} 2>&1)
   case "$shown" in
-    *"$expected"*) echo "OK    the running Exim config uses the new certificate settings" ;;
-    *) echo "FAIL  the running Exim config does not use the new settings:"
+    *"$expected"*) echo "OK    the running MTA config uses the new certificate settings" ;;
+    *) echo "FAIL  the running MTA config does not use the new settings:"
        echo "      $shown"
-       echo "      Most often the file went where the other Debian layout reads it."
-       echo "      Check with: grep dc_use_split_config /etc/exim4/update-exim4.conf.conf"
+       echo "      Most often the file went where the other Debian layout reads it: grep dc_use_split_config /etc/exim4/update-exim4.conf.conf"
        failed=1 ;;
   esac
 }
