@@ -232,14 +232,13 @@ if sys.argv[1] == "bare":
         painted(p.app)
     App().run(headless=True, auto_pilot=pilot)
 else:
-    from gmailfix.connection import build
-    from gmailfix.screens.app import GmailfixApp
+    from gmailfix.screens.app import GmailfixApp, system_connection
     from gmailfix.screens.welcome import WelcomeScreen
     async def pilot(p):
         while not (isinstance(p.app.screen, WelcomeScreen) and p.app.screen.query("#start")):
             await p.pause(0.005)
         painted(p.app)
-    GmailfixApp(build).run(headless=True, auto_pilot=pilot)
+    GmailfixApp(system_connection).run(headless=True, auto_pilot=pilot)
 """
 
 

@@ -9,7 +9,6 @@ never dies with a traceback, and on exit it prints one line of summary.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -70,26 +69,43 @@ class GmailfixApp(App[str]):
     @work(exclusive=True, group="flow", exit_on_error=False)
     async def flow(self) -> None:
         step: Step = "welcome"
-        first = True
+        failed: Step | None = None
         while True:
             try:
                 step = await self._run_step(step)
+                failed = None
             except Exception as exc:
+                if failed == step:  # the same step broke twice running: stop, never spin
+                    self.exit(f"gmailfix stopped: the {step} step failed twice ({exc!r}).", 1)
+                    return
+                failed = step
                 step = self._recover(exc, step)
             if self._jump is not None:
                 step, self._jump = self._jump, None
             if step == "done":
                 self.exit(self.summary())
                 return
-            if first:
-                first = False
-                await asyncio.sleep(0)  # let the first screen paint before the engine loads
 
     async def _run_step(self, step: Step) -> Step:
+        if step == "welcome":
+            from gmailfix.screens.welcome import WelcomeScreen
+
+            # the first screen needs nothing else: the engine loads once it is painted
+            self.set_timer(0.2, self._preload)
+            choice = await self.push_screen_wait(WelcomeScreen())
+            self.came_from_paste = choice == "paste"
+            return {"paste": "paste", "server": "server"}.get(choice or "", "details")
         from gmailfix.screens import steps
 
         handler: Callable[[GmailfixApp], Awaitable[Step]] = getattr(steps, step)
         return await handler(self)
+
+    def _preload(self) -> None:
+        """Load the later steps (and the engine) while the person reads the first one.
+
+        On the UI thread, once the first screen is painted: importing from a
+        thread could deadlock with Textual's own lazy imports."""
+        import gmailfix.screens.steps  # noqa: F401
 
     def _recover(self, exc: Exception, step: Step) -> Step:
         from gmailfix.errors import GmailfixError
@@ -171,12 +187,17 @@ class GmailfixApp(App[str]):
         self.goto("diagnosis")
 
 
-def run_wizard(demo: bool = False) -> int:
-    """Start the wizard; with ``demo`` against the built-in lab, offline."""
+def system_connection() -> Connection:
+    """This computer's resolver and Mozilla's roots: built at the first check, not at start."""
     from gmailfix.connection import build
 
+    return build()
+
+
+def run_wizard(demo: bool = False) -> int:
+    """Start the wizard; with ``demo`` against the built-in lab, offline."""
     if not demo:
-        app = GmailfixApp(build)
+        app = GmailfixApp(system_connection)
         summary = app.run()
     else:
         from gmailfix.lab.runner import running_lab

@@ -14,18 +14,9 @@ from gmailfix.screens.export import ExportScreen
 from gmailfix.screens.paste_error import PasteErrorScreen
 from gmailfix.screens.recheck import RecheckScreen
 from gmailfix.screens.settings import SettingsScreen
-from gmailfix.screens.welcome import WelcomeScreen
 
 if TYPE_CHECKING:
     from gmailfix.screens.app import GmailfixApp, Step
-
-
-async def welcome(app: GmailfixApp) -> Step:
-    choice = await app.push_screen_wait(WelcomeScreen())
-    app.came_from_paste = choice == "paste"
-    if choice == "server":
-        return "server"
-    return "paste" if choice == "paste" else "details"
 
 
 async def server(app: GmailfixApp) -> Step:

@@ -11,12 +11,15 @@ import getpass
 import os
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
-from gmailfix.connection import Connection, build
 from gmailfix.errors import InputError
-from gmailfix.inputs import Target, parse_target
 from gmailfix.ports import PORTS
-from gmailfix.smtp import Credentials
+
+if TYPE_CHECKING:  # the engine loads when a command runs, not for --help
+    from gmailfix.connection import Connection
+    from gmailfix.inputs import Target
+    from gmailfix.smtp import Credentials
 
 FLAG_FOR_FIELD = {
     "address": "DOMAIN_OR_ADDRESS",
@@ -70,6 +73,8 @@ def connection_options() -> Parser:
 
 
 def target_from_args(args: argparse.Namespace, text: str | None = None) -> Target:
+    from gmailfix.inputs import Target, parse_target
+
     ports = tuple(dict.fromkeys(args.port or ()))
     target = parse_target(text if text is not None else args.target, args.smtp_host, None)
     if ports and target.port_from_host and ports != target.ports:
@@ -80,6 +85,8 @@ def target_from_args(args: argparse.Namespace, text: str | None = None) -> Targe
 
 
 def connection_from_args(args: argparse.Namespace) -> Connection:
+    from gmailfix.connection import build
+
     if args.dns_server is not None and not args.dns_server.strip():
         raise InputError("--dns-server is empty; give an IP address", field="option")
     return build(
@@ -93,6 +100,8 @@ def connection_from_args(args: argparse.Namespace) -> Connection:
 
 def credentials_from_args(args: argparse.Namespace) -> Credentials | None:
     """The login to try, with the password from the environment or a no-echo prompt."""
+    from gmailfix.smtp import Credentials
+
     if not getattr(args, "auth_user", None):
         return None
     password = os.environ.get(PASSWORD_VARIABLE)
