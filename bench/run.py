@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import shutil
 import statistics
@@ -32,6 +33,8 @@ from gmailfix.diagnose import diagnose
 from gmailfix.inputs import parse_target
 from gmailfix.lab.runner import LabInfo, LabThread
 from gmailfix.smtp import ProbeTarget, probe
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PY = sys.executable
 
@@ -315,6 +318,10 @@ def main() -> None:
     print(
         f"# gmailfix benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {sys.version.split()[0]})"
     )
+    # An installed package runs from bytecode; this checkout may not have any
+    # (PYTHONDONTWRITEBYTECODE), and compiling on every start is not what users pay.
+    for package in ("gmailfix", "screens"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
     lab_thread = LabThread()
     lab = lab_thread.start()
     try:

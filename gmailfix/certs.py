@@ -514,8 +514,10 @@ class TrustStore:
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         for root in self.roots:
             self._by_subject.setdefault(root.subject, []).append(root)
-        self._facts: dict[x509.Name, list[_Facts]] | None = None
-        self._ders: frozenset[bytes] | None = None
+        # Facts are read per subject when a chain asks: reading all of
+        # Mozilla's roots up front was a quarter of a one-port diagnosis.
+        self._facts: dict[x509.Name, list[_Facts]] = {}
+        self._by_der: dict[bytes, x509.Certificate] | None = None
 
     @classmethod
     def with_ca_files(cls, paths: Sequence[str | Path]) -> TrustStore:
@@ -538,25 +540,22 @@ class TrustStore:
         """All roots as PEM, e.g. for ``ssl.SSLContext.load_verify_locations(cadata=...)``."""
         return b"".join(root.public_bytes(Encoding.PEM) for root in self.roots)
 
-    def _anchor_facts(self) -> dict[x509.Name, list[_Facts]]:
-        if self._facts is None:
-            table: dict[x509.Name, list[_Facts]] = {}
-            for root in self.roots:
+    def anchors_named(self, name: x509.Name) -> list[_Facts]:
+        facts = self._facts.get(name)
+        if facts is None:
+            facts = self._facts[name] = []
+            for root in self._by_subject.get(name, []):
                 try:
-                    facts = _read(root)
+                    facts.append(_read(root))
                 except _Unreadable:
                     continue  # an unreadable root anchors nothing
-                table.setdefault(facts.subject, []).append(facts)
-            self._facts = table
-        return self._facts
-
-    def anchors_named(self, name: x509.Name) -> list[_Facts]:
-        return self._anchor_facts().get(name, [])
+        return facts
 
     def is_anchor(self, der: bytes) -> bool:
-        if self._ders is None:
-            self._ders = frozenset(f.der for group in self._anchor_facts().values() for f in group)
-        return der in self._ders
+        if self._by_der is None:
+            self._by_der = {root.public_bytes(Encoding.DER): root for root in self.roots}
+        root = self._by_der.get(der)
+        return root is not None and any(f.der == der for f in self.anchors_named(root.subject))
 
 
 @cache

@@ -126,6 +126,8 @@ def _port_number(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and getattr(args, "doh", None) is None:
+        _skip_doh_stack()
     try:
         return _dispatch(args)
     except InputError as exc:
@@ -155,6 +157,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _skip_doh_stack() -> None:
+    """Tell dnspython not to load its HTTP stack, which only --doh needs.
+
+    Only for a whole process started as ``gmailfix`` without --doh: the choice
+    is made once, when dnspython's query module is first imported, so a caller
+    that runs main() in its own process may still want DoH later. It saves
+    about a tenth of a one-port diagnosis."""
+    import dns._features
+
+    dns._features.force("doh", False)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
