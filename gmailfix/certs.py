@@ -374,17 +374,20 @@ def _extension(extensions: x509.Extensions, kind: type[_E]) -> x509.Extension[_E
         return None
 
 
+# keyUsage bits by their cryptography argument names (the lab builds with the same)
+USAGE_BITS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+)
+
+
 def _usage_bits(usage: x509.KeyUsage) -> frozenset[str]:
-    names = (
-        "digital_signature",
-        "content_commitment",
-        "key_encipherment",
-        "data_encipherment",
-        "key_agreement",
-        "key_cert_sign",
-        "crl_sign",
-    )
-    return frozenset(name for name in names if getattr(usage, name))
+    return frozenset(name for name in USAGE_BITS if getattr(usage, name))
 
 
 def _dns_constraints(

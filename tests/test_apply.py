@@ -23,6 +23,7 @@ import pytest
 from gmailfix.bundle import bundle_files, write_bundle
 from gmailfix.cli.main import main
 from gmailfix.diagnose import Diagnosis
+from gmailfix.lab.runner import LabInfo
 from gmailfix.remedies.plan import plan_fix
 from gmailfix.server.apply import apply, plan_apply, rollback
 from gmailfix.server.journal import Journal, journals
@@ -520,3 +521,19 @@ def test_the_gmailfix_block_is_replaced_not_doubled() -> None:
     assert "begin acl\ntls_certificate = x\n" in twice  # only the main section is touched
     assert twice.index(">>> gmailfix") < twice.index("begin acl")
     assert ">>> gmailfix apply" not in without_block(twice, "apply")
+
+
+@pytest.mark.parametrize("stack", ["cpanel", "mailcow"])
+def test_a_bundle_for_a_managed_stack_is_not_applied_by_hand(
+    lab: LabInfo, tmp_path: Path, stack: str
+) -> None:
+    """A panel or container rewrites the mail config: apply sends the person to the
+    README (the panel's own way) and touches nothing."""
+    diagnosis = run_diagnosis(lab.connection(timeout=5), "me@blog.test", "mail.blog.test", 587)
+    plan = plan_fix(diagnosis, "new-certificate", stack=stack)  # type: ignore[arg-type]
+    bundle = write_bundle(bundle_files(plan, diagnosis), tmp_path / "bundle", as_zip=False).path
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(ServerError, match=r"managed by .*README"):
+        plan_apply(bundle, Root.at(str(root)))
+    assert not any(root.iterdir())

@@ -29,7 +29,7 @@ from gmailfix.render.exim import authenticators, exim_files
 from gmailfix.smtp import Credentials
 from tests.support import exim as eh
 from tests.support.diagnosis import run_diagnosis
-from tests.support.programs import require_program
+from tests.support.programs import require_program, sha512_crypt
 from tests.support.servers import dns_for, http_files
 
 pytestmark = pytest.mark.exim
@@ -112,13 +112,7 @@ def with_tls_main(server: Server, extra: list[str] = ()) -> list[str]:  # type: 
 
 def add_login(server: Server, user: str = "me@fix.test", password: str = PASSWORD) -> Path:
     """A passwd file as the README makes it: a SHA-512 crypt hash from openssl passwd -6."""
-    hashed = subprocess.run(
-        [require_program("openssl"), "passwd", "-6", "-stdin"],
-        input=password,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    hashed = sha512_crypt(password)
     passwd = server.workdir / "passwd"
     passwd.write_text(f"{user}:{hashed}\n")
     shutil.chown(passwd, "root", eh.EXIM_USER)

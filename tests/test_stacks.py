@@ -336,8 +336,17 @@ def test_any_sighting_gives_a_bounded_answer(seen: list[Sighting]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(SIGHTINGS, min_size=1, max_size=4))
 def test_random_text_after_a_greeting_word_matches_nothing(seen: list[Sighting]) -> None:
-    # a leading phrase keeps the greeting from being a bare host name by chance
-    worded = [replace(s, banner=f"welcome to {s.banner}") for s in seen]
+    # a leading word keeps the greeting and the EHLO lines from being, by chance, a
+    # real fingerprint (a bare host name; an EHLO keyword such as ETRN)
+    worded = [
+        replace(
+            s,
+            banner=f"welcome to {s.banner}",
+            ehlo_host=None if s.ehlo_host is None else f"welcome to {s.ehlo_host}",
+            ehlo=tuple(f"welcome {line}" for line in s.ehlo),
+        )
+        for s in seen
+    ]
     stack = recognise(worded)
     assert stack.name == "unknown", stack.evidence
     assert_bounded(stack)

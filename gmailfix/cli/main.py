@@ -16,21 +16,11 @@ from collections.abc import Sequence
 from gmailfix import __version__
 from gmailfix.cli.args import Parser, connection_options, field_message
 from gmailfix.errors import BundleError, CannotCheck, GmailfixError, InputError, NoSuchFix
+from gmailfix.remedies.model import REMEDY_KINDS
 from gmailfix.stacks.recognise import STACK_NAMES
 
 EXIT_ACCEPT, EXIT_REJECT, EXIT_USAGE, EXIT_CANNOT_CHECK, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
-REMEDY_CHOICES = (
-    "isp-hostname",
-    "use-host-name",
-    "fix-tls-mode",
-    "serve-full-chain",
-    "new-certificate",
-    "enable-starttls",
-    "enable-auth",
-    "open-port",
-    "sni",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export = sub.add_parser("export", parents=[conn], help="write the fix as a folder or zip")
     export.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
-    export.add_argument("--remedy", choices=REMEDY_CHOICES, help="default: the recommended fix")
+    export.add_argument("--remedy", choices=REMEDY_KINDS, help="default: the recommended fix")
     where = export.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", metavar="DIR", help="write a folder")
     where.add_argument("--zip", metavar="FILE", help="write a .zip file")

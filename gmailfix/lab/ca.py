@@ -22,21 +22,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from gmailfix.certs import USAGE_BITS
+
 Key = ec.EllipticCurvePrivateKey
 DAY = dt.timedelta(days=1)
 
 # keyUsage bits by their cryptography argument names
 CA_USAGE = frozenset({"digital_signature", "key_cert_sign", "crl_sign"})
 SERVER_USAGE = frozenset({"digital_signature"})
-_USAGE_BITS = (
-    "digital_signature",
-    "content_commitment",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-)
 
 
 @dataclass(frozen=True)
@@ -73,11 +66,11 @@ def _name(common_name: str, org: str = "gmailfix lab") -> x509.Name:
 
 def key_usage(bits: frozenset[str]) -> x509.KeyUsage:
     """A keyUsage extension asserting exactly ``bits`` (names as in ``x509.KeyUsage``)."""
-    unknown = bits - set(_USAGE_BITS)
+    unknown = bits - set(USAGE_BITS)
     if unknown:
         raise ValueError(f"unknown keyUsage bits: {sorted(unknown)}")
     return x509.KeyUsage(
-        **{bit: bit in bits for bit in _USAGE_BITS},
+        **{bit: bit in bits for bit in USAGE_BITS},
         encipher_only=False,
         decipher_only=False,
     )

@@ -9,33 +9,24 @@ bundle only read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from gmailfix.findings.codes import Code
 from gmailfix.ports import Security
 
+# In the order the fixes are offered: the simplest (a setting in Gmail) first.
 RemedyKind = Literal[
     "isp-hostname",
-    "new-certificate",
-    "sni",
+    "use-host-name",
+    "fix-tls-mode",
     "serve-full-chain",
+    "new-certificate",
     "enable-starttls",
     "enable-auth",
-    "fix-tls-mode",
     "open-port",
-    "use-host-name",
+    "sni",
 ]
-REMEDY_KINDS: tuple[RemedyKind, ...] = (
-    "isp-hostname",
-    "use-host-name",
-    "fix-tls-mode",
-    "serve-full-chain",
-    "new-certificate",
-    "enable-starttls",
-    "enable-auth",
-    "open-port",
-    "sni",
-)
+REMEDY_KINDS: tuple[RemedyKind, ...] = get_args(RemedyKind)
 Status = Literal["recommended", "available", "unavailable"]
 
 TITLES: dict[RemedyKind, str] = {

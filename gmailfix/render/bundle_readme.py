@@ -39,7 +39,7 @@ def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
     stack = info(plan.stack)
     by_hand = "## Steps"
     panel_way = plan.needs_certificate or plan.kind == "serve-full-chain"
-    if plan.stack != "unknown" and stack.source == "documented" and plan.on_server and panel_way:
+    if stack.managed and plan.on_server and panel_way:
         lines += _panel_section(plan, diagnosis)
         by_hand = f"## Or, if you manage {_MTA_LABEL[plan.mta]} by hand"
     lines += [by_hand, ""]

@@ -22,6 +22,7 @@ from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, detect
 from gmailfix.server.postfix_apply import postfix_changes
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
+from gmailfix.stacks.catalog import STACKS
 
 APPLY_TAG = "apply"
 SERVER_REMEDIES = frozenset(
@@ -33,19 +34,6 @@ SERVER_REMEDIES = frozenset(
         "enable-auth",
         "open-port",
         "fix-tls-mode",
-    }
-)
-PANEL_STACKS = frozenset(
-    {
-        "cpanel",
-        "directadmin",
-        "hestiacp",
-        "plesk",
-        "mailcow",
-        "docker-mailserver",
-        "iredmail",
-        "mail-in-a-box",
-        "zimbra",
     }
 )
 
@@ -109,9 +97,10 @@ def plan_apply(
 
 
 def _check_bundle(bundle: Bundle) -> None:
-    if bundle.stack in PANEL_STACKS:
+    stack = STACKS.get(bundle.stack)  # type: ignore[call-overload]  # any text from the manifest
+    if stack is not None and stack.managed:
         raise ServerError(
-            f"this bundle is for a server managed by {bundle.stack}: its panel rewrites the mail "
+            f"this bundle is for a server managed by {stack.label}: it rewrites the mail "
             "configuration, so follow the bundle's README instead of gmailfix apply"
         )
     if bundle.remedy not in SERVER_REMEDIES:

@@ -38,6 +38,9 @@ class StackInfo:
     own_steps: tuple[str, ...]  # the stack's own way, one sentence per step, in order
     source: Source
     note: str  # where the words come from, and what is not confirmed
+    # A panel or a container image keeps the mail config: its files are not
+    # edited by hand (gmailfix apply refuses), its own way comes first.
+    managed: bool = False
 
 
 def info(name: StackName) -> StackInfo:
@@ -191,6 +194,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented(
             "cPanel",
             "Recognising cPanel by its greeting notice is inferred, not confirmed.",
@@ -215,6 +219,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented(
             "DirectAdmin",
             "From outside, DirectAdmin looks like any Exim server, so gmailfix cannot "
@@ -243,6 +248,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented("HestiaCP"),
     ),
     StackInfo(
@@ -264,6 +270,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented(
             "Plesk",
             "From outside, Plesk looks like any Postfix server, so gmailfix cannot "
@@ -291,6 +298,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented("mailcow"),
     ),
     StackInfo(
@@ -316,6 +324,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented("docker-mailserver"),
     ),
     StackInfo(
@@ -338,6 +347,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented("iRedMail"),
     ),
     StackInfo(
@@ -357,6 +367,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented("Mail-in-a-Box"),
     ),
     StackInfo(
@@ -377,6 +388,7 @@ _ENTRIES: tuple[StackInfo, ...] = (
             RECHECK,
         ),
         source="documented",
+        managed=True,
         note=_documented(
             "Zimbra",
             "From outside, gmailfix cannot recognise Zimbra.",

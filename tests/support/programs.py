@@ -33,3 +33,14 @@ def stop_process(proc: subprocess.Popen[bytes], seconds: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def sha512_crypt(password: str) -> str:
+    """A SHA-512 crypt hash, as the bundle README has people make one (openssl passwd -6)."""
+    return subprocess.run(
+        [require_program("openssl"), "passwd", "-6", "-stdin"],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

@@ -26,7 +26,7 @@ from gmailfix.lab import ca
 from gmailfix.render.exim import authenticators
 from gmailfix.server.system import Ran, run_command
 from tests.support import exim as eh
-from tests.support.programs import require_program, stop_process
+from tests.support.programs import require_program, sha512_crypt, stop_process
 
 IFACE = "127.0.13.1"
 HOST = "mail.doctor.test"
@@ -271,13 +271,7 @@ def blog_certificate(server: Server) -> list[str]:
 def add_login(server: Server, user: str = f"me@{DOMAIN}", password: str = "a password 7") -> None:
     """Logins after TLS, as the person's server already has them (Gmail needs AUTH):
     the bundle's authenticators, in the place each Debian layout reads them."""
-    hashed = subprocess.run(
-        [require_program("openssl"), "passwd", "-6", "-stdin"],
-        input=password,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    hashed = sha512_crypt(password)
     passwd = server.root / "etc/exim4/passwd"
     passwd.write_text(f"{user}:{hashed}\n")
     shutil.chown(passwd, "root", eh.EXIM_USER)
