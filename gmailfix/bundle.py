@@ -161,7 +161,7 @@ _ZIP_DATE = (2020, 4, 16, 0, 0, 0)  # a fixed date: the same bundle gives the sa
 _MANIFEST_LIMIT = 1 << 20  # a MANIFEST.json bigger than this is not one gmailfix wrote
 _ENTRY_LIMIT = 10_000  # nor is a folder or zip with more entries than this
 _HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_NOT_A_BUNDLE = "exists and is not a gmailfix bundle; not replacing it, with or without --force"
+_NOT_A_BUNDLE = "exists and is not a gmailfix bundle; gmailfix never replaces it"
 
 Step = Literal["file", "staged", "swapping"]
 StepHook = Callable[[Step, Path], None]
@@ -367,7 +367,7 @@ def _normalise(target: Path) -> Path:
 def _key_exists(key_path: Path) -> str:
     return (
         f"{_show(key_path)} already exists; gmailfix never replaces a private key, "
-        "even with --force: move it away first"
+        "even when told to: move it away first"
     )
 
 
@@ -405,10 +405,11 @@ def _check_target(target: Path, force: bool, restored: bool) -> None:
     if not force and restored:
         raise BundleError(
             f"{_show(target)} was put back from {_show(_aside(target))}, where a stopped run "
-            "had left it; use --force to replace it"
+            "had left it",
+            replaceable=True,
         )
     if not force:
-        raise BundleError(f"{_show(target)} already exists; use --force to replace it")
+        raise BundleError(f"{_show(target)} already exists", replaceable=True)
 
 
 def _why_not_replace(path: Path, found: os.stat_result) -> str | None:
@@ -528,7 +529,7 @@ def _why_not_zip(entries: list[zipfile.ZipInfo]) -> str | None:
 def _holds_secret(relative: str) -> str:
     return (
         f"holds a secret ({_show(relative)}); gmailfix never deletes a private key, "
-        "even with --force: move it away first"
+        "even when told to: move it away first"
     )
 
 

@@ -35,7 +35,12 @@ class InputError(GmailfixError):
 
 
 class BundleError(GmailfixError):
-    """The bundle could not be written."""
+    """The bundle could not be written. ``replaceable``: an earlier bundle is in the
+    way, and asking to replace it (the CLI's --force, the wizard's box) would."""
+
+    def __init__(self, message: str, *, replaceable: bool = False) -> None:
+        super().__init__(message)
+        self.replaceable = replaceable
 
 
 class NoSuchFix(GmailfixError):

@@ -23,6 +23,7 @@ intermediate is a rejection because strict validators fail it (FACTS.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -224,7 +225,21 @@ def _rejection(
     return "accept", None, None
 
 
+# Gmail puts these words in front of every error, whatever the server said.
+_GMAIL_PREFIX = re.compile(
+    r"authentication failed\.\s*please check your username/password\.?(\s*server returned "
+    r"error:)?"
+)
+
+
 def explain_error(text: str) -> list[KnownError]:
-    """Which known Gmail messages appear in pasted text (case-insensitive)."""
+    """Which known Gmail messages appear in pasted text (case-insensitive).
+
+    Gmail's "Authentication failed. Please check your username/password."
+    prefix means a refused login only when nothing else explains the error."""
     lowered = text.lower().replace("’", "'")
-    return [entry for entry in KNOWN_ERRORS if entry.phrase.lower() in lowered]
+    body = _GMAIL_PREFIX.sub(" ", lowered)
+    found = [entry for entry in KNOWN_ERRORS if entry.phrase.lower() in body]
+    if not found and body != lowered:
+        found = [entry for entry in KNOWN_ERRORS if entry.phrase == "authentication failed"]
+    return found

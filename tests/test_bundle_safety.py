@@ -352,8 +352,9 @@ def test_a_bundle_left_aside_by_a_killed_run_is_put_back_never_deleted(tmp_path:
     assert status == -signal.SIGKILL
     assert not target.exists() and (tmp_path / ".fix.old").is_dir()
 
-    message = refused(target, as_zip=False)  # without --force: put back, then refused
-    assert "put back" in message and "--force" in message
+    with pytest.raises(BundleError) as caught:  # without force: put back, then refused
+        write_bundle(bundle(), target, as_zip=False)
+    assert "put back" in str(caught.value) and caught.value.replaceable
     assert snapshot(target) == old and not (tmp_path / ".fix.old").exists()
 
     write_bundle(bundle(), target, as_zip=False, force=True)  # and with it, replaced as usual
@@ -498,7 +499,7 @@ def test_a_bundle_is_replaced_with_force_only(tmp_path: Path, name: str) -> None
     as_zip = name.endswith(".zip")
     write_bundle(bundle(readme=b"old steps"), tmp_path / name, as_zip=as_zip)
     before = snapshot(tmp_path)
-    assert "use --force to replace it" in refused(tmp_path / name)
+    assert refused(tmp_path / name).endswith("already exists")
     assert snapshot(tmp_path) == before
     written = write_bundle(bundle(), tmp_path / name, as_zip=as_zip, force=True)
     if as_zip:
@@ -607,7 +608,7 @@ def test_an_existing_key_stops_the_export_before_anything_is_written(
     (tmp_path / f"{name}.key.pem").write_bytes(OTHER_KEY)
     before = snapshot(tmp_path)
     message = refused(tmp_path / name, force=True, private_key=KEY)
-    assert f"{name}.key.pem already exists" in message and "even with --force" in message
+    assert f"{name}.key.pem already exists" in message and "even when told to" in message
     assert snapshot(tmp_path) == before
 
 

@@ -153,3 +153,36 @@ def test_an_internal_error_is_one_line_and_exit_4(
     assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
     assert main(["--debug", "diagnose", "x.test"]) == 4
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_engine_errors_name_no_command_line_flag() -> None:
+    """The wizard shows engine errors as they are: only the CLI adds flag names.
+    Every string in a ``raise`` outside gmailfix/cli (and the constants it names)."""
+    import ast
+    import re
+
+    import gmailfix
+
+    flag = re.compile(r"(?<![\w-])--[a-z]")
+    found = []
+    for path in Path(gmailfix.__file__).parent.rglob("*.py"):
+        if "cli" in path.parts or "lab" in path.parts:
+            continue
+        tree = ast.parse(path.read_text())
+        constants = {
+            target.id: node.value.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+        }
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Raise) and node.exc is not None):
+                continue
+            for sub in ast.walk(node.exc):
+                text = sub.value if isinstance(sub, ast.Constant) else None
+                if isinstance(sub, ast.Name):
+                    text = constants.get(sub.id)
+                if isinstance(text, str) and flag.search(text):
+                    found.append(f"{path.name}:{node.lineno}: {text}")
+    assert not found

@@ -124,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gmailfix: {field_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except BundleError as exc:
-        print(f"gmailfix: {exc}", file=sys.stderr)
+        hint = "; add --force to replace it" if exc.replaceable else ""
+        print(f"gmailfix: {exc}{hint}", file=sys.stderr)
         return EXIT_USAGE
     except CannotCheck as exc:
         print(f"gmailfix: {exc}", file=sys.stderr)

@@ -47,8 +47,7 @@ def cannot_check_findings(facts: DnsFacts) -> list[Finding]:
     detail = (
         f"The DNS server this computer uses ({facts.resolver}) {_LOCAL_CAUSE[kind]}, so "
         f"nothing can be said about {facts.domain} from here. Check this computer's network "
-        "connection and try again, or ask another DNS server, such as a public "
-        "DNS-over-HTTPS one."
+        "connection and try again, or check from another computer."
     )
     evidence = {"resolver": facts.resolver}
     if facts.health is not None and facts.health.error:

@@ -8,6 +8,8 @@ does, and only then change Gmail. Outside text appears only as quoted code.
 
 from __future__ import annotations
 
+from shlex import quote
+
 from gmailfix.diagnose import Diagnosis
 from gmailfix.remedies.plan import FixPlan
 from gmailfix.render.exim import (
@@ -21,7 +23,7 @@ from gmailfix.render.exim import (
     layouts,
 )
 from gmailfix.render.postfix import DOVECOT_FILE, postfix_apply_commands, postfix_files
-from gmailfix.render.verify import SHOW_COMMAND, verify_command
+from gmailfix.render.verify import SHOW_COMMAND, diagnose_command, verify_command
 from gmailfix.stacks.catalog import info
 from gmailfix.text import md_code, md_text
 
@@ -30,7 +32,7 @@ def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
     lines = [f"# Your Gmail fix for {md_text(plan.domain)}", ""]
     lines += _today(plan, diagnosis)
     lines += [
-        f"**The fix: {plan.remedy.title.lower()}.** {md_text(plan.remedy.reason, limit=1000)}",
+        f"**The fix: {plan.remedy.title}.** {md_text(plan.remedy.reason, limit=1000)}",
         "",
         "Nothing here holds a password. `report.md` has the full diagnosis; `MANIFEST.json` "
         "lists every file with its role.",
@@ -102,7 +104,7 @@ def _server_steps(plan: FixPlan) -> list[str]:
     if plan.kind == "serve-full-chain":
         steps.append(_full_chain_step(plan))
     if plan.kind == "enable-auth":
-        steps.append(_password_step())
+        steps.append(_password_step(plan))
     steps.append(_install_step(plan))
     if plan.kind == "open-port":
         steps.append(_firewall_step(plan))
@@ -183,21 +185,25 @@ def _full_chain_step(plan: FixPlan) -> str:
     )
 
 
-def _password_step() -> str:
-    return (
+def _password_step(plan: FixPlan) -> str:
+    user = plan.username or "me@example.com"
+    text = (
         "As root on the mail server, give each person who sends through Gmail a login. "
         "Make a hashed password (you type it; it is not shown) and add a line "
         f"`user:hash` to {md_code(PASSWD)}:"
         + _block(
             [
                 "hash=$(openssl passwd -6)",
-                f'printf "%s:%s\\n" "me@example.com" "$hash" >> {PASSWD}',
+                f'printf "%s:%s\\n" {quote(user)} "$hash" >> {PASSWD}',
                 f"chown root:Debian-exim {PASSWD} && chmod 0640 {PASSWD}",
             ]
         )
-        + "\n\n   Replace `me@example.com` with the username you will type in Gmail. The "
-        "password itself is never written anywhere."
     )
+    if plan.username is None:
+        who = f"Replace {md_code(user)} with the username you will type in Gmail."
+    else:
+        who = f"{md_code(user)} is the username you type in Gmail; one line per person."
+    return text + f"\n\n   {who} The password itself is never written anywhere."
 
 
 def _install_step(plan: FixPlan) -> str:
@@ -243,7 +249,9 @@ def _verify_step(plan: FixPlan) -> str:
             f"{_MTA_LABEL[plan.mta]} uses the new settings (it runs "
             f"`{SHOW_COMMAND[plan.mta]}`)."
         )
-    return text + " Then `gmailfix diagnose` must say *Gmail would accept this server*."
+    return (
+        text + f" Then {md_code(diagnose_command(plan))} must say *Gmail would accept this server*."
+    )
 
 
 def _gmail_step(plan: FixPlan) -> str:

@@ -93,7 +93,7 @@ def sni_map_path(plan: FixPlan) -> str:
 def _header(plan: FixPlan, where: str) -> str:
     hosts = ", ".join(plan.cert_hosts) or plan.smtp_host
     return (
-        f"# Written by gmailfix for {plan.domain}: {plan.remedy.title.lower()}\n"
+        f"# Written by gmailfix for {plan.domain}: {plan.remedy.title}\n"
         f"# Host names: {hosts}\n# Goes into: {where}\n\n"
     )
 

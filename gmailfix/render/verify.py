@@ -108,3 +108,11 @@ def verify_command(plan: FixPlan) -> str:
     if target is not None:
         env.append(f"CONNECT={quote(f'{target[0]}:{target[1]}')}")
     return " ".join([*env, "sh verify.sh"])
+
+
+def diagnose_command(plan: FixPlan) -> str:
+    """The ``gmailfix diagnose`` line that checks this fix as Gmail will use it."""
+    return (
+        f"gmailfix diagnose {quote(plan.domain)} --smtp-host {quote(plan.smtp_host)} "
+        f"--port {plan.port}"
+    )
