@@ -281,6 +281,15 @@ def test_parser_reads_captured_lines() -> None:
     assert "Google (mail-yw1-f170.google.com) on port 587" in words and "Exim" not in words
 
 
+def test_parser_reads_rsyslogs_precise_time_stamps() -> None:
+    """Debian 12's rsyslog writes RFC 3339 time stamps in /var/log/mail.log."""
+    parser = PostfixLogParser()
+    stamp = "2026-04-16T10:00:00.123456+02:00 mx postfix/smtps/smtpd[9]: "
+    assert parser.feed(stamp + "connect from mail-yw1-f170.google.com[209.85.128.170]") is None
+    ended = parser.feed(stamp + "disconnect from mail-yw1-f170.google.com[209.85.128.170] quit=1")
+    assert ended is not None and ended.google and ended.server_port == 465
+
+
 def test_parser_without_sni_maps_does_not_claim_no_sni() -> None:
     parser = PostfixLogParser()
     lines = CAPTURED.splitlines()[5:9]

@@ -216,6 +216,7 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
     if not 0 < args.seconds <= 86400:
         raise ServerError("--seconds must be between 0 and 86400")
     root = Root.at(args.root)
+    log = watched_log(root, mta=args.mta)  # a log gmailfix cannot read: say so before any change
     plan = plan_watch(root, reload=reload_argv(args), mta=args.mta)
     journal = None
     if plan is not None:
@@ -235,7 +236,7 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
         journal = result.journal
         print("TLS logging is on.", file=out)
     try:
-        return _follow(args, watched_log(root, mta=args.mta), out)
+        return _follow(args, log, out)
     finally:
         if journal is not None and not args.keep_logging:
             undone = rollback(root, runner=_default_runner(), only=journal)
