@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gmailfix.connection import Connection
     from gmailfix.server.doctor import DoctorReport, Served
     from gmailfix.server.plan import ApplyPlan
+    from gmailfix.server.watch import WatchedLog
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 MTA_CHOICES = ("exim", "postfix")
@@ -71,7 +72,7 @@ def add_doctor_parser(sub: Any) -> None:
     doctor.add_argument("--json", action="store_true", help="print gmailfix.doctor/1 JSON")
     doctor.add_argument("--host", metavar="NAME", help="the SMTP Server typed in Gmail")
     doctor.add_argument("--mta", choices=MTA_CHOICES, help="when both Exim and Postfix are here")
-    watch = doctor.add_argument_group("watching Gmail's own connection (Exim)")
+    watch = doctor.add_argument_group("watching Gmail's own connection (Exim or Postfix)")
     watch.add_argument(
         "--watch",
         action="store_true",
@@ -86,7 +87,8 @@ def add_doctor_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="also report clients whose EHLO or PTR name is NAME or under it",
+        help="also report clients whose EHLO or PTR name is NAME or under it "
+        "(Postfix logs only the PTR name)",
     )
     watch.add_argument(
         "--keep-logging", action="store_true", help="leave TLS logging on afterwards"
@@ -209,16 +211,18 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
     """Turn TLS logging on (with --yes), follow the log, report, turn it off again."""
     from gmailfix.server.apply import apply, rollback
     from gmailfix.server.system import Root, ServerError
-    from gmailfix.server.watch import log_path, plan_watch
+    from gmailfix.server.watch import plan_watch, watched_log
 
     if not 0 < args.seconds <= 86400:
         raise ServerError("--seconds must be between 0 and 86400")
     root = Root.at(args.root)
-    plan = plan_watch(root, reload=reload_argv(args))
+    log = watched_log(root, mta=args.mta)  # a log gmailfix cannot read: say so before any change
+    plan = plan_watch(root, reload=reload_argv(args), mta=args.mta)
     journal = None
     if plan is not None:
         if not args.yes:
-            _show_plan(plan, out, "Watching needs Exim to log TLS details. This change")
+            mta = "Postfix" if plan.setup.mta == "postfix" else "Exim"
+            _show_plan(plan, out, f"Watching needs {mta} to log TLS details. This change")
             print(
                 "Nothing changed. Run again with --yes to make it (it is undone at the end).",
                 file=out,
@@ -232,7 +236,7 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
         journal = result.journal
         print("TLS logging is on.", file=out)
     try:
-        return _follow(args, log_path(root), out)
+        return _follow(args, log, out)
     finally:
         if journal is not None and not args.keep_logging:
             undone = rollback(root, runner=_default_runner(), only=journal)
@@ -249,10 +253,11 @@ def _default_runner() -> Any:
     return run_command
 
 
-def _follow(args: argparse.Namespace, path: Any, out: TextIO) -> int:
+def _follow(args: argparse.Namespace, log: WatchedLog, out: TextIO) -> int:
     from gmailfix.server.watch import GOOGLE, describe, follow, log_size
     from gmailfix.text import clean
 
+    path = log.path
     start = log_size(path)  # before asking: a connection right after the question counts
     print(
         "Now press 'Add account' in Gmail's 'Send mail as' (or send a test message). "
@@ -264,7 +269,14 @@ def _follow(args: argparse.Namespace, path: Any, out: TextIO) -> int:
     deadline = time.monotonic() + float(args.seconds)
     seen = None
     try:
-        for attempt in follow(path, start=start, clients=clients, deadline=deadline):
+        for attempt in follow(
+            path,
+            start=start,
+            clients=clients,
+            deadline=deadline,
+            mta=log.mta,
+            sni_logged=log.sni_logged,
+        ):
             if not attempt.google:
                 continue
             for line in describe(attempt):

@@ -16,6 +16,7 @@
                                                                       apply(), rollback()
     watch.py          TLS logging on (a journaled change); Google's connections
                       from the MTA's log                              plan_watch(), follow()
+    watch_postfix.py  the same for Postfix: smtpd_tls_loglevel, its log lines
 
 Nothing here imports Textual; the wizard and the CLI call these functions.
 """

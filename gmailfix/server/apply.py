@@ -225,7 +225,7 @@ def _check_files(plan: ApplyPlan, runner: Runner) -> StepResult:
     if missing:
         return StepResult(step, False, missing)
     if plan.kind == "watch":
-        return StepResult(step, True, "Exim now logs what watching needs")
+        return StepResult(step, True, f"{_name(plan)} now logs what watching needs")
     for files in tls.files[:1]:
         _, findings = check_files(plan.root, files.certificate, files.key, tls.user)
         bad = [f for f in findings if f.code in FILE_CODES]
@@ -253,10 +253,14 @@ def _not_taken(plan: ApplyPlan, tls: TlsConfig) -> str | None:
         same = port_list(shown) == port_list(wanted) if name.endswith("ports") else shown == wanted
         if not same:
             return (
-                f"Exim's {name} is '{shown}' after the change, not '{wanted}': the new settings "
-                "are not read (is the file in the place this layout reads?)"
+                f"{_name(plan)}'s {name} is '{shown}' after the change, not '{wanted}': the new "
+                "settings are not read (is the file in the place this layout reads?)"
             )
     return None
+
+
+def _name(plan: ApplyPlan) -> str:
+    return "Postfix" if plan.setup.mta == "postfix" else "Exim"
 
 
 def _last_sentences(text: str) -> str:

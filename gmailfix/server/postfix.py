@@ -25,6 +25,7 @@ SETTINGS = (
     "myhostname",
     "inet_interfaces",
     "maillog_file",
+    "smtpd_tls_loglevel",
 )
 
 

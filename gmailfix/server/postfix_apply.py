@@ -37,7 +37,7 @@ def postfix_changes(
     if SCRIPT not in bundle.files:
         raise ServerError("this bundle holds no Postfix settings to apply")
     conf = setup.config
-    edited = _run_on_copy(bundle.files[SCRIPT], conf, runner)
+    edited = run_on_copy(bundle.files[SCRIPT], conf, runner)
     changes = [
         file_change(conf / name, setup.root.shown(conf / name), edited[name], f"Postfix's {name}")
         for name in EDITED
@@ -69,7 +69,10 @@ def postfix_changes(
     return changes, steps, rewritten
 
 
-def _run_on_copy(script: bytes, conf: Path, runner: Runner) -> dict[str, bytes]:
+def run_on_copy(
+    script: bytes, conf: Path, runner: Runner, who: str = "the bundle's postconf.sh"
+) -> dict[str, bytes]:
+    """main.cf and master.cf as ``script`` (postconf commands) leaves a copy of them."""
     folder = Path(tempfile.mkdtemp(prefix="gmailfix-postfix-"))
     try:
         for name in EDITED:
@@ -81,9 +84,7 @@ def _run_on_copy(script: bytes, conf: Path, runner: Runner) -> dict[str, bytes]:
         write_atomic(folder / "postconf.sh", script, mode=0o700)
         ran = runner(["env", f"MAIL_CONFIG={folder}", "sh", str(folder / "postconf.sh")])
         if not ran.ok:
-            raise ServerError(
-                f"the bundle's postconf.sh failed on a copy of main.cf: {ran.last_line}"
-            )
+            raise ServerError(f"{who} failed on a copy of main.cf: {ran.last_line}")
         return {name: read_limited(folder / name) for name in EDITED}
     except OSError as exc:
         raise ServerError(f"cannot prepare the Postfix change: {exc.strerror or exc}") from exc

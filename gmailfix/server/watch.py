@@ -18,6 +18,9 @@ Then ``follow`` reads the main log as it grows and yields one ``Attempt`` per
 connection; Google's are recognised by EHLO or PTR names under google.com.
 Seen here: when the TLS handshake fails on a port with TLS from the first byte
 (465), Exim runs no ACL, so only its TLS error line is there (no SNI, no EHLO).
+
+Postfix (watch_postfix.py) needs only ``smtpd_tls_loglevel = 1``; its own
+lines are read there into the same ``Attempt``.
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gmailfix.server import exim
 from gmailfix.server.edit import current_text, file_change, has_block, with_block
-from gmailfix.server.mta import DEBIAN_GENERATED, Setup, detect
+from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, detect
 from gmailfix.server.plan import ApplyPlan, reload_step
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command
+
+if TYPE_CHECKING:
+    from gmailfix.server.watch_postfix import PostfixLogParser
 
 WATCH_TAG = "watch"
 SELECTORS = ("+tls_sni", "+tls_cipher", "+tls_peerdn", "+smtp_connection", "+pid", "+incoming_port")
@@ -70,10 +77,15 @@ def plan_watch(
     *,
     runner: Runner = run_command,
     reload: Sequence[str] | None = None,
+    mta: MtaName | None = None,
 ) -> ApplyPlan | None:
-    """The change that makes Exim log what ``follow`` needs; None when it already does."""
+    """The change that makes the MTA log what ``follow`` needs; None when it already does."""
     root = root or Root()
-    setup = detect(root, "exim")
+    setup = detect(root, mta)
+    if setup.mta == "postfix":
+        from gmailfix.server.watch_postfix import plan_postfix_watch
+
+        return plan_postfix_watch(setup, runner, reload)
     with exim.fresh_config(setup, runner) as (config, failed):
         if config is None:
             raise ServerError(f"Exim's config cannot be read: {failed.last_line if failed else ''}")
@@ -150,9 +162,32 @@ def is_logging(root: Root) -> bool:
     return target is not None and has_block(current_text(target), WATCH_TAG)
 
 
-def log_path(root: Root, runner: Runner = run_command) -> Path:
+@dataclass(frozen=True)
+class WatchedLog:
+    """The MTA's log, and how to read it."""
+
+    path: Path
+    mta: MtaName
+    sni_logged: bool = False  # Postfix: tls_server_sni_maps is set, so the SNI is logged
+
+
+def watched_log(root: Root, runner: Runner = run_command, mta: MtaName | None = None) -> WatchedLog:
+    """The log ``follow`` reads: Exim's main log, or Postfix's maillog_file or mail log."""
+    setup = detect(root, mta)
+    if setup.mta == "postfix":
+        from gmailfix.server.watch_postfix import postfix_log
+
+        path, sni_logged = postfix_log(setup, runner)
+        return WatchedLog(path, "postfix", sni_logged)
+    return WatchedLog(_exim_log(setup, runner), "exim")
+
+
+def log_path(root: Root, runner: Runner = run_command, mta: MtaName | None = None) -> Path:
+    return watched_log(root, runner, mta).path
+
+
+def _exim_log(setup: Setup, runner: Runner) -> Path:
     """Exim's main log under the root (from log_file_path)."""
-    setup = detect(root, "exim")
     with exim.fresh_config(setup, runner) as (config, failed):
         if config is None:
             raise ServerError(f"Exim's config cannot be read: {failed.last_line if failed else ''}")
@@ -162,7 +197,7 @@ def log_path(root: Root, runner: Runner = run_command) -> Path:
         raise ServerError(
             "Exim logs only to syslog here (log_file_path); gmailfix reads a log file"
         )
-    return root.file(path)
+    return setup.root.file(path)
 
 
 # --- reading the log ----------------------------------------------------------------
@@ -172,10 +207,10 @@ def log_path(root: Root, runner: Runner = run_command) -> Path:
 class Attempt:
     """One client connection as the MTA's log tells it."""
 
-    client: str  # address:port
+    client: str  # address:port (Postfix: the address; its log has no client port)
     server_port: int | None = None
-    ptr: str | None = None  # the client's name from reverse DNS, when Exim looked it up
-    helo: str | None = None  # the name it gave in EHLO
+    ptr: str | None = None  # the client's name from reverse DNS, when the MTA looked it up
+    helo: str | None = None  # the name it gave in EHLO (not in Postfix's log)
     sni: str | None = None  # the name it asked for in TLS (SNI)
     sni_known: bool = False  # False: the log cannot say (TLS failed before any ACL ran)
     tls_version: str | None = None
@@ -186,6 +221,7 @@ class Attempt:
     authenticated: str | None = None
     google: bool = False
     lines: tuple[str, ...] = field(default_factory=tuple)
+    mta: MtaName = "exim"  # whose log it came from
 
     @property
     def stopped(self) -> str:
@@ -204,9 +240,10 @@ class Attempt:
 
 
 def refusal_words(error: str) -> bool:
-    """GnuTLS's words when the client ended the handshake with an alert (seen here with a
-    client that refuses the certificate: 'CA is unknown' over TLS 1.2, 'Decryption has
-    failed.' over TLS 1.3)."""
+    """The TLS library's words when the client ended the handshake with an alert (seen
+    here with a client that refuses the certificate: GnuTLS in Exim, 'CA is unknown' over
+    TLS 1.2, 'Decryption has failed.' over TLS 1.3; OpenSSL in Postfix, 'tlsv1 alert
+    unknown ca' over both)."""
     lowered = error.lower()
     return any(
         w in lowered for w in ("alert", "ca is unknown", "certificate", "decryption has failed")
@@ -228,7 +265,7 @@ _WATCH = re.compile(r"^gmailfix-watch (?P<fields>.*)$")
 
 
 @dataclass
-class _Pending:
+class Pending:
     """What is known so far of a connection that has not ended yet."""
 
     lines: list[str] = field(default_factory=list)
@@ -244,7 +281,7 @@ class LogParser:
 
     def __init__(self, clients: Sequence[str] = GOOGLE) -> None:
         self.clients = tuple(c.lower().strip(".") for c in clients)
-        self.pending: OrderedDict[str, _Pending] = OrderedDict()
+        self.pending: OrderedDict[str, Pending] = OrderedDict()
         self.finished: OrderedDict[str, None] = OrderedDict()
 
     def feed(self, line: str) -> Attempt | None:
@@ -262,9 +299,9 @@ class LogParser:
             self._note(found, found.group("why"), line)
         return None
 
-    def _record(self, ip: str, port: str) -> tuple[str, _Pending]:
+    def _record(self, ip: str, port: str) -> tuple[str, Pending]:
         key = f"{ip}:{port}"
-        record = self.pending.setdefault(key, _Pending())
+        record = self.pending.setdefault(key, Pending())
         self.pending.move_to_end(key)
         while len(self.pending) > PENDING_LIMIT:
             self.pending.popitem(last=False)
@@ -342,8 +379,13 @@ class LogParser:
         )
 
     def _recognised(self, name: str) -> bool:
-        name = name.lower().rstrip(".")
-        return any(name == c or name.endswith("." + c) for c in self.clients)
+        return recognised(name, self.clients)
+
+
+def recognised(name: str, clients: Sequence[str]) -> bool:
+    """Is ``name`` one of ``clients`` (lower case, no final dot) or under one?"""
+    name = name.lower().rstrip(".")
+    return any(name == c or name.endswith("." + c) for c in clients)
 
 
 def _decoded(value: str) -> str | None:
@@ -365,13 +407,22 @@ def follow(
     deadline: float | None = None,
     stop: Callable[[], bool] | None = None,
     poll: float = POLL_SECONDS,
+    mta: MtaName = "exim",
+    sni_logged: bool = False,
 ) -> Iterator[Attempt]:
     """Every connection logged in ``path`` from ``start`` (default: the end now) on,
-    as it finishes, until ``deadline`` (time.monotonic) or ``stop()``.
+    as it finishes, until ``deadline`` (time.monotonic) or ``stop()``. ``mta`` says
+    whose log it is (``sni_logged``: see WatchedLog).
 
     A log that is rotated (replaced, or cut shorter) is read again from its start.
     """
-    parser = LogParser(clients)
+    parser: LogParser | PostfixLogParser
+    if mta == "postfix":
+        from gmailfix.server.watch_postfix import PostfixLogParser
+
+        parser = PostfixLogParser(clients, sni_logged=sni_logged)
+    else:
+        parser = LogParser(clients)
     offset = start
     identity: tuple[int, int] | None = None
     pending = b""
@@ -423,13 +474,12 @@ def describe(attempt: Attempt) -> list[str]:
     """What the connection did, in plain words, one fact per line (outside text raw:
     the caller cleans it for its screen)."""
     who = "Google" if attempt.google else "A client"
+    mta = "Postfix" if attempt.mta == "postfix" else "Exim"
     names = ", ".join(n for n in (attempt.helo, attempt.ptr) if n)
     port = f" on port {attempt.server_port}" if attempt.server_port else ""
     lines = [f"{who} ({names or attempt.client}){port}, from {attempt.client}:"]
     if not attempt.sni_known:
-        lines.append(
-            "  name asked for (SNI): not in the log (TLS failed before Exim could note it)"
-        )
+        lines.append(f"  name asked for (SNI): not in the log ({_sni_unknown(attempt)})")
     elif attempt.sni:
         lines.append(f"  name asked for (SNI): {attempt.sni}")
     else:
@@ -438,19 +488,25 @@ def describe(attempt: Attempt) -> list[str]:
         lines.append(f"  TLS: {attempt.tls_version}, cipher {attempt.cipher or 'not logged'}")
     else:
         lines.append("  TLS: the handshake did not finish")
-    lines.append("  " + _stopped_words(attempt))
+    lines.append("  " + _stopped_words(attempt, mta))
     return lines
 
 
-def _stopped_words(attempt: Attempt) -> str:
+def _sni_unknown(attempt: Attempt) -> str:
+    if attempt.mta == "postfix":
+        return "Postfix logs it only when it picks a certificate by name, tls_server_sni_maps"
+    return "TLS failed before Exim could note it"
+
+
+def _stopped_words(attempt: Attempt, mta: str) -> str:
     stopped = attempt.stopped
     if stopped == "tls-refused":
         return (
-            f"stopped in the TLS handshake: Exim says '{_said(attempt.tls_error)}'. The client ended "
+            f"stopped in the TLS handshake: {mta} says '{_said(attempt.tls_error)}'. The client ended "
             "it, which is what a client does when it refuses the certificate"
         )
     if stopped == "tls-failed":
-        return f"stopped in the TLS handshake: Exim says '{_said(attempt.tls_error)}'"
+        return f"stopped in the TLS handshake: {mta} says '{_said(attempt.tls_error)}'"
     if stopped == "auth-refused":
         return f"got through TLS, then the login (AUTH) failed: {attempt.auth_refused}"
     if stopped == "quit":

@@ -1,0 +1,270 @@
+"""``gmailfix doctor --watch`` on Postfix: TLS logging on, and its log read back.
+
+Seen on Postfix 3.7.11 (FACTS.md): with ``smtpd_tls_loglevel = 1`` smtpd logs,
+per connection and under one process id, ``connect from NAME[IP]``, then
+``Anonymous TLS connection established from NAME[IP]: TLSv1.3 with cipher
+...`` or, when the client ends the handshake with an alert,
+``SSL_accept error from NAME[IP]: -1`` and ``warning: TLS library problem:
+error:0A000418:SSL routines::tlsv1 alert unknown ca:...``; a refused login is
+``warning: NAME[IP]: SASL PLAIN authentication failed: ...``; the last line
+is ``disconnect from NAME[IP] ehlo=2 starttls=1 quit=1 commands=4``. With
+level 0 (Debian's default) none of the TLS lines are there.
+
+SNI is logged only when ``tls_server_sni_maps`` is set: `` to NAME`` in the
+established line for a name in the map, ``TLS SNI NAME from ... not
+matched`` for another; without the map Postfix does not look at it at all.
+
+The EHLO name is not logged, and gmailfix does not make Postfix log it: an
+access map's INFO action would, but HELO restrictions run only at RCPT TO
+(``smtpd_delay_reject = yes``), which Gmail's check never sends, and
+``debug_peer_list`` would log the AUTH exchange. NAME is the client's name
+from reverse DNS that Postfix confirmed forwards ("unknown" otherwise), and
+Google's servers have such names (mail-*.google.com): that recognises them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+from gmailfix.server.edit import file_change
+from gmailfix.server.mta import Setup, parse_settings, port_number
+from gmailfix.server.plan import ApplyPlan, reload_step
+from gmailfix.server.postfix import postconf_command
+from gmailfix.server.postfix_apply import run_on_copy
+from gmailfix.server.steps import Step
+from gmailfix.server.system import Runner, ServerError, show_path
+from gmailfix.server.watch import (
+    GOOGLE,
+    LINE_LIMIT,
+    PENDING_LIMIT,
+    VALUE_LIMIT,
+    Attempt,
+    Pending,
+    recognised,
+)
+
+LOGLEVEL = "smtpd_tls_loglevel"
+SYSLOG_FILES = ("/var/log/mail.log", "/var/log/maillog")  # Debian's, then Red Hat's
+_READ = (LOGLEVEL, "maillog_file", "tls_server_sni_maps")
+
+
+def _values(setup: Setup, runner: Runner) -> dict[str, str]:
+    ran = runner(postconf_command(setup.config, "-x", *_READ))
+    if not ran.ok:
+        raise ServerError(f"postconf failed: {ran.last_line}")
+    return parse_settings(ran.output)
+
+
+def _level(value: str) -> int:
+    return int(value) if value.strip().isdigit() else 0
+
+
+def plan_postfix_watch(
+    setup: Setup, runner: Runner, reload: Sequence[str] | None
+) -> ApplyPlan | None:
+    """``smtpd_tls_loglevel = 1`` in main.cf (postconf -e on a copy); None when it is
+    1 or more already. Level 1 is the summary: one line per TLS session or failure."""
+    if _level(_values(setup, runner).get(LOGLEVEL, "")) >= 1:
+        return None
+    edited = run_on_copy(
+        f"postconf -e '{LOGLEVEL} = 1'\n".encode(), setup.config, runner, "postconf"
+    )
+    main = setup.config / "main.cf"
+    change = file_change(
+        main,
+        setup.root.shown(main),
+        edited["main.cf"],
+        "TLS details of every connection in Postfix's log",
+    )
+    steps = (
+        Step(
+            "check",
+            "Postfix checks its configuration",
+            ("postfix", "-c", str(setup.config), "check"),
+        ),
+        Step("files", "check that Postfix now logs TLS details"),
+        reload_step(setup, reload),
+    )
+    return ApplyPlan(
+        None,
+        setup,
+        (change,),
+        steps,
+        expect={LOGLEVEL: "1"},
+        kind="watch",
+        what="TLS logging for gmailfix doctor --watch",
+    )
+
+
+def postfix_log(setup: Setup, runner: Runner) -> tuple[Path, bool]:
+    """Postfix's log (maillog_file, else syslog's mail log) and whether it names the SNI."""
+    values = _values(setup, runner)
+    sni_logged = bool(values.get("tls_server_sni_maps"))
+    configured = values.get("maillog_file", "")
+    if configured:
+        path = setup.root.file(configured)
+        if path.exists() and not path.is_file():
+            raise ServerError(
+                f"Postfix writes its log to {show_path(configured)} (maillog_file), which is not a "
+                "file gmailfix can read back"
+            )
+        return path, sni_logged
+    for candidate in SYSLOG_FILES:
+        path = setup.root.file(candidate)
+        if path.is_file():
+            return path, sni_logged
+    raise ServerError(
+        f"Postfix logs through syslog, but neither {' nor '.join(SYSLOG_FILES)} is here (only "
+        "the systemd journal?); gmailfix reads a log file: install rsyslog, or set maillog_file"
+    )
+
+
+# --- reading the log ----------------------------------------------------------------
+
+_LINE = re.compile(
+    r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) (?P<host>\S+) "
+    r"(?P<tag>[\w.-]+(?:/[\w.-]+)*)/smtpd\[(?P<pid>\d{1,10})\]: (?P<text>.*)$"
+)
+_PEER = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[0-9A-Fa-f:.]{1,45})\](?::(?P<port>\d{1,5}))?"
+_CONNECT = re.compile(rf"^connect from {_PEER}$")
+_DISCONNECT = re.compile(rf"^disconnect from {_PEER}(?P<counts>(?: [a-z]+=\d+(?:/\d+)?)*)$")
+_ESTABLISHED = re.compile(
+    rf"^(?:Anonymous|Untrusted|Trusted|Verified) TLS connection established from {_PEER}"
+    r"(?: to (?P<sni>\S+))?: (?P<version>\S+) with cipher (?P<cipher>\S+)"
+)
+_SNI_UNMATCHED = re.compile(rf"^TLS SNI (?P<sni>\S+) from {_PEER} not matched")
+_ACCEPT_ERROR = re.compile(rf"^SSL_accept error from {_PEER}: (?P<why>.*)$")
+_LIBRARY = re.compile(r"^warning: TLS library problem: (?P<what>.*)$")
+_AUTH_FAILED = re.compile(
+    rf"^warning: {_PEER}: SASL (?P<mech>\S+) authentication failed: (?P<why>.*)$"
+)
+_ENDED = re.compile(
+    rf"^(?P<how>lost connection|timeout|too many errors) after (?P<command>\S+)"
+    rf"(?: \(\d+ bytes\))? from {_PEER}$"
+)
+
+
+class PostfixLogParser:
+    """Turns Postfix log lines into Attempts, one per finished connection (memory bounded).
+
+    smtpd serves one connection at a time, so its process id (per host) ties the
+    lines of one connection together, from ``connect from`` to ``disconnect from``.
+    ``sni_logged``: tls_server_sni_maps is set, so a session without a name in the
+    log sent none.
+    """
+
+    def __init__(self, clients: Sequence[str] = GOOGLE, *, sni_logged: bool = False) -> None:
+        self.clients = tuple(c.lower().strip(".") for c in clients)
+        self.sni_logged = sni_logged
+        self.pending: OrderedDict[str, Pending] = OrderedDict()
+
+    def feed(self, line: str) -> Attempt | None:
+        line = line.rstrip("\n")
+        if len(line) > LINE_LIMIT:
+            return None  # not a line of Postfix's: its own are far shorter
+        match = _LINE.match(line)
+        if match is None:
+            return None
+        key, text = f"{match.group('host')} {match.group('pid')}", match.group("text")
+        if found := _CONNECT.match(text):
+            self._start(key, found, match.group("tag"), line)
+            return None
+        record = self.pending.get(key)
+        if record is None:
+            return None  # a connection that began before the watch did
+        record.add(line)
+        if found := _DISCONNECT.match(text):
+            return self._finish(key, found.group("counts"))
+        self._note(record.facts, text)
+        return None
+
+    def _start(self, key: str, found: re.Match[str], tag: str, line: str) -> None:
+        self.pending.pop(key, None)  # an earlier connection whose end is not in the log
+        record = self.pending[key] = Pending()
+        while len(self.pending) > PENDING_LIMIT:
+            self.pending.popitem(last=False)
+        name, port = found.group("name"), found.group("port")
+        record.facts.update(
+            client=found.group("ip") + (f":{port}" if port else ""),
+            ptr=name[:VALUE_LIMIT] if name and name != "unknown" else None,
+            server_port=_service_port(tag),
+        )
+        record.add(line)
+
+    def _note(self, facts: dict[str, str | int | bool | None], text: str) -> None:
+        if found := _ESTABLISHED.match(text):
+            facts.update(
+                tls_version=found.group("version")[:VALUE_LIMIT],
+                cipher=found.group("cipher")[:VALUE_LIMIT],
+            )
+            if found.group("sni"):
+                facts.update(sni=found.group("sni")[:VALUE_LIMIT], sni_known=True)
+            elif self.sni_logged and "sni" not in facts:
+                facts["sni_known"] = True  # the map was asked for no name: none was sent
+        elif found := _SNI_UNMATCHED.match(text):
+            facts.update(sni=found.group("sni")[:VALUE_LIMIT], sni_known=True)
+        elif found := _ACCEPT_ERROR.match(text):
+            facts["accept_error"] = found.group("why")[:VALUE_LIMIT]
+        elif (found := _LIBRARY.match(text)) and "tls_version" not in facts:
+            facts["tls_error"] = _openssl_reason(found.group("what"))
+        elif found := _AUTH_FAILED.match(text):
+            why = found.group("why").split(", sasl_username=")[0]  # the name is the client's
+            facts["auth_refused"] = f"{found.group('mech')}: {why}"[:VALUE_LIMIT]
+        elif found := _ENDED.match(text):
+            facts["ended"] = f"{found.group('how')} after {found.group('command')}"[:40]
+
+    def _finish(self, key: str, counts: str) -> Attempt:
+        record = self.pending.pop(key)
+        facts = record.facts
+        said = dict(re.findall(r"([a-z]+)=(\d+(?:/\d+)?)", counts))
+        if said.get("quit") == "1":
+            facts["ended"] = "quit"
+        logins = said.get("auth", "0").split("/")[0]
+        if logins.isdigit() and int(logins) > 0:
+            facts.pop("auth_refused", None)  # a later try logged in
+        if "accept_error" in facts and "tls_error" not in facts:
+            why = str(facts["accept_error"])
+            facts["tls_error"] = why if not why.lstrip("-").isdigit() else "the handshake failed"
+
+        def text(name: str) -> str | None:
+            value = facts.get(name)
+            return value if isinstance(value, str) else None
+
+        port = facts.get("server_port")
+        ptr = text("ptr")
+        return Attempt(
+            client=text("client") or "",
+            server_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+            ptr=ptr,
+            sni=text("sni"),
+            sni_known=facts.get("sni_known") is True,
+            tls_version=text("tls_version"),
+            cipher=text("cipher"),
+            ended=text("ended") or "",
+            tls_error=text("tls_error"),
+            auth_refused=text("auth_refused"),
+            google=ptr is not None and recognised(ptr, self.clients),
+            lines=tuple(record.lines),
+            mta="postfix",
+        )
+
+
+def _service_port(tag: str) -> int | None:
+    """``postfix/submission`` (master.cf's ``-o syslog_name=postfix/submission``): 587.
+    A plain ``postfix`` tag names no service: the port cannot be told."""
+    parts = tag.split("/")
+    return port_number(parts[-1]) if len(parts) > 1 else None
+
+
+def _openssl_reason(text: str) -> str:
+    """``error:0A000418:SSL routines::tlsv1 alert unknown ca:FILE:LINE:SSL alert number 48:``
+    (OpenSSL 3; 1.1 names the function between the colons): its reason and alert."""
+    parts = text.split(":")
+    if len(parts) < 5 or parts[0] != "error":
+        return text[:VALUE_LIMIT]
+    reason = parts[4].strip()
+    alert = next((p.strip() for p in parts[7:] if p.strip().startswith("SSL alert number")), "")
+    return (f"{reason} ({alert})" if alert else reason)[:VALUE_LIMIT]
