@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import signal
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -269,6 +270,9 @@ def _last_sentences(text: str) -> str:
     return " ".join(parts[-2:]) if len(parts) > 2 else text
 
 
+RECHECK_WAITS = (0.5, 1.0, 0.0)  # seconds after each refusal; the last is not waited
+
+
 def _recheck(
     plan: ApplyPlan, step: Step, connection: Connection | None
 ) -> tuple[StepResult, Diagnosis | None]:
@@ -282,7 +286,14 @@ def _recheck(
         local = {(bundle.smtp_host, bundle.port): ("127.0.0.1", bundle.port)}
         connection = build(connect=local, timeout=10)
     target = parse_target(bundle.domain, bundle.smtp_host, bundle.port)
-    result = _run_coroutine(lambda: diagnose(target, connection))
+    # A reload reaches the MTA's processes over a moment: Postfix's idle smtpd
+    # processes serve one more client with the old config. Seen as a refusal
+    # here, so a refusal is checked again before the change is rolled back.
+    for wait in RECHECK_WAITS:
+        result = _run_coroutine(lambda: diagnose(target, connection))
+        if result.outcome != "reject":
+            break
+        time.sleep(wait)
     if result.accepted:
         return StepResult(step, True, "Gmail would accept it"), result
     if result.outcome == "unknown":
