@@ -13,7 +13,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,10 @@ from gmailfix.lab import ca
 from gmailfix.remedies.plan import FixPlan
 from gmailfix.render.certbot import deploy_hook
 from gmailfix.server.doctor import DoctorReport, report_json, run_doctor
-from gmailfix.server.system import Root, ServerError, run_command
+from gmailfix.server.system import Ran, Root, ServerError, run_command
+from tests.support import pebble as ph
 from tests.support.plans import make_plan
+from tests.support.programs import require_program
 from tests.support.server_root import (
     HOST,
     Pki,
@@ -37,6 +39,7 @@ from tests.support.server_root import (
     issue,
     make_pki,
 )
+from tests.support.servers import dns_for
 
 pytestmark = pytest.mark.exim
 
@@ -56,8 +59,9 @@ def server() -> Iterator[Server]:
 
 def doctor(server: Server, pki: Pki, **kwargs: object) -> DoctorReport:
     connection = build(ca_files=[str(pki.root_file)], timeout=5)
+    kwargs.setdefault("runner", server.run)
     return asyncio.run(
-        run_doctor(Root(server.root), host=HOST, runner=server.run, connection=connection, **kwargs)  # type: ignore[arg-type]
+        run_doctor(Root(server.root), host=HOST, connection=connection, **kwargs)  # type: ignore[arg-type]
     )
 
 
@@ -253,6 +257,44 @@ def test_a_deploy_hook_that_copies_elsewhere(server: Server, pki: Pki) -> None:
     report = doctor(server, pki)
     found = next(f for f in report.findings if f.code == Code.NO_DEPLOY_HOOK)
     assert "copies the renewed files to" in found.detail
+
+
+def test_renew_dry_run_with_certbot_and_pebble(server: Server, pki: Pki, tmp_path: Path) -> None:
+    """A real lineage from certbot (Pebble as the CA): the dry run works while the CA
+    answers, and is a finding once it does not."""
+    certbot = require_program("certbot")
+    healthy(server, pki)
+    state = {
+        "--config-dir": server.root / "etc/letsencrypt",
+        "--work-dir": server.root / "var/lib/letsencrypt",
+        "--logs-dir": server.root / "var/log/letsencrypt",
+    }
+    with dns_for({HOST: "127.0.0.1"}) as dns, ph.pebble(tmp_path, dns) as pebble:
+        env = {**os.environ, "REQUESTS_CA_BUNDLE": str(pebble.api_ca)}
+
+        def run(argv: Sequence[str]) -> Ran:
+            if argv[0] == "certbot":  # certbot must trust Pebble's API
+                return run_command(argv, env=env)
+            return server.run(argv)
+
+        issued = run_command(
+            [
+                certbot, "certonly", "--standalone", "--non-interactive", "--agree-tos",
+                "--register-unsafely-without-email", "--server", ph.ACME_DIRECTORY,
+                "--http-01-port", str(ph.HTTP_01_PORT), "--http-01-address", "127.0.0.1",
+                "-d", HOST,
+                *(word for pair in state.items() for word in (pair[0], str(pair[1]))),
+            ],
+            env=env,
+        )  # fmt: skip
+        assert issued.ok, issued.output
+        report = doctor(server, pki, runner=run, renew_dry_run=True)
+        assert report.renewal is not None and report.renewal.lineage == HOST
+        assert Code.RENEWAL_FAILS not in codes(report)
+        assert any("the renewal works" in note for note in report.notes), report.notes
+    report = doctor(server, pki, runner=run, renew_dry_run=True)  # the CA is gone
+    found = next(f for f in report.findings if f.code == Code.RENEWAL_FAILS)
+    assert f"'{HOST}'" in found.detail and not report.ok
 
 
 def _plan() -> FixPlan:

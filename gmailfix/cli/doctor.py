@@ -72,6 +72,12 @@ def add_doctor_parser(sub: Any) -> None:
     doctor.add_argument("--json", action="store_true", help="print gmailfix.doctor/1 JSON")
     doctor.add_argument("--host", metavar="NAME", help="the SMTP Server typed in Gmail")
     doctor.add_argument("--mta", choices=MTA_CHOICES, help="when both Exim and Postfix are here")
+    doctor.add_argument(
+        "--renew-dry-run",
+        action="store_true",
+        help="also run 'certbot renew --dry-run' for the served certificate (asks its CA; "
+        "keeps nothing, runs no hooks)",
+    )
     watch = doctor.add_argument_group("watching Gmail's own connection (Exim or Postfix)")
     watch.add_argument(
         "--watch",
@@ -139,6 +145,7 @@ def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
                 host=args.host,
                 mta=args.mta,
                 connection=connection_for(args),
+                renew_dry_run=args.renew_dry_run,
             )
         )
     except OSError as exc:

@@ -298,6 +298,13 @@ CATALOG: dict[Code, _Kind] = {
         "to where the mail server reads them (or reloads it). Gmail starts refusing again "
         "when the old certificate runs out. Add a deploy hook (a gmailfix bundle has one).",
     ),
+    Code.RENEWAL_FAILS: _Kind(
+        Severity.ERROR,
+        "The certificate's renewal would fail",
+        "certbot tried a renewal without keeping it (a dry run) and it failed, so the "
+        "certificate will run out and Gmail will refuse the server again. certbot's last "
+        "words say why: often port 80 is closed, or the DNS name no longer points here.",
+    ),
     Code.MTA_NOT_LISTENING: _Kind(
         Severity.WARNING,
         "The mail server does not answer here",

@@ -59,6 +59,7 @@ class Code(StrEnum):
     MACROS_IN_WRONG_LAYOUT = "macros-in-wrong-layout"
     CONFIG_NOT_REGENERATED = "config-not-regenerated"
     NO_DEPLOY_HOOK = "no-deploy-hook"
+    RENEWAL_FAILS = "renewal-fails"
     MTA_NOT_LISTENING = "mta-not-listening"
 
 
@@ -110,6 +111,7 @@ SERVER_CODES = frozenset(
         Code.MACROS_IN_WRONG_LAYOUT,
         Code.CONFIG_NOT_REGENERATED,
         Code.NO_DEPLOY_HOOK,
+        Code.RENEWAL_FAILS,
         Code.MTA_NOT_LISTENING,
     }
 )

@@ -37,7 +37,7 @@ from gmailfix.server.mta import (
     detect,
     port_list,
 )
-from gmailfix.server.renewal import Renewal, find_renewal
+from gmailfix.server.renewal import Renewal, dry_run_command, find_renewal
 from gmailfix.server.system import Root, Runner, ServerError, read_limited, run_command
 from gmailfix.smtp import ProbeTarget, probe
 
@@ -92,6 +92,7 @@ async def run_doctor(
     mta: MtaName | None = None,
     runner: Runner = run_command,
     connection: Connection | None = None,
+    renew_dry_run: bool = False,
 ) -> DoctorReport:
     """Check the mail server under ``root`` (default: this computer).
 
@@ -120,6 +121,8 @@ async def run_doctor(
         findings += _layout_trap(setup)
         findings += await asyncio.to_thread(_not_regenerated, setup, tls, runner)
     renewal = _renewal(setup, tls, on_disk, host, findings, notes)
+    if renew_dry_run:
+        notes += await asyncio.to_thread(_dry_run, setup.root, renewal, runner, findings)
     return DoctorReport(setup, tls, host, on_disk, served, renewal, tuple(findings), tuple(notes))
 
 
@@ -350,6 +353,20 @@ def _renewal(
     return renewal
 
 
+def _dry_run(
+    root: Root, renewal: Renewal | None, runner: Runner, findings: list[Finding]
+) -> list[str]:
+    """Ask certbot to renew without keeping the result: a failure now is an expiry later."""
+    if renewal is None:
+        return ["No certbot renewal of this certificate was found, so none was tried."]
+    ran = runner(dry_run_command(root, renewal.lineage, renewal.server))
+    if ran.ok:
+        return [f"certbot renewed '{renewal.lineage}' in a dry run: the renewal works."]
+    detail = f"certbot renew --dry-run for '{renewal.lineage}' said: {ran.last_line}"
+    findings.append(finding(Code.RENEWAL_FAILS, detail, evidence={"output": ran.output[-2000:]}))
+    return []
+
+
 def _copy_notes(setup: Setup) -> list[str]:
     """What a copy of a filesystem (--root) cannot show as the real server would."""
     if setup.root.is_system or setup.layout != "debian-single":
@@ -412,6 +429,7 @@ def report_json(report: DoctorReport) -> dict[str, Any]:
         else {
             "lineage": report.renewal.lineage,
             "conf": report.renewal.conf,
+            "server": report.renewal.server,
             "hooks": list(report.renewal.hooks),
             "reaches_mta": report.renewal.reaches,
             "why": report.renewal.why,

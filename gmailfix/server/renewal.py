@@ -34,6 +34,7 @@ class Renewal:
 
     lineage: str
     conf: str  # renewal/NAME.conf, as a server path
+    server: str | None  # the ACME directory it renews from
     hooks: tuple[str, ...]  # renew_hook, then deploy scripts (server paths or commands)
     reaches: bool
     why: str  # plain words: how it reaches the MTA, or what is missing
@@ -68,7 +69,8 @@ def find_renewal(
     hooks = _hooks(root, lineage)
     reaches, why = _reaches(root, mta, certificate, hooks)
     shown = root.shown(lineage.conf)
-    return Renewal(lineage.name, shown, tuple(h for h, _ in hooks), reaches, why), None
+    server = lineage.values.get("server") or None
+    return Renewal(lineage.name, shown, server, tuple(h for h, _ in hooks), reaches, why), None
 
 
 def _lineages(root: Root, renewal_dir: Path) -> list[_Lineage]:
@@ -190,3 +192,29 @@ def _folders(root: Root, certificate: str) -> list[str]:
     real = PurePosixPath(os.fspath(root.file(certificate)))
     names = [str(shown.parent), str(shown.parent.parent), str(real.parent), str(real.parent.parent)]
     return [n for n in dict.fromkeys(names) if n not in ("/", "/etc", ".")]
+
+
+LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+def dry_run_command(root: Root, lineage: str, server: str | None) -> list[str]:
+    """``certbot renew --dry-run`` for one lineage: certbot asks a CA for a certificate
+    and throws it away; deploy hooks do not run, nothing on the server changes.
+
+    A dry run goes to Let's Encrypt's staging CA unless told otherwise, which
+    says nothing about a lineage from another CA: ``server`` (the lineage's
+    own) is passed on unless it is Let's Encrypt's. Under a copy of a server
+    (``--root``) certbot keeps its state in that copy."""
+    argv = ["certbot", "renew", "--dry-run", "--cert-name", lineage, "--no-random-sleep-on-renew"]
+    if server and server.startswith("https://") and server != LETSENCRYPT_PRODUCTION:
+        argv += ["--server", server]
+    if not root.is_system:
+        argv += [
+            "--config-dir",
+            str(root.file(LETSENCRYPT)),
+            "--work-dir",
+            str(root.file("/var/lib/letsencrypt")),
+            "--logs-dir",
+            str(root.file("/var/log/letsencrypt")),
+        ]
+    return argv
