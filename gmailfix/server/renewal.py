@@ -205,9 +205,10 @@ def dry_run_command(root: Root, lineage: str, server: str | None) -> list[str]:
     says nothing about a lineage from another CA: ``server`` (the lineage's
     own) is passed on unless it is Let's Encrypt's. Under a copy of a server
     (``--root``) certbot keeps its state in that copy."""
-    argv = ["certbot", "renew", "--dry-run", "--cert-name", lineage, "--no-random-sleep-on-renew"]
+    # NAME=VALUE: a lineage named like an option stays a value
+    argv = ["certbot", "renew", "--dry-run", f"--cert-name={lineage}", "--no-random-sleep-on-renew"]
     if server and server.startswith("https://") and server != LETSENCRYPT_PRODUCTION:
-        argv += ["--server", server]
+        argv.append(f"--server={server}")
     if not root.is_system:
         argv += [
             "--config-dir",
