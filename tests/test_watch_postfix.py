@@ -180,6 +180,42 @@ def test_watch_on_postfix(watched: Watched) -> None:
     assert watched.files() == watched.original
 
 
+def test_a_service_that_silences_tls_logging(watched: Watched) -> None:
+    """main.cf logs TLS, but master.cf's submission service says -o smtpd_tls_loglevel=0:
+    its connections would log nothing, so the change sets that service's level too."""
+    from tests.support.postfix import Postfix
+
+    pf = watched.pf
+    assert isinstance(pf, Postfix)
+    port = watched.ports[587]
+    assert pf.postconf("-e", "smtpd_tls_loglevel = 1").returncode == 0
+    assert pf.postconf("-P", f"{port}/inet/smtpd_tls_loglevel=0").returncode == 0
+    pf.age_config()
+    pf.reload()
+    before = watched.files()
+    try:
+        root = Root(watched.root)
+        plan = plan_watch(root, runner=watched.run, reload=RELOAD)
+        assert plan is not None  # main.cf alone would say "already on"
+        assert [c.path.name for c in plan.changes] == ["master.cf"]
+        assert "smtpd_tls_loglevel=1" in plan.diff()
+        result = apply(plan, runner=watched.run)
+        assert result.outcome == "applied", result.results
+        assert plan_watch(root, runner=watched.run) is None
+        log = watched_log(root, watched.run)
+        start = log_size(log.path)
+        assert client(port).startswith("refused")
+        [attempt] = attempts(log.path, start, 1)
+        assert attempt.server_port == 587 and attempt.stopped == "tls-refused"
+        rollback(root, runner=watched.run, only=result.journal)
+        assert watched.files() == before
+    finally:
+        for name, data in watched.original.items():
+            (pf.conf / name).write_bytes(data)
+        pf.age_config()
+        pf.reload()
+
+
 def test_cli_watch_on_postfix(
     watched: Watched, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

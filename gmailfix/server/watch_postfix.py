@@ -28,14 +28,15 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from shlex import quote
 
 from gmailfix.server.edit import file_change
 from gmailfix.server.mta import Setup, parse_settings, port_number
 from gmailfix.server.plan import ApplyPlan, reload_step
 from gmailfix.server.postfix import postconf_command
-from gmailfix.server.postfix_apply import run_on_copy
+from gmailfix.server.postfix_apply import EDITED, run_on_copy
 from gmailfix.server.steps import Step
-from gmailfix.server.system import Runner, ServerError, show_path
+from gmailfix.server.system import Runner, ServerError, read_limited, show_path
 from gmailfix.server.watch import (
     GOOGLE,
     LINE_LIMIT,
@@ -62,22 +63,45 @@ def _level(value: str) -> int:
     return int(value) if value.strip().isdigit() else 0
 
 
+def _quiet_services(setup: Setup, runner: Runner) -> list[str]:
+    """master.cf services (``name/type``) whose own ``-o smtpd_tls_loglevel`` is below 1:
+    they would log nothing whatever main.cf says."""
+    ran = runner(postconf_command(setup.config, "-P"))
+    if not ran.ok:
+        return []
+    quiet = []
+    for line in ran.output.splitlines()[:2000]:
+        key, sep, value = line.partition("=")
+        parts = key.strip().split("/")
+        if sep and len(parts) == 3 and parts[2] == LOGLEVEL and _level(value) < 1:
+            quiet.append(f"{parts[0]}/{parts[1]}")
+    return quiet[:64]
+
+
 def plan_postfix_watch(
     setup: Setup, runner: Runner, reload: Sequence[str] | None
 ) -> ApplyPlan | None:
-    """``smtpd_tls_loglevel = 1`` in main.cf (postconf -e on a copy); None when it is
-    1 or more already. Level 1 is the summary: one line per TLS session or failure."""
-    if _level(_values(setup, runner).get(LOGLEVEL, "")) >= 1:
+    """``smtpd_tls_loglevel = 1`` in main.cf, and in master.cf for any service that sets
+    its own lower level (postconf on a copy); None when every service logs already.
+    Level 1 is the summary: one line per TLS session or failure."""
+    commands = []
+    if _level(_values(setup, runner).get(LOGLEVEL, "")) < 1:
+        commands.append(f"postconf -e {quote(f'{LOGLEVEL} = 1')}")
+    commands += [
+        f"postconf -P {quote(f'{s}/{LOGLEVEL}=1')}" for s in _quiet_services(setup, runner)
+    ]
+    if not commands:
         return None
-    edited = run_on_copy(
-        f"postconf -e '{LOGLEVEL} = 1'\n".encode(), setup.config, runner, "postconf"
-    )
-    main = setup.config / "main.cf"
-    change = file_change(
-        main,
-        setup.root.shown(main),
-        edited["main.cf"],
-        "TLS details of every connection in Postfix's log",
+    edited = run_on_copy(("\n".join(commands) + "\n").encode(), setup.config, runner, "postconf")
+    changes = tuple(
+        file_change(
+            setup.config / name,
+            setup.root.shown(setup.config / name),
+            edited[name],
+            "TLS details of every connection in Postfix's log",
+        )
+        for name in EDITED
+        if edited[name] != read_limited(setup.config / name)
     )
     steps = (
         Step(
@@ -91,7 +115,7 @@ def plan_postfix_watch(
     return ApplyPlan(
         None,
         setup,
-        (change,),
+        changes,
         steps,
         expect={LOGLEVEL: "1"},
         kind="watch",
