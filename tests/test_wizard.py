@@ -300,6 +300,16 @@ async def test_no_network_is_said_plainly_and_offers_no_fix(lab: LabInfo, tmp_pa
         assert app.return_value == "gmailfix: could not check from this computer."
 
 
+async def test_r_checks_again_on_the_diagnosis(app: GmailfixApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_diagnosis(pilot, app)
+        first = screen.result
+        await pilot.press("r")
+        await until(pilot, lambda: screen.result is not None and screen.result is not first)
+        assert "Gmail would refuse" in text_of(app, "#verdict")
+        assert not screen.query_one("#continue", Button).disabled
+
+
 async def test_the_live_table_gives_the_cause_not_the_certificate(
     lab: LabInfo, tmp_path: Path
 ) -> None:
