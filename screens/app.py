@@ -42,6 +42,7 @@ class GmailfixApp(App[str]):
         state: WizardState | None = None,
         export_dir: Path | None = None,
         demo_note: str = "",
+        demo_domains: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         # a factory defers the resolver and trust store until the first diagnosis
@@ -49,6 +50,7 @@ class GmailfixApp(App[str]):
         self.state = state or WizardState()
         self.export_dir = export_dir or Path.home()
         self.demo_note = demo_note
+        self.demo_domains = demo_domains  # shown under the details form and in its help
         self._jump: Step | None = None
         self.came_from_paste = False
         # the mail server "On the mail server" checks: this computer, or a copy (tests)
@@ -63,7 +65,7 @@ class GmailfixApp(App[str]):
 
     def on_mount(self) -> None:
         if self.demo_note:
-            self.notify(self.demo_note, title="Demo", timeout=10)
+            self.notify(self.demo_note, title="Demo", timeout=6)
         self.flow()
 
     @work(exclusive=True, group="flow", exit_on_error=False)
@@ -143,7 +145,7 @@ class GmailfixApp(App[str]):
                 {
                     "accept": f"Gmail would accept {where}",
                     "reject": f"Gmail would reject {where}",
-                    "unknown": "gmailfix could not check from this computer",
+                    "unknown": "could not check from this computer",
                 }[verdict.outcome]
             )
         if state.written is not None and state.written != Path():
@@ -154,7 +156,9 @@ class GmailfixApp(App[str]):
 
     def action_quit_wizard(self) -> None:
         state = self.state
-        if state.diagnosis is not None and state.written is None:
+        # ask only when there is something to save: a diagnosis that checked something
+        exportable = state.diagnosis is not None and state.diagnosis.outcome != "unknown"
+        if exportable and state.written is None:
             from gmailfix.screens.confirm import ConfirmScreen
 
             def answered(yes: bool | None) -> None:
@@ -216,7 +220,8 @@ def demo_app(lab: LabInfo, export_dir: Path | None = None) -> GmailfixApp:
         address="me@blog.test", smtp_host="mail.blog.test", port=587, smtp_prefilled=True
     )
     note = (
-        "This is the offline lab: blog.test has the blog's problem (the ISP's certificate). "
-        "Other lab domains to try: selfsigned.test, noauth.test, good.test."
+        "The offline lab: blog.test has the blog's problem. "
+        "More lab domains are listed on the next step."
     )
-    return GmailfixApp(lambda: lab.connection(timeout=5), state, export_dir, note)
+    domains = ("selfsigned.test", "noauth.test", "good.test")
+    return GmailfixApp(lambda: lab.connection(timeout=5), state, export_dir, note, domains)

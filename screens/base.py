@@ -46,6 +46,11 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("f1,question_mark", "help", "Help", key_display="F1"),
+        # a focused button takes no arrow keys: let them scroll the step's text
+        Binding("pagedown", "scroll_body('page_down')", show=False),
+        Binding("pageup", "scroll_body('page_up')", show=False),
+        Binding("down", "scroll_body('down')", show=False),
+        Binding("up", "scroll_body('up')", show=False),
     ]
 
     @property
@@ -67,6 +72,7 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         with Horizontal(classes="nav"):
             for button_id, label, primary in self.BUTTONS:
                 yield Button(label, id=button_id, variant="primary" if primary else "default")
+            yield Static("", id="nav-note")
         yield Footer()
 
     def step_title(self) -> str:
@@ -74,6 +80,25 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def note_beside_buttons(self, text: str) -> None:
+        """A few words next to the buttons, e.g. why the main one is greyed out ('' hides)."""
+        note = self.query_one("#nav-note", Static)
+        note.update(text)
+        note.display = bool(text)
+
+    def action_scroll_body(self, how: str) -> None:
+        body = self.query_one(".body", VerticalScroll)
+        {
+            "page_down": body.scroll_page_down,
+            "page_up": body.scroll_page_up,
+            "down": body.scroll_down,
+            "up": body.scroll_up,
+        }[how]()
+
+    def help_text(self) -> str:
+        """The F1 help for this step."""
+        return self.HELP
 
     @on(Button.Pressed, "#back")
     def _back_pressed(self) -> None:
@@ -85,4 +110,4 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
     def action_help(self) -> None:
         from gmailfix.screens.help import HelpScreen  # Markdown is heavy: load on demand
 
-        self.app.push_screen(HelpScreen(STEPS[self.STEP], self.HELP))
+        self.app.push_screen(HelpScreen(STEPS[self.STEP], self.help_text()))

@@ -1,5 +1,5 @@
 """Step 4: every fix the engine judged, the recommended one first; those that
-cannot help are shown greyed out with the reason. The screen only reads them."""
+cannot help are greyed out, and highlighting one shows why. The screen only reads them."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from gmailfix.text import clean
 
 
 class FixList(OptionList):
-    """A click shows a fix's explanation; choosing takes Enter, a second click, or the button."""
+    """A click shows a fix's explanation; choosing takes Enter, a second click, or the button.
+
+    Fixes that cannot help are greyed out but not disabled, so the arrow keys and a
+    click reach them and show why; choosing one only says why again."""
 
     async def _on_click(self, event: events.Click) -> None:
         event.prevent_default()  # OptionList's own handler would choose at the first click
         clicked = event.style.meta.get("option")
-        if clicked is None or self._options[clicked].disabled:
+        if clicked is None:
             return
         if clicked == self.highlighted:
             self.action_select()
@@ -37,8 +40,9 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
     HELP = (
         "Each fix says what it changes and why it helps. **Recommended** fixes were checked "
         "by gmailfix where it could (a name or a port it tried as Gmail would). Greyed-out "
-        "fixes cannot help with what was found; the reason is shown.\n\nClick a fix to read "
-        "about it; Enter, a second click or **Use this fix** chooses it."
+        "fixes cannot help with what was found: highlight one to see why.\n\nClick a fix (or "
+        "use the arrow keys) to read about it; Enter, a second click or **Use this fix** "
+        "chooses it."
     )
     BUTTONS = (("continue", "Use this fix", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
@@ -68,9 +72,12 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         remedy = self.remedies[event.option_index]
-        self.query_one("#why", Static).update(
-            Text.assemble((remedy.title + "\n", "bold"), clean(remedy.reason, limit=1500))
-        )
+        why = Text.assemble((remedy.title + "\n", "bold"))
+        if not remedy.applicable:
+            why.append("This fix cannot help here. ", style="bold yellow")
+        why.append(clean(remedy.reason, limit=1500))
+        self.query_one("#why", Static).update(why)
+        self.query_one("#continue", Button).disabled = not remedy.applicable
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._pick(event.option_index)
@@ -96,4 +103,4 @@ def _option(remedy: Remedy) -> Option:
     if not remedy.applicable:
         label.stylize("dim")
         label.append("  (cannot help here)", style="dim")
-    return Option(label, id=remedy.kind, disabled=not remedy.applicable)
+    return Option(label, id=remedy.kind)

@@ -11,6 +11,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -47,6 +48,21 @@ class _Parses(Validator):
         return self.success()
 
 
+class PortSelect(Select[int], inherit_bindings=False):
+    """The port dropdown: Enter goes on (as in every field); Space, Up or Down open the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space,down,up", "show_overlay", "Show menu", show=False),
+        Binding("enter", "submit", "Check", show=False),
+    ]
+
+    class Submitted(Message):
+        """Enter on the closed dropdown."""
+
+    def action_submit(self) -> None:
+        self.post_message(self.Submitted())
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -59,8 +75,10 @@ class DetailsScreen(WizardScreen[Target]):
         "the domain.\n\n**SMTP Server**: exactly what is typed in Gmail's *Send mail as* form "
         "(Settings > Accounts and Import > edit info). Leave it blank if you do not know: "
         "gmailfix finds candidates.\n\n**Port**: as chosen in Gmail; *Not sure* tries all "
-        "three.\n\n**Password** (optional): lets gmailfix log in as Gmail does. It stays in "
-        "memory for this check only and is never written anywhere."
+        "three (Space or the arrow keys open the list).\n\n**Password** (optional, Tab to "
+        "reach it): lets gmailfix log in as Gmail does. It stays in memory for this check "
+        "only and is never written anywhere.\n\nEnter moves to the next field; on the port it "
+        "starts the check, as Ctrl+S does anywhere."
     )
     BUTTONS = (("continue", "Check my server", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -69,6 +87,8 @@ class DetailsScreen(WizardScreen[Target]):
 
     def compose_body(self) -> ComposeResult:
         state = self.state
+        if self.wizard.demo_domains:  # the demo's note goes away; this stays
+            yield Static(self._demo_words(), id="demo-hint")
         yield Label("Your address (or just the domain)")
         yield Input(
             state.address,
@@ -88,9 +108,17 @@ class DetailsScreen(WizardScreen[Target]):
         )
         yield Static("", id="smtp_host-error", classes="error")
         yield Label("Port as chosen in Gmail")
-        yield Select(PORT_CHOICES, value=state.port, allow_blank=False, id="port")
+        yield PortSelect(PORT_CHOICES, value=state.port, allow_blank=False, id="port")
         yield Label("Password (optional: to test the login as Gmail does; never stored)")
         yield Input("", password=True, id="password", placeholder="leave blank to skip")
+
+    def _demo_words(self) -> str:
+        return "Demo: other lab domains to try: " + ", ".join(self.wizard.demo_domains) + "."
+
+    def help_text(self) -> str:
+        if not self.wizard.demo_domains:
+            return self.HELP
+        return f"{self.HELP}\n\n**{self._demo_words()}**"
 
     def on_mount(self) -> None:
         for error in self.query(".error"):
@@ -137,6 +165,10 @@ class DetailsScreen(WizardScreen[Target]):
             return
         following = order[order.index(current) + 1]
         self.query_one(f"#{following}").focus()
+
+    @on(PortSelect.Submitted)
+    def _port_submitted(self) -> None:
+        self.action_continue()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, int):

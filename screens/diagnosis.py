@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Button, DataTable, LoadingIndicator, Static
+from textual.widgets import Button, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
 from gmailfix.connection import Connection
@@ -42,17 +44,22 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         "addresses on the ports Gmail uses, all at once, the way Gmail does. Each row appears "
         "as its check finishes.\n\nThe verdict uses Gmail's own words. Press **t** for the "
         "technical detail (certificates, addresses, what the server said) to show whoever "
-        "helps you. Esc stops the checks and goes back."
+        "helps you. **r** checks again. Esc stops the checks and goes back."
     )
     BUTTONS = (("continue", "See the fixes", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "technical", "Technical detail"),
+        Binding("r", "check_again", "Check again"),
     ]
+    NOTHING_CHECKED = (
+        "Nothing could be checked from here. Check the internet connection, then press r."
+    )
 
     def __init__(self, connection: Connection) -> None:
         super().__init__()
         self.connection = connection
         self.result: Diagnosis | None = None
+        self.rows: list[tuple[Text, str, Text, Text]] = []
 
     def compose_body(self) -> ComposeResult:
         target = self.state.target
@@ -62,16 +69,28 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         yield Static("", id="verdict")
         yield Static("", id="stack")
         yield Static("", id="findings")
-        yield DataTable(id="checks", cursor_type="none", zebra_stripes=True)
+        yield Static("", id="checks")
 
     def on_mount(self) -> None:
-        table = self.query_one("#checks", DataTable)
-        table.add_columns("server", "port", "address", "result")
+        self.query_one("#checks").display = False
         self.query_one("#continue", Button).disabled = True
         if self.state.diagnosis is not None:
             self._show(self.state.diagnosis)
         else:
             self.run_diagnosis()
+
+    def _show_rows(self) -> None:
+        """The checks as a table whose result column takes the width left (and wraps)."""
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
+        table.add_column("server", style="bold", overflow="fold")
+        table.add_column("port", no_wrap=True)
+        table.add_column("address", overflow="fold")
+        table.add_column("result", ratio=1, min_width=12, overflow="fold")
+        for row in self.rows:
+            table.add_row(*row)
+        checks = self.query_one("#checks", Static)
+        checks.update(table)
+        checks.display = bool(self.rows)  # no empty header when nothing could be checked
 
     @work(exclusive=True, exit_on_error=False, group="diagnosis")
     async def run_diagnosis(self) -> Diagnosis:
@@ -95,12 +114,15 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         elif isinstance(event, ProbeDone) and event.result.sni is not None:
             probe = event.result
             names = probe.chain.leaf.names if probe.chain.leaf else ()
-            self.query_one("#checks", DataTable).add_row(
-                Text(name(probe.host)),
-                str(probe.port),
-                Text(name(probe.address or "-")),
-                Text(probe_words(probe.error_code, names)),
+            self.rows.append(
+                (
+                    Text(name(probe.host)),
+                    str(probe.port),
+                    Text(name(probe.address or "-")),
+                    Text(probe_words(probe.error_code, names)),
+                )
             )
+            self._show_rows()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "diagnosis":
@@ -121,16 +143,18 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         self.result = diagnosis
         self.state.diagnosis = diagnosis
         self.query_one("#spinner").display = False
-        table = self.query_one("#checks", DataTable)
-        table.clear()  # rows came in as probes finished; now in a stable order, with verdicts
-        for endpoint in diagnosis.endpoints:
-            for check in endpoint.checks:
-                table.add_row(
-                    Text(name(endpoint.host)),
-                    str(endpoint.port),
-                    Text(name(check.address or "-")),
-                    Text(check_words(check), style="green" if check.verdict.accept else "red"),
-                )
+        # rows came in as probes finished; now in a stable order, with verdicts
+        self.rows = [
+            (
+                Text(name(endpoint.host)),
+                str(endpoint.port),
+                Text(name(check.address or "-")),
+                Text(check_words(check), style=_style(check.verdict.outcome)),
+            )
+            for endpoint in diagnosis.endpoints
+            for check in endpoint.checks
+        ]
+        self._show_rows()
         self.query_one("#status", Static).update("Done. Press t for the technical detail.")
         self.query_one("#verdict", Static).update(verdict_text(diagnosis))
         stack = stack_words(diagnosis)
@@ -139,12 +163,27 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         self.query_one("#findings", Static).update(findings_text(diagnosis))
         button = self.query_one("#continue", Button)
         button.disabled = diagnosis.outcome == "unknown"
+        self.note_beside_buttons(self.NOTHING_CHECKED if button.disabled else "")
         button.focus()
 
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
         if self.result is not None and self.result.outcome != "unknown":
             self.dismiss(self.result)
+
+    def action_check_again(self) -> None:
+        if self.result is None:
+            return  # still checking
+        self.state.forget_diagnosis()
+        self.result = None
+        self.rows = []
+        self._show_rows()
+        for widget in ("#verdict", "#stack", "#findings"):
+            self.query_one(widget, Static).update("")
+        self.query_one("#spinner").display = True
+        self.query_one("#continue", Button).disabled = True
+        self.note_beside_buttons("")
+        self.run_diagnosis()
 
     def action_back(self) -> None:
         self.workers.cancel_group(self, "diagnosis")
@@ -157,3 +196,7 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         from gmailfix.screens.technical import TechnicalScreen
 
         self.app.push_screen(TechnicalScreen(evidence_text(self.result)))
+
+
+def _style(outcome: str) -> str:
+    return {"accept": "green", "reject": "red"}.get(outcome, "yellow")

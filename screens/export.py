@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,6 +18,26 @@ from gmailfix.bundle import Written, bundle_files, write_bundle
 from gmailfix.errors import GmailfixError
 from gmailfix.screens.base import WizardScreen
 from gmailfix.text import clean
+
+TICK = (
+    "To replace an earlier gmailfix export there, tick “Replace an earlier gmailfix "
+    "export at this place”; or choose another folder."
+)
+ALREADY_THERE = "already exists. " + TICK
+BOX = "“Replace an earlier gmailfix export” ticked"
+# the engine's words name the command line's option; in the wizard it is the box
+FLAG_WORDS = (
+    (re.compile(r";? *use --force to replace it\.?"), ". " + TICK),
+    (re.compile(r", with or without --force"), ", even with " + BOX),
+    (re.compile(r"--force"), BOX),
+)
+
+
+def wizard_words(engine: str) -> str:
+    """An export error as the wizard says it: the box, never the option."""
+    for flag, words in FLAG_WORDS:
+        engine = flag.sub(words, engine)
+    return engine
 
 
 class ExportScreen(WizardScreen[Path]):
@@ -38,6 +60,13 @@ class ExportScreen(WizardScreen[Path]):
         super().__init__()
         self.directory = directory
         self.written: Path | None = None
+        self.wrote_with: tuple[str, bool, bool] | None = None  # the choices of that write
+        self.writing: tuple[str, bool, bool] | None = None
+
+    def choices(self) -> tuple[str, bool, bool]:
+        """Where and how to write, as the form shows it now: path, zip?, replace?"""
+        path = self.query_one("#path", Input).value.strip()
+        return path, self.state.as_zip, self.query_one("#force", Checkbox).value
 
     def compose_body(self) -> ComposeResult:
         state = self.state
@@ -60,9 +89,29 @@ class ExportScreen(WizardScreen[Path]):
         plan = self.state.plan
         if plan is not None:
             self.state.export_paths[plan.kind] = event.value
+        self._changed()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.state.as_zip = event.pressed.id == "zip"
+        self._changed()
+
+    def on_checkbox_changed(self) -> None:
+        self._changed()
+
+    def _changed(self) -> None:
+        """After a write, another place or kind must be written, not skipped over."""
+        if self.written is None or self.choices() == self.wrote_with:
+            return
+        self.written = None
+        button = self.query_one("#continue", Button)
+        button.label = "Write"
+        button.refresh(layout=True)
+        self._say(
+            Text.assemble(
+                (f"Already written to {clean(self.state.written or '')}.\n", "green"),
+                "You changed where or how: press Write to write it there too.",
+            )
+        )
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#continue")
@@ -77,8 +126,13 @@ class ExportScreen(WizardScreen[Path]):
         target = Path(raw).expanduser()
         if self.state.as_zip and target.suffix != ".zip":
             target = target.with_name(target.name + ".zip")
+        force = self.query_one("#force", Checkbox).value
+        if not force and os.path.lexists(target):
+            self._say(Text(f"Not written: {clean(target)} {ALREADY_THERE}", style="red"))
+            return
         self.query_one("#continue", Button).disabled = True
-        self.write(target, self.query_one("#force", Checkbox).value)
+        self.writing = self.choices()
+        self.write(target, force)
 
     @on(Button.Pressed, "#skip")
     def _skip(self) -> None:
@@ -102,10 +156,12 @@ class ExportScreen(WizardScreen[Path]):
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             words = str(error) if isinstance(error, GmailfixError) else "it could not be written"
+            words = wizard_words(words)
             self._say(Text(f"Not written: {clean(words)}", style="red"))
             return
         written, count = event.worker.result  # type: ignore[misc]
         self.written = written.path
+        self.wrote_with = self.writing
         self.state.written = written.path
         readme = "README.md inside the zip" if written.path.suffix == ".zip" else "README.md there"
         message = Text.assemble(

@@ -7,6 +7,7 @@ are kept when the person comes back.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,7 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from gmailfix.errors import GmailfixError
 from gmailfix.remedies.plan import FixPlan, plan_fix
-from gmailfix.render.exim import LAYOUT_FILES, LAYOUT_LABELS, exim_files
+from gmailfix.render.exim import LAYOUT_LABELS, exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text, settings_for
 from gmailfix.render.postfix import postfix_files
 from gmailfix.screens.base import WizardScreen
@@ -73,6 +74,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
                 value=state.stack or self._recognised(),
                 allow_blank=False,
                 id="stack-choice",
+                compact=True,  # one line each: the config box below stays in view at 80x24
             )
         with Horizontal(classes="row", id="layout-row"):
             yield Label("Exim set up as ", classes="inline")
@@ -82,6 +84,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
                 value=state.layout or NOT_SURE,
                 allow_blank=False,
                 id="layout",
+                compact=True,
             )
         yield Static("", id="config-title")
         yield TextArea("", id="config", read_only=True, soft_wrap=False, show_line_numbers=False)
@@ -139,18 +142,17 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self.refresh_bindings()
 
     def _config(self, plan: FixPlan) -> tuple[str, str]:
+        """Every server file of the plan, each under a comment naming it: shown and copied."""
         if not plan.on_server:
             return "Nothing changes on your mail server.", ""
         if plan.mta == "postfix":
             files = postfix_files(plan)
-            return "Postfix settings (postfix/postconf.sh in the export):", files.get(
-                "postfix/postconf.sh", ""
-            )
-        files = exim_files(plan)
-        layout = plan.exim_layout or "debian-single"
-        path = LAYOUT_FILES[layout][0]
-        note = "" if plan.exim_layout else " (Debian's default; the export holds every layout)"
-        return f"Exim settings: {path}{note}", files.get(path, "")
+            return "Postfix settings (each file named above its lines):", joined(files)
+        note = ""
+        if plan.exim_layout is None:  # show Debian's default; the export holds every layout
+            plan = replace(plan, exim_layout="debian-single")
+            note = " for Debian's default layout (the export has every layout)"
+        return f"Exim settings{note}:", joined(exim_files(plan))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "aliases":
@@ -212,4 +214,17 @@ def gmail_fields(plan: FixPlan) -> Text:
         for label, value in rows:
             out.append(f"  {label:<14}", style="dim")
             out.append(f"{value}\n", style="bold")
+    out.rstrip()
     return out
+
+
+def joined(files: dict[str, str]) -> str:
+    """Config files as one text, each under a comment line naming it; the same text once."""
+    paths: dict[str, list[str]] = {}
+    for path, text in files.items():
+        paths.setdefault(text, []).append(path)
+    parts = []
+    for text, names in paths.items():
+        also = f" (the same as {', '.join(names[1:])})" if len(names) > 1 else ""
+        parts.append(f"# ===== {names[0]}{also} =====\n{text.rstrip()}\n")
+    return "\n".join(parts)

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from gmailfix.check import AddressCheck
 from gmailfix.diagnose import Diagnosis
-from gmailfix.findings import CATALOG, Severity
+from gmailfix.findings import CATALOG, Code, Severity
 from gmailfix.inputs import display_name
 from gmailfix.render.terminal import group_findings
 from gmailfix.text import clean
@@ -27,6 +27,8 @@ MARKS = {
     Severity.WARNING: ("!", "bold yellow"),
     Severity.INFO: ("i", "cyan"),
 }
+# not a problem of the server: this computer could not look, so neither ✓ nor ✗
+UNKNOWN_MARK = ("?", "bold yellow")
 
 
 def name(host: str) -> str:
@@ -57,7 +59,7 @@ def findings_text(diagnosis: Diagnosis) -> Group:
     parts: list[RenderableType] = []
     several = any(len(e.checks) > 1 for e in diagnosis.endpoints)
     for item, where in group_findings(diagnosis.findings, show_addresses=several):
-        mark, style = MARKS[item.severity]
+        mark, style = UNKNOWN_MARK if item.code == Code.CANNOT_CHECK_HERE else MARKS[item.severity]
         parts.append(
             Text.assemble(
                 (f"{mark} ", style), (clean(item.title), "bold"), (f"  {clean(where)}", "dim")
@@ -70,23 +72,33 @@ def findings_text(diagnosis: Diagnosis) -> Group:
 
 
 def check_words(check: AddressCheck) -> str:
-    """One check's result in a few plain words, for the live table."""
+    """One check's result in a few plain words, for the live table: the verdict's cause.
+
+    The certificate's name appears only when the name is the cause."""
     probe, verdict = check.probe, check.verdict
     if verdict.accept:
         return "passes Gmail's check"
-    leaf = probe.chain.leaf
     if verdict.outcome == "unknown":
         return "could not be checked from here"
-    if leaf is not None and leaf.names:
-        return f"refused: certificate for {name(leaf.names[0])}"
     cause = verdict.cause
-    return CATALOG[cause].title.lower() if cause is not None else "refused"
+    leaf = probe.chain.leaf
+    if cause == Code.HOSTNAME_MISMATCH and leaf is not None and leaf.names:
+        return f"refused: certificate is for {name(leaf.names[0])}"
+    if cause is None:
+        return "refused"
+    return f"refused: {short_title(CATALOG[cause].title)}"
+
+
+def short_title(title: str) -> str:
+    """A catalog title for a narrow column: "The server does not…" -> "server does not…"."""
+    title = title.removeprefix("The ")
+    return title[:1].lower() + title[1:]
 
 
 def probe_words(probe_code: str | None, names: tuple[str, ...]) -> str:
     """A probe that just finished, before its verdict: what it saw."""
     if probe_code is not None:
-        return CATALOG[probe_code].title.lower()  # type: ignore[index]
+        return short_title(CATALOG[probe_code].title)  # type: ignore[index]
     if names:
         return f"certificate for {name(names[0])}"
     return "answered"

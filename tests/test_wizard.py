@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, TextArea
 
@@ -127,7 +128,10 @@ async def test_coming_back_keeps_the_choices(app: GmailfixApp) -> None:
         await pilot.press("enter")
         await until(pilot, on(app, SettingsScreen))
         assert app.screen.query_one("#layout", Select).value == "debian-split"
-        assert "000_localmacros" in text_of(app, "#config-title")
+        assert (
+            "# ===== exim4/conf.d/main/000_localmacros"
+            in app.screen.query_one("#config", TextArea).text
+        )
 
 
 async def test_one_click_on_a_fix_shows_it_a_second_chooses(app: GmailfixApp) -> None:
@@ -282,8 +286,176 @@ async def test_no_network_is_said_plainly_and_offers_no_fix(lab: LabInfo, tmp_pa
         async with app.run_test(size=(80, 24)) as pilot:
             await to_diagnosis(pilot, app)
             assert "cannot tell what Gmail would do" in text_of(app, "#verdict")
-            assert "Gmail would refuse" not in screen_text(app)
+            shown = screen_text(app)
+            assert "Gmail would refuse" not in shown
             assert app.screen.query_one("#continue", Button).disabled
+            # not the server's fault: a neutral "?", never a red cross
+            assert "? This computer cannot check the server" in text_of(app, "#findings")
+            assert "✗" not in text_of(app, "#findings")
+            assert not app.screen.query_one("#checks").display  # no empty table header
+            # the greyed-out button says why, beside it
+            assert "check the internet connection" in text_of(app, "#nav-note").lower()
+            await pilot.press("q")  # nothing to save: no question about a bundle
+            await until(pilot, lambda: not app.is_running)
+        assert app.return_value == "gmailfix: could not check from this computer."
+
+
+async def test_r_checks_again_on_the_diagnosis(app: GmailfixApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_diagnosis(pilot, app)
+        first = screen.result
+        await pilot.press("r")
+        await until(pilot, lambda: screen.result is not None and screen.result is not first)
+        assert "Gmail would refuse" in text_of(app, "#verdict")
+        assert not screen.query_one("#continue", Button).disabled
+
+
+async def test_the_live_table_gives_the_cause_not_the_certificate(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    """noauth.test's certificate is fine: the row says the server offers no login."""
+    app = app_for(lab, tmp_path, "me@noauth.test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_diagnosis(pilot, app)
+        table = screen_text(app)
+        assert "refused: server does not offer login" in table
+        assert "certificate" not in table.split("result", 1)[1].split("See the fixes")[0]
+
+
+async def test_a_name_mismatch_names_the_certificate_and_fits_60_columns(
+    app: GmailfixApp,
+) -> None:
+    async with app.run_test(size=(60, 20)) as pilot:
+        await to_diagnosis(pilot, app)
+        checks = app.screen.query_one("#checks")
+        assert checks.region.right <= 60
+        lines = checks.render_lines(Region(0, 0, checks.size.width, checks.size.height))
+        shown = "".join("".join(strip.text.split()) for strip in lines)
+        assert "refused:certificateisforserver42.isp.test" in shown
+        # a focused button takes no arrow keys: they scroll the text
+        assert isinstance(app.focused, Button)
+        body = app.screen.query_one(".body")
+        await pilot.press("pagedown")
+        await until(pilot, lambda: body.scroll_y > 0)
+
+
+async def test_settings_show_and_copy_every_server_file(lab: LabInfo, tmp_path: Path) -> None:
+    app = app_for(lab, tmp_path, "me@noauth.test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_diagnosis(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, on(app, ChooseFixScreen))
+        assert app.screen.query_one("#fixes", FixList).highlighted_option.id == "enable-auth"  # type: ignore[union-attr]
+        await pilot.press("enter")
+        await until(pilot, on(app, SettingsScreen))
+        config = app.screen.query_one("#config", TextArea).text
+        assert "# ===== exim4/exim4.conf.localmacros" in config  # the ports
+        assert "# ===== exim4/auth-tls-only.conf" in config  # and the login
+        assert "plain_server:" in config and "daemon_smtp_ports" in config
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.clipboard == config
+
+
+async def test_settings_config_box_is_in_view_at_80x24(app: GmailfixApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_diagnosis(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, on(app, ChooseFixScreen))
+        await pilot.press("down", "enter")  # new certificate: Exim's file
+        await until(pilot, on(app, SettingsScreen))
+        config = app.screen.query_one("#config", TextArea)
+        visible = config.region.intersection(app.screen.query_one(".body").region)
+        assert visible.height >= 5, visible
+
+
+async def test_enter_on_the_port_starts_the_check(app: GmailfixApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_details(pilot, app)
+        await pilot.press("enter", "enter")  # address, then SMTP Server
+        port = app.screen.query_one("#port", Select)
+        assert app.focused is port
+        await pilot.press("space")  # Space opens the list ...
+        await until(pilot, lambda: port.expanded)
+        await pilot.press("escape")
+        await until(pilot, lambda: not port.expanded)
+        assert isinstance(app.screen, DetailsScreen)
+        await pilot.press("enter")  # ... Enter goes on
+        await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
+        assert isinstance(app.screen, DiagnosisScreen)
+
+
+async def to_export(pilot: Pilot[Any], app: GmailfixApp) -> None:
+    await to_diagnosis(pilot, app)
+    await pilot.press("enter")
+    await until(pilot, on(app, ChooseFixScreen))
+    await pilot.press("enter")
+    await until(pilot, on(app, SettingsScreen))
+    await pilot.press("ctrl+s")
+    await until(pilot, on(app, ExportScreen))
+
+
+async def test_export_writes_again_when_the_place_changes(app: GmailfixApp, tmp_path: Path) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_export(pilot, app)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Wrote 6 files" in text_of(app, "#result"))
+        assert str(app.screen.query_one("#continue", Button).label) == "Continue"
+        other = tmp_path / "elsewhere"
+        app.screen.query_one("#path", Input).value = str(other)
+        await pilot.pause()
+        assert str(app.screen.query_one("#continue", Button).label) == "Write"
+        await pilot.press("ctrl+s")  # writes at the new place; does not move on
+        await until(pilot, lambda: f"to {other}" in text_of(app, "#result"))
+        assert (other / "MANIFEST.json").exists()
+        assert isinstance(app.screen, ExportScreen)
+
+
+async def test_export_to_an_existing_folder_names_the_box(app: GmailfixApp, tmp_path: Path) -> None:
+    (tmp_path / "gmailfix-blog.test-isp-hostname").mkdir()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_export(pilot, app)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Not written" in text_of(app, "#result"))
+        said = text_of(app, "#result")
+        assert "--" not in said
+        assert "Replace an earlier gmailfix export" in said and "another folder" in said
+        await pilot.click("#force")  # ticked, but the folder is not an earlier export
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "not a gmailfix bundle" in text_of(app, "#result"))
+        assert "--" not in text_of(app, "#result")
+
+
+async def test_an_unavailable_fix_shows_why_and_cannot_be_chosen(app: GmailfixApp) -> None:
+    async with app.run_test(size=(100, 40)) as pilot:
+        await to_diagnosis(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, on(app, ChooseFixScreen))
+        screen = app.screen
+        assert isinstance(screen, ChooseFixScreen)
+        fixes = screen.query_one("#fixes", FixList)
+        unavailable = next(i for i, r in enumerate(screen.remedies) if not r.applicable)
+        for _ in range(unavailable - (fixes.highlighted or 0)):
+            await pilot.press("down")
+        await pilot.pause()
+        assert fixes.highlighted == unavailable
+        remedy = screen.remedies[unavailable]
+        why = text_of(app, "#why")
+        assert "cannot help here" in why and remedy.reason[:40] in why
+        assert screen.query_one("#continue", Button).disabled
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChooseFixScreen)
+
+
+async def test_the_demo_lists_its_domains_under_the_form_and_in_help(lab: LabInfo) -> None:
+    app = demo_app(lab)  # with its note
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_details(pilot, app)
+        assert "noauth.test" in text_of(app, "#demo-hint")
+        await pilot.press("f1")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        assert "noauth.test" in str(getattr(app.screen, "text", ""))
 
 
 # Words that must never reach a person in the wizard: flags, codes, library texts.

@@ -34,7 +34,8 @@ def on(app: App[Any], kind: type) -> Callable[[], bool]:
 
 
 def text_of(app: App[Any], selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
+    """The words a Static shows, Rich groups and tables included."""
+    return _plain(app.screen.query_one(selector, Static).render())
 
 
 def screen_text(app: GmailfixApp) -> str:
