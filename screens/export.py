@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,7 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 from textual.worker import Worker, WorkerState
 
 from gmailfix.bundle import Written, bundle_files, write_bundle
-from gmailfix.errors import GmailfixError
+from gmailfix.errors import BundleError, GmailfixError
 from gmailfix.screens.base import WizardScreen
 from gmailfix.text import clean
 
@@ -24,20 +23,6 @@ TICK = (
     "export at this place”; or choose another folder."
 )
 ALREADY_THERE = "already exists. " + TICK
-BOX = "“Replace an earlier gmailfix export” ticked"
-# the engine's words name the command line's option; in the wizard it is the box
-FLAG_WORDS = (
-    (re.compile(r";? *use --force to replace it\.?"), ". " + TICK),
-    (re.compile(r", with or without --force"), ", even with " + BOX),
-    (re.compile(r"--force"), BOX),
-)
-
-
-def wizard_words(engine: str) -> str:
-    """An export error as the wizard says it: the box, never the option."""
-    for flag, words in FLAG_WORDS:
-        engine = flag.sub(words, engine)
-    return engine
 
 
 class ExportScreen(WizardScreen[Path]):
@@ -156,7 +141,8 @@ class ExportScreen(WizardScreen[Path]):
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             words = str(error) if isinstance(error, GmailfixError) else "it could not be written"
-            words = wizard_words(words)
+            if isinstance(error, BundleError) and error.replaceable:
+                words += ". " + TICK  # the CLI's --force is this screen's box
             self._say(Text(f"Not written: {clean(words)}", style="red"))
             return
         written, count = event.worker.result  # type: ignore[misc]
