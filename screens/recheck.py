@@ -75,10 +75,19 @@ class RecheckScreen(WizardScreen[Next]):
         result = event.worker.result
         assert isinstance(result, Diagnosis)
         self.state.rechecked = result
-        status.update("Done." if result.accepted else self._advice())
+        status.update(self._accepted() if result.accepted else self._advice())
         self.query_one("#verdict", Static).update(verdict_text(result))
         self.query_one("#findings", Static).update(findings_text(result))
         self.query_one("#done", Button).focus()
+
+    def _accepted(self) -> str:
+        plan = self.state.plan
+        if plan is not None and plan.on_server:
+            return "Done: your server passes Gmail's check now. Type the settings from step 5 in Gmail."
+        return (
+            "With the settings from step 5, Gmail would accept your server: type them in "
+            "Gmail's 'Send mail as' and save."
+        )
 
     def _advice(self) -> str:
         plan = self.state.plan

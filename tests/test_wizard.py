@@ -85,6 +85,8 @@ async def test_blog_case_to_isp_fix_export_and_passing_recheck(
         await until(pilot, on(app, RecheckScreen))
         await until(pilot, lambda: "Gmail would accept" in text_of(app, "#verdict"))
         assert "server42.isp.test" in text_of(app, "#verdict")
+        # a Gmail-only fix: the check is of the new settings, not a server already fixed
+        assert "With the settings from step 5" in text_of(app, "#status")
         await pilot.click("#done")
         await until(pilot, lambda: not app.is_running)
     assert app.return_value is not None
