@@ -64,7 +64,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
             yield Label("Your other domains on this server (comma separated)")
             yield Input(state.aliases, placeholder="second.example, third.example", id="aliases")
         yield Static("", id="plan-error", classes="error")
-        yield Label("Type this in Gmail (Settings > Accounts and Import > Send mail as)")
+        yield Static("Type this in Gmail (Settings > Accounts and Import > Send mail as)")
         yield Static("", id="gmail-fields")
         yield Static("", id="stack")
         with Horizontal(classes="row", id="stack-row"):
