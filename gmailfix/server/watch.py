@@ -31,7 +31,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -223,6 +223,41 @@ class Attempt:
     lines: tuple[str, ...] = field(default_factory=tuple)
     mta: MtaName = "exim"  # whose log it came from
 
+    @classmethod
+    def from_facts(
+        cls,
+        client: str,
+        facts: Mapping[str, str | int | bool | None],
+        lines: Sequence[str],
+        clients: Sequence[str],
+        mta: MtaName,
+    ) -> Attempt:
+        """An Attempt from what a log parser gathered: only values of the right type."""
+
+        def text(name: str) -> str | None:
+            value = facts.get(name)
+            return value if isinstance(value, str) else None
+
+        port = facts.get("server_port")
+        names = [n for n in (text("helo"), text("ptr")) if n]
+        return cls(
+            client=client,
+            server_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+            ptr=text("ptr"),
+            helo=text("helo"),
+            sni=text("sni"),
+            sni_known=facts.get("sni_known") is True,
+            tls_version=text("tls_version"),
+            cipher=text("cipher"),
+            ended=text("ended") or "",
+            tls_error=text("tls_error"),
+            auth_refused=text("auth_refused"),
+            authenticated=text("authenticated"),
+            google=any(recognised(n, clients) for n in names),
+            lines=tuple(lines),
+            mta=mta,
+        )
+
     @property
     def stopped(self) -> str:
         """Where it stopped: tls-refused, tls-failed, auth-refused, quit, dropped."""
@@ -353,33 +388,7 @@ class LogParser:
         self.finished[key] = None
         while len(self.finished) > PENDING_LIMIT:
             self.finished.popitem(last=False)
-        facts = record.facts
-
-        def text(name: str) -> str | None:
-            value = facts.get(name)
-            return value if isinstance(value, str) else None
-
-        port = facts.get("server_port")
-        names = [n for n in (text("helo"), text("ptr")) if n]
-        return Attempt(
-            client=key,
-            server_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
-            ptr=text("ptr"),
-            helo=text("helo"),
-            sni=text("sni"),
-            sni_known=facts.get("sni_known") is True,
-            tls_version=text("tls_version"),
-            cipher=text("cipher"),
-            ended=text("ended") or "",
-            tls_error=text("tls_error"),
-            auth_refused=text("auth_refused"),
-            authenticated=text("authenticated"),
-            google=any(self._recognised(n) for n in names),
-            lines=tuple(record.lines),
-        )
-
-    def _recognised(self, name: str) -> bool:
-        return recognised(name, self.clients)
+        return Attempt.from_facts(key, record.facts, record.lines, self.clients, "exim")
 
 
 def recognised(name: str, clients: Sequence[str]) -> bool:

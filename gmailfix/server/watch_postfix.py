@@ -44,7 +44,6 @@ from gmailfix.server.watch import (
     VALUE_LIMIT,
     Attempt,
     Pending,
-    recognised,
 )
 
 LOGLEVEL = "smtpd_tls_loglevel"
@@ -252,27 +251,9 @@ class PostfixLogParser:
         if "accept_error" in facts and "tls_error" not in facts:
             why = str(facts["accept_error"])
             facts["tls_error"] = why if not why.lstrip("-").isdigit() else "the handshake failed"
-
-        def text(name: str) -> str | None:
-            value = facts.get(name)
-            return value if isinstance(value, str) else None
-
-        port = facts.get("server_port")
-        ptr = text("ptr")
-        return Attempt(
-            client=text("client") or "",
-            server_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
-            ptr=ptr,
-            sni=text("sni"),
-            sni_known=facts.get("sni_known") is True,
-            tls_version=text("tls_version"),
-            cipher=text("cipher"),
-            ended=text("ended") or "",
-            tls_error=text("tls_error"),
-            auth_refused=text("auth_refused"),
-            google=ptr is not None and recognised(ptr, self.clients),
-            lines=tuple(record.lines),
-            mta="postfix",
+        client = facts.get("client")
+        return Attempt.from_facts(
+            client if isinstance(client, str) else "", facts, record.lines, self.clients, "postfix"
         )
 
 
