@@ -82,7 +82,7 @@ def median_child(argv: Sequence[str], repeat: int) -> tuple[float, str]:
 
 def concurrency(lab: LabInfo, repeat: int) -> None:
     print(
-        "\n## 1. Concurrency (slow.test: 200 ms per SMTP reply, 3 hosts x 3 ports x 2 addresses)\n"
+        "\n## 1. Concurrency (slow.test: 200 ms per SMTP reply, 3 hosts x 3 ports x 2 addresses, with and without SNI)\n"
     )
     connection = lab.connection(timeout=10)
     target = parse_target("slow.test")

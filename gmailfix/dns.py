@@ -99,7 +99,7 @@ def make_resolver(
     timeout: float = 5.0,
     ca_files: Sequence[str] = (),
 ) -> dns.asyncresolver.Resolver:
-    """The system resolver, a given server (``HOST[:PORT]``), or DNS over HTTPS.
+    """The system resolver, a given server (``IP[:PORT]``), or DNS over HTTPS.
 
     A DoH server's certificate is checked against Mozilla's roots plus ``ca_files``.
     """
@@ -133,8 +133,12 @@ def make_resolver(
 
 def describe_resolver(resolver: dns.asyncresolver.Resolver) -> str:
     """The resolver in a few words, for messages."""
-    servers = [str(ns) for ns in resolver.nameservers][:3]
-    return ", ".join(s.removeprefix("Do53:").split("@")[0] for s in servers) or "none"
+    servers = [str(ns).removeprefix("Do53:").split("@")[0] for ns in resolver.nameservers][:3]
+    if resolver.port != 53:  # a test or lab server: say which one
+        servers = [
+            f"[{s}]:{resolver.port}" if ":" in s else f"{s}:{resolver.port}" for s in servers
+        ]
+    return ", ".join(servers) or "none"
 
 
 def _doh_server(url: str, ca_files: Sequence[str]) -> dns.nameserver.DoHNameserver:

@@ -47,6 +47,10 @@ class NoSuchFix(GmailfixError):
     """The fix asked for cannot help this server."""
 
 
+class NothingToFix(NoSuchFix):
+    """Gmail accepts the server: no fix is the best one."""
+
+
 class CannotCheck(GmailfixError):
     """This computer cannot check the server (no DNS resolver or network)."""
 

@@ -136,13 +136,14 @@ def parse_endpoint(text: str, *, need_ip: bool = False) -> tuple[str, int]:
         ) from None
     if not 0 < number < 65536:
         raise InputError(f"{shorten(text)!r}: port {number} is out of range", field="option")
-    name = parse_host(host)
-    if need_ip and not is_ip_address(name):
+    if need_ip and not is_ip_address(
+        host.strip("[]")
+    ):  # before parse_host: its advice is for names
         raise InputError(
             f"{shorten(text)!r}: give an IP address here, not a name (it would need DNS)",
             field="option",
         )
-    return name, number
+    return parse_host(host), number
 
 
 def is_ip_address(text: str) -> bool:

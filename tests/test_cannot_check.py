@@ -92,3 +92,13 @@ def test_a_resolver_that_never_answers(silent_dns: str) -> None:
     assert finding["code"] == "cannot-check-here"
     assert "did not answer" in finding["detail"]
     assert finding["evidence"], "the resolver's own words are kept as evidence"
+
+
+def test_the_text_claims_nothing_it_did_not_see(silent_dns: str) -> None:
+    """Before: the header said the server was "chosen from DNS" though DNS gave nothing,
+    and the finding named the resolver without the port it was given."""
+    done = gmailfix("diagnose", "example.com", "--timeout", "2", "--dns-server", silent_dns)
+    assert done.returncode == 3
+    assert "chosen from DNS" not in done.stdout
+    assert "a guess (DNS gave nothing)" in done.stdout
+    assert f"({silent_dns})" in done.stdout.replace("\n", " ").replace("  ", " ")

@@ -72,6 +72,7 @@ def test_text_report_leads_with_gmails_words(lab: LabInfo) -> None:
         (["diagnose", "x.test", "--smtp-host", "mail.x.test:2525"], "not one Gmail offers"),
         (["diagnose", "x.test", "--dns-server", ""], "empty"),
         (["diagnose", "x.test", "--connect", "mail.x.test:587=other.test:10587"], "IP address"),
+        (["diagnose", "x.test", "--connect", "mail.x.test:587=localhost:25"], "IP address"),
         (["lab", "--dns-port", "99999"], "not a port number"),
         (["lab", "--dir", "/proc/gmailfix-no"], "cannot use"),
         (["diagnose", ""], "nothing was typed"),
@@ -152,6 +153,8 @@ def test_an_internal_error_is_one_line_and_exit_4(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
     assert main(["--debug", "diagnose", "x.test"]) == 4
+    assert "Traceback" in capsys.readouterr().err
+    assert main(["diagnose", "x.test", "--debug"]) == 4  # after the command, too
     assert "Traceback" in capsys.readouterr().err
 
 

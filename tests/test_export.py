@@ -191,3 +191,15 @@ def test_nothing_to_fix_when_gmail_accepts(lab: LabInfo, tmp_path: Path) -> None
         *lab.diagnose_args("good.test"),
     )
     assert done.returncode == 1 and "cannot help here" in done.stderr
+
+
+@pytest.mark.parametrize("domain", ["good.test", "sni.test"])
+def test_the_default_fix_for_an_accepted_server_is_none(
+    lab: LabInfo, tmp_path: Path, domain: str
+) -> None:
+    """Before: the only "available" kind (SNI, to prepare more domains) was taken as the
+    best fix, and export failed with a message about other domains."""
+    done = gmailfix("export", domain, "--out", str(tmp_path / "x"), *lab.diagnose_args(domain))
+    assert done.returncode == 1, done.stderr
+    assert "nothing to fix" in done.stderr and "--remedy sni --alias-domain" in done.stderr
+    assert not (tmp_path / "x").exists()

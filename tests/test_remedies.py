@@ -16,7 +16,7 @@ from gmailfix.lab.runner import LabInfo
 from gmailfix.lab.scenarios import HOSTILE, SCENARIOS, TRICKY, Scenario
 from gmailfix.remedies.model import FIXES, REMEDY_KINDS, TITLES
 from gmailfix.remedies.propose import rejection_causes
-from tests.support.diagnosis import diagnose_lab
+from tests.support.diagnosis import diagnose_lab, run_diagnosis
 
 CASES = [s for s in SCENARIOS + TRICKY + HOSTILE if s.domain != "dnsdrop.test"]
 TODAY_ACCEPTED = re.compile(r"accept\w*[^.]*today|today[^.]*accept", re.IGNORECASE)
@@ -82,6 +82,21 @@ def test_ip_typed_gets_a_verified_name(lab: LabInfo, lab_connection: Connection)
     assert first.smtp_host == "mail.ip.test"
     isp = next(r for r in result.remedies if r.kind == "isp-hostname")
     assert not isp.applicable
+
+
+def test_use_host_name_says_how_the_name_was_found(
+    lab: LabInfo, lab_connection: Connection
+) -> None:
+    """Before: "You typed a server name already" also when nothing was typed."""
+    found = diagnose_lab(lab, lab_connection, "selfsigned.test")
+    typed = run_diagnosis(lab_connection, "selfsigned.test", "mail.selfsigned.test", 587)
+    reasons = [
+        next(r for r in d.remedies if r.kind == "use-host-name").reason for d in (found, typed)
+    ]
+    assert reasons == [
+        "The server was found by its name already.",
+        "You typed a server name already.",
+    ]
 
 
 def test_self_signed_is_never_offered_sni_or_an_isp_name(

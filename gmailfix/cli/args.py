@@ -11,7 +11,7 @@ import getpass
 import os
 import shlex
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gmailfix.errors import InputError
 from gmailfix.ports import PORTS
@@ -38,6 +38,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"gmailfix: error: {message}\n")
 
 
+class CommandParser(Parser):
+    """A subcommand's parser: ``--debug`` also works after the command's name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+
+
 def connection_options() -> Parser:
     """Options shared by diagnose and export (DESIGN.md contract)."""
     parent = Parser(add_help=False)
@@ -51,7 +61,9 @@ def connection_options() -> Parser:
         metavar="{587,465,25}",
         help="port to check (repeatable; default all three)",
     )
-    group.add_argument("--dns-server", metavar="HOST[:PORT]", help="ask this DNS server")
+    group.add_argument(
+        "--dns-server", metavar="IP[:PORT]", help="ask this DNS server (an IP address)"
+    )
     group.add_argument("--doh", metavar="URL", help="ask this DNS-over-HTTPS resolver")
     group.add_argument(
         "--ca-file", action="append", default=[], metavar="PEM", help="extra trust anchors"

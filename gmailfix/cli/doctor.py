@@ -57,7 +57,9 @@ def check_options() -> Parser:
     group.add_argument(
         "--ca-file", action="append", default=[], metavar="PEM", help="extra trust anchors"
     )
-    group.add_argument("--dns-server", metavar="HOST[:PORT]", help="ask this DNS server")
+    group.add_argument(
+        "--dns-server", metavar="IP[:PORT]", help="ask this DNS server (an IP address)"
+    )
     group.add_argument("--timeout", default="10", metavar="SECONDS", help="per check (default 10)")
     return parent
 

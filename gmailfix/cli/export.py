@@ -74,7 +74,7 @@ def _summary(target: Path, files: list[BundleFile], plan: FixPlan, diagnosis: Di
     print(f"wrote {len(files)} files to {clean(target)}")
     readme = f"{target.stem}/README.md" if target.suffix == ".zip" else f"{target}/README.md"
     how = "unzip it, then open" if target.suffix == ".zip" else "open"
-    print(f"fix: {plan.remedy.title.lower()} ({plan.kind})")
+    print(f"fix: {plan.remedy.title} (--remedy {plan.kind})")
     print(f"next: {how} {clean(readme)} and follow its steps")
     if diagnosis.verdict.error:
         print(f"today Gmail says: {clean(diagnosis.verdict.error)}")

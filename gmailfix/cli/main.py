@@ -12,10 +12,18 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from gmailfix import __version__
-from gmailfix.cli.args import Parser, connection_options, field_message
-from gmailfix.errors import BundleError, CannotCheck, GmailfixError, InputError, NoSuchFix
+from gmailfix.cli.args import CommandParser, Parser, connection_options, field_message
+from gmailfix.errors import (
+    BundleError,
+    CannotCheck,
+    GmailfixError,
+    InputError,
+    NoSuchFix,
+    NothingToFix,
+)
 from gmailfix.remedies.model import REMEDY_KINDS
 from gmailfix.stacks.recognise import STACK_NAMES
 
@@ -33,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "exit status: 0 Gmail would accept, 1 it would reject, 2 bad input, "
-            "3 cannot check from this computer, 4 internal error"
+            "3 cannot check from this computer, 4 internal error, 130 interrupted"
         ),
     )
     parser.add_argument("--version", action="version", version=f"gmailfix {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     conn = connection_options()
     diag = sub.add_parser(
         "diagnose",
@@ -131,7 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gmailfix: {exc}", file=sys.stderr)
         return EXIT_CANNOT_CHECK
     except NoSuchFix as exc:
-        print(f"gmailfix: {exc}", file=sys.stderr)
+        hint = ""
+        if isinstance(exc, NothingToFix):
+            hint = " (to prepare certificates for more domains: --remedy sni --alias-domain D)"
+        print(f"gmailfix: {exc}{hint}", file=sys.stderr)
         return EXIT_REJECT
     except GmailfixError as exc:
         print(f"gmailfix: {exc}", file=sys.stderr)

@@ -45,7 +45,7 @@ def cannot_check_findings(facts: DnsFacts) -> list[Finding]:
     failures = [a.failure for a in facts.errors if a.failure]
     kind: Failure = failure or (failures[0] if failures else "timeout")
     detail = (
-        f"The DNS server this computer uses ({facts.resolver}) {_LOCAL_CAUSE[kind]}, so "
+        f"The DNS server gmailfix asked ({facts.resolver}) {_LOCAL_CAUSE[kind]}, so "
         f"nothing can be said about {facts.domain} from here. Check this computer's network "
         "connection and try again, or check from another computer."
     )

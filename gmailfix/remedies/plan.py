@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from gmailfix.errors import CannotCheck, InputError, NoSuchFix, shorten
+from gmailfix.errors import CannotCheck, InputError, NoSuchFix, NothingToFix, shorten
 from gmailfix.inputs import parse_domain
 from gmailfix.ports import Security, security_for
 from gmailfix.remedies.model import Remedy, RemedyKind
@@ -139,9 +139,11 @@ def choose_remedy(diagnosis: Diagnosis, kind: RemedyKind | None = None) -> Remed
         )
     by_kind = {r.kind: r for r in diagnosis.remedies}
     if kind is None:
+        # when Gmail accepts, what is still "available" only prepares more domains:
+        # that is asked for by name, never picked as "the best fix"
         best = next((r for r in diagnosis.remedies if r.applicable), None)
-        if best is None:
-            raise NoSuchFix(
+        if best is None or diagnosis.accepted:
+            raise NothingToFix(
                 f"Gmail accepts {diagnosis.verdict.settings.smtp_server}; nothing to fix"
             )
         return best

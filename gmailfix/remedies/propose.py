@@ -238,7 +238,9 @@ def _use_host_name(ctx: _Context, fixes: tuple[Code, ...]) -> Judgement:
             f"gmailfix found no mail server for {ctx.diagnosis.domain}. Type the SMTP server "
             "your provider gave you (their setup guide names it) and check again.",
         )
-    return "unavailable", "You typed a server name already."
+    if ctx.diagnosis.smtp_host:
+        return "unavailable", "You typed a server name already."
+    return "unavailable", "The server was found by its name already."
 
 
 def _fix_tls_mode(ctx: _Context, fixes: tuple[Code, ...]) -> Judgement:

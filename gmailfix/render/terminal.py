@@ -65,10 +65,16 @@ def _header(diagnosis: Diagnosis) -> Text:
     text = Text(f"gmailfix: {clean(display_name(diagnosis.domain))}", style="bold")
     text.append(
         f"\nSMTP Server {clean(display_name(settings.smtp_server))}, port {settings.port} "
-        f"({settings.security})" + ("" if diagnosis.smtp_host else ", chosen from DNS"),
+        f"({settings.security})" + _whose_choice(diagnosis),
         style="dim",
     )
     return text
+
+
+def _whose_choice(diagnosis: Diagnosis) -> str:
+    if diagnosis.smtp_host:
+        return ""  # as typed
+    return ", chosen from DNS" if diagnosis.chosen is not None else ", a guess (DNS gave nothing)"
 
 
 def verdict_text(diagnosis: Diagnosis) -> Text:

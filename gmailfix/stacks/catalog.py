@@ -372,8 +372,8 @@ _ENTRIES: tuple[StackInfo, ...] = (
     ),
     StackInfo(
         name="zimbra",
-        label="Zimbra",
-        mta="other",
+        label="Zimbra (Postfix)",
+        mta="postfix",  # its own Postfix, kept by Zimbra's tools
         certificate_home=(
             "Zimbra installs its commercial certificate with its own tool, zmcertmgr. How a "
             "Zimbra server looks from outside is not confirmed."

@@ -73,6 +73,7 @@ FAMILY: dict[StackName, Family] = {
     "docker-mailserver": "postfix",
     "iredmail": "postfix",
     "mail-in-a-box": "postfix",
+    "zimbra": "postfix",
 }
 
 PRODUCT: dict[Family, str] = {"exim": "Exim", "postfix": "Postfix"}
