@@ -19,7 +19,7 @@ class HelpScreen(ModalScreen[None]):
         width: 72; max-width: 95%; height: auto; max-height: 90%;
         border: round $primary; background: $panel; padding: 0 1;
     }
-    HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
+    HelpScreen VerticalScroll { height: auto; }
     HelpScreen #close { margin: 1 0 0 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,13 +36,24 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Markdown(
                     f"## Help: {self.title_text}\n\n{self.text}\n\n"
-                    "**Keys**: Enter continues · Esc goes back · F1 help · q quits · "
-                    "Ctrl+P shows every command."
+                    "**Keys**: Enter goes on · Esc goes back · F1 help · q quits · "
+                    "Ctrl+P lists the commands."
                 )
             yield Button("Close", id="close", variant="primary")
 
     def on_mount(self) -> None:
+        self._fit()
         self.query_one("#close", Button).focus()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Let the text scroll within what is left once the frame (border 2, margin 1)
+        and the Close button (3) have their rows: a percentage alone let the text
+        push the button off a small screen."""
+        room = int(self.size.height * 0.9) - 6
+        self.query_one(VerticalScroll).styles.max_height = max(room, 2)
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

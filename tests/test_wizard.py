@@ -226,6 +226,20 @@ async def test_question_mark_in_a_field_is_just_a_character(app: GmailfixApp) ->
         await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
 
 
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_helps_close_button_is_on_screen(app: GmailfixApp, size: tuple[int, int]) -> None:
+    """Before: a long help pushed its Close button below the screen."""
+    async with app.run_test(size=size) as pilot:
+        await to_details(pilot, app)
+        await pilot.press("f1")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.pause()
+        close = app.screen.query_one("#close", Button).region
+        assert close.height > 0 and close.bottom <= size[1] - 1, close
+        await pilot.click("#close")
+        await until(pilot, on(app, DetailsScreen))
+
+
 async def test_the_demo_server_does_not_follow_another_domain(app: GmailfixApp) -> None:
     """The demo fills in mail.blog.test; typing good.test must not check it there."""
     async with app.run_test(size=(80, 24)) as pilot:
