@@ -138,6 +138,8 @@ def test_enable_auth_and_a_real_login(server: Server) -> None:
     before = server.run(server.config([*certificate_lines(server), "daemon_smtp_ports = 587"]))
     assert before.verdict.cause == "no-auth"
     assert before.remedies[0].kind == "enable-auth"
+    # the real Exim is recognised from outside by its greeting (its own config: not Debian's)
+    assert before.mail_stack is not None and before.mail_stack.name in ("exim", "exim-debian")
     files = server.bundle(before, "enable-auth")
     assert "/etc/exim4/passwd" in files["exim4/auth-tls-only.conf"]
     auth = authenticators(str(passwd))  # the same text, with the test's passwd file

@@ -376,6 +376,8 @@ def test_new_certificate_turns_reject_into_accept(
     status, before = fixed_server.before[port]
     assert status == 1 and before["gmail"]["verdict"] == "reject"
     assert before["gmail"]["error"] == gmail.CERT_ERROR  # the snakeoil certificate
+    # the real Postfix, as Debian ships it, is recognised from outside
+    assert before["mail_stack"]["name"] == "postfix-debian", before["mail_stack"]
 
     status, after = diagnose(HOST, port, fixed_server.server.ports[port], dns, pki.root_file)
     assert status == 0 and after["gmail"]["verdict"] == "accept", after["findings"]
