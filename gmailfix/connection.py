@@ -37,6 +37,7 @@ class Connection:
     fetch: Fetcher | None = fetch_url  # AIA caIssuers fetcher (None: never fetch)
     clock: Callable[[], dt.datetime] = utc_now
     ca_files: tuple[str, ...] = ()  # extra trust anchors, as files (verify.sh can use them)
+    dns_server: str | None = None  # the DNS server asked for, as given (None: the system's)
 
 
 def parse_timeout(text: str | float) -> float:
@@ -87,4 +88,5 @@ def build(
         timeout=seconds,
         connect=mapping,
         ca_files=tuple(ca_files),
+        dns_server=dns_server,
     )

@@ -119,6 +119,10 @@ class SettingsScreen(WizardScreen[FixPlan]):
                 exim_layout=state.layout,
                 stack=state.stack,
                 mta=state.mta,
+                # what this check used (the demo's lab): the bundle's own checks use it too
+                ca_files=self.wizard.connection.ca_files,
+                connect=self.wizard.connection.connect,
+                dns_server=self.wizard.connection.dns_server,
             )
         except GmailfixError as exc:
             self.plan = None

@@ -203,3 +203,23 @@ def test_the_default_fix_for_an_accepted_server_is_none(
     assert done.returncode == 1, done.stderr
     assert "nothing to fix" in done.stderr and "--remedy sni --alias-domain" in done.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_readmes_own_check_commands_work_where_the_diagnosis_ran(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    """Before: in the demo the README's 'gmailfix diagnose' and verify.sh lines lacked the
+    lab's DNS server, CA and addresses, so a person following it got a failure."""
+    import shlex
+    import subprocess
+
+    out = tmp_path / "fix"
+    args = ["export", "me@blog.test", "--port", "587", "--out", str(out)]
+    assert gmailfix(*args, *lab.diagnose_args("blog.test")).returncode == 0
+    readme = (out / "README.md").read_text()
+    commands = re.findall(r"`((?:gmailfix diagnose|CA_FILE=)[^`]*)`", readme)
+    diagnose = next(c for c in commands if c.startswith("gmailfix diagnose"))
+    assert gmailfix(*shlex.split(diagnose)[1:]).returncode == 0  # the ISP's name: accepted
+    verify = next(c for c in commands if c.startswith("CA_FILE="))
+    done = subprocess.run(["sh", "-c", verify], cwd=out, capture_output=True, text=True)
+    assert done.returncode == 0 and "FAIL" not in done.stdout, done.stdout + done.stderr

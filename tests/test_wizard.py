@@ -81,6 +81,9 @@ async def test_blog_case_to_isp_fix_export_and_passing_recheck(
         await until(pilot, lambda: (bundle / "MANIFEST.json").exists())
         await until(pilot, lambda: "Wrote 6 files" in text_of(app, "#result"))
         assert "server42.isp.test" in (bundle / "gmail-settings.txt").read_text()
+        # the demo's bundle checks against the lab it was made from
+        readme = (bundle / "README.md").read_text()
+        assert "CA_FILE=" in readme and "--dns-server 127.0.0.1:" in readme
         await pilot.press("ctrl+s")  # a second Ctrl+S goes on; it does not write again
         await until(pilot, on(app, RecheckScreen))
         await until(pilot, lambda: "Gmail would accept" in text_of(app, "#verdict"))

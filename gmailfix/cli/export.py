@@ -33,6 +33,7 @@ def run_export(args: argparse.Namespace) -> int:
         exim_layout=args.exim_layout,
         ca_files=connection.ca_files,
         connect=connection.connect,
+        dns_server=connection.dns_server,
         mta=args.mta,
         stack=args.stack,
     )

@@ -72,6 +72,7 @@ class FixPlan:
     typed_port: int | None = None
     ca_files: tuple[str, ...] = ()  # extra trust anchors the diagnosis used (the lab, tests)
     connect: Mapping[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+    dns_server: str | None = None  # the DNS server the diagnosis asked (the lab, tests)
     mta: Mta = "exim"  # whose configuration the bundle holds
     stack: StackName = "unknown"  # the panel or distribution, when known: its own steps lead
 
@@ -165,6 +166,7 @@ def plan_fix(
     connect: Mapping[tuple[str, int], tuple[str, int]] | None = None,
     mta: Mta | None = None,
     stack: StackName | None = None,
+    dns_server: str | None = None,
 ) -> FixPlan:
     """Turn a diagnosis and a chosen (or the best) fix into a FixPlan.
 
@@ -208,6 +210,7 @@ def plan_fix(
         typed_host=diagnosis.smtp_host,
         typed_port=diagnosis.target.ports[0] if len(diagnosis.target.ports) == 1 else None,
         ca_files=tuple(ca_files),
+        dns_server=dns_server,
         connect=dict(connect or {}),
         mta=mta,  # type: ignore[arg-type]
         stack=stack,

@@ -111,8 +111,20 @@ def verify_command(plan: FixPlan) -> str:
 
 
 def diagnose_command(plan: FixPlan) -> str:
-    """The ``gmailfix diagnose`` line that checks this fix as Gmail will use it."""
-    return (
-        f"gmailfix diagnose {quote(plan.domain)} --smtp-host {quote(plan.smtp_host)} "
-        f"--port {plan.port}"
-    )
+    """The ``gmailfix diagnose`` line that checks this fix as Gmail will use it, with the
+    DNS server, trust anchors and addresses the diagnosis used (the lab's), if any."""
+    words = [
+        f"gmailfix diagnose {quote(plan.domain)} --smtp-host {quote(plan.smtp_host)}",
+        f"--port {plan.port}",
+    ]
+    if plan.dns_server:
+        words.append(f"--dns-server {quote(plan.dns_server)}")
+    words += [f"--ca-file {quote(path)}" for path in plan.ca_files]
+    for (host, port), (address, to) in sorted(plan.connect.items()):
+        if port == plan.port and (host == plan.smtp_host or host in plan.addresses):
+            words.append("--connect " + quote(f"{host}:{port}={_endpoint(address, to)}"))
+    return " ".join(words)
+
+
+def _endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
