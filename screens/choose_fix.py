@@ -13,7 +13,9 @@ from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 from gmailfix.remedies.model import Remedy, RemedyKind
+from gmailfix.remedies.plan import panel_way, recognised_stack
 from gmailfix.screens.base import WizardScreen
+from gmailfix.stacks.catalog import own_way_lines
 from gmailfix.text import clean
 
 
@@ -76,6 +78,13 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
         if not remedy.applicable:
             why.append("This fix cannot help here. ", style="bold yellow")
         why.append(clean(remedy.reason, limit=1500))
+        diagnosis = self.state.diagnosis
+        assert diagnosis is not None
+        own = panel_way(self.state.stack or recognised_stack(diagnosis), remedy.kind)
+        if remedy.applicable and own is not None:  # a panel keeps the files: its way first
+            why.append(
+                "\n\n" + clean("\n".join(own_way_lines(own)), limit=3000, keep_newlines=True)
+            )
         self.query_one("#why", Static).update(why)
         self.query_one("#continue", Button).disabled = not remedy.applicable
 

@@ -106,16 +106,15 @@ def probe_words(probe_code: str | None, names: tuple[str, ...]) -> str:
 
 def stack_words(diagnosis: Diagnosis) -> Text | None:
     """'Your server looks like ...' with the first reason, or None when unknown."""
-    from gmailfix.stacks.catalog import info
+    from gmailfix.stacks.catalog import looks_like
 
-    found = diagnosis.mail_stack
-    if found is None or found.name == "unknown":
+    found = looks_like(diagnosis.mail_stack)
+    if found is None:
         return None
-    label = info(found.name).label
-    sure = {"high": "", "medium": " (probably)", "low": " (a weak guess)"}[found.confidence]
+    label, sure, reason = found
     text = Text.assemble("Your server looks like ", (clean(label), "bold"), sure)
-    if found.evidence:
-        text.append(f": {clean(found.evidence[0])}.", style="dim")
+    if reason:
+        text.append(f": {clean(reason)}.", style="dim")
     return text
 
 

@@ -427,3 +427,29 @@ def test_an_unfamiliar_lab_server_is_unknown(lab: LabInfo) -> None:
     result = run_diagnosis(lab.connection(timeout=3), "good.test", port=587)
     assert result.mail_stack is not None and result.mail_stack.name == "unknown"
     assert result.mail_stack.confidence == "low"
+
+
+@pytest.mark.parametrize("scenario", STACK_CASES, ids=lambda s: s.domain)
+def test_the_cli_says_the_stack_and_a_panels_own_way(lab: LabInfo, scenario: Scenario) -> None:
+    """'How to fix it' in the CLI: a panel's own steps under a certificate fix (its files
+    are not edited by hand); a hand-kept Exim or Postfix gets none."""
+    import io
+
+    from rich.console import Console
+
+    from gmailfix.render.terminal import print_report
+
+    result = run_diagnosis(lab.connection(timeout=3), scenario.domain, port=587)
+    out = io.StringIO()
+    print_report(result, Console(file=out, width=200))
+    text = out.getvalue()
+    assert scenario.look is not None
+    entry = info(scenario.look.stack)
+    assert f"Your server looks like {entry.label}" in text
+    certificate_fix = any(
+        r.applicable and r.kind in ("new-certificate", "serve-full-chain") for r in result.remedies
+    )
+    shown = f"Simplest: {entry.simplest_fix}" in text
+    assert shown == (entry.managed and certificate_fix), (entry.name, certificate_fix)
+    if shown:
+        assert entry.own_steps[0] in text and NOT_RUN in text

@@ -540,3 +540,17 @@ async def test_every_button_is_on_screen(app: GmailfixApp, size: tuple[int, int]
         close = app.screen.query_one("#close", Button)
         assert close.region.bottom <= height and close.region.right <= width
     assert len(seen) == 5
+
+
+async def test_a_panels_own_way_is_shown_with_a_certificate_fix(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    app = app_for(lab, tmp_path, "me@cpanel.test", "mail.cpanel.test")
+    async with app.run_test(size=(100, 50)) as pilot:
+        await to_diagnosis(pilot, app)
+        assert "Your server looks like cPanel" in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, on(app, ChooseFixScreen))
+        await until(pilot, lambda: "Simplest:" in text_of(app, "#why"))
+        assert "Manage Service SSL Certificates" in text_of(app, "#why")
+        assert "not run by gmailfix" in text_of(app, "#why")

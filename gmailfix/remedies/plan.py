@@ -15,7 +15,7 @@ from gmailfix.errors import CannotCheck, InputError, NoSuchFix, NothingToFix, sh
 from gmailfix.inputs import parse_domain
 from gmailfix.ports import Security, security_for
 from gmailfix.remedies.model import Remedy, RemedyKind
-from gmailfix.stacks.catalog import info
+from gmailfix.stacks.catalog import StackInfo, info
 from gmailfix.stacks.recognise import STACK_NAMES, StackName
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ SERVER_KINDS: frozenset[RemedyKind] = frozenset(
 )
 # kinds that need a certificate issued for cert_hosts
 CERTIFICATE_KINDS: frozenset[RemedyKind] = frozenset({"new-certificate", "sni", "enable-starttls"})
+# kinds a panel or container image does its own way: the certificate it keeps
+PANEL_KINDS: frozenset[RemedyKind] = CERTIFICATE_KINDS | {"serve-full-chain"}
 _SAFE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 
@@ -215,6 +217,13 @@ def plan_fix(
         mta=mta,  # type: ignore[arg-type]
         stack=stack,
     )
+
+
+def panel_way(stack: StackName, kind: RemedyKind) -> StackInfo | None:
+    """The stack's own way to make this fix, when a panel or image keeps the mail
+    server's files (they are not edited by hand); None otherwise."""
+    entry = info(stack)
+    return entry if entry.managed and kind in PANEL_KINDS else None
 
 
 def recognised_stack(diagnosis: Diagnosis) -> StackName:

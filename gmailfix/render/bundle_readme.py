@@ -11,7 +11,7 @@ from __future__ import annotations
 from shlex import quote
 
 from gmailfix.diagnose import Diagnosis
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.plan import FixPlan, panel_way
 from gmailfix.render.exim import (
     LAYOUT_FILES,
     LAYOUT_LABELS,
@@ -38,10 +38,8 @@ def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
         "lists every file with its role.",
         "",
     ]
-    stack = info(plan.stack)
     by_hand = "## Steps"
-    panel_way = plan.needs_certificate or plan.kind == "serve-full-chain"
-    if stack.managed and plan.on_server and panel_way:
+    if panel_way(plan.stack, plan.kind) is not None:
         lines += _panel_section(plan, diagnosis)
         by_hand = f"## Or, if you manage {_MTA_LABEL[plan.mta]} by hand"
     lines += [by_hand, ""]

@@ -17,6 +17,8 @@ from rich.text import Text
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import Finding, Severity
 from gmailfix.inputs import display_name
+from gmailfix.remedies.plan import panel_way, recognised_stack
+from gmailfix.stacks.catalog import looks_like, own_way_lines
 from gmailfix.text import clean
 
 MARK = {
@@ -43,12 +45,17 @@ def render(diagnosis: Diagnosis, next_steps: Sequence[str] = ()) -> RenderableTy
     usable = [r for r in diagnosis.remedies if r.applicable]
     if usable and not diagnosis.accepted:
         parts.append(Text("\nHow to fix it", style="bold underline"))
+        stack = recognised_stack(diagnosis)
         for remedy in usable:
             label = "Recommended: " if remedy.recommended else "Or: "
             line = Text(f" → {label}", style="bold green" if remedy.recommended else "bold")
             line.append(remedy.title)
             parts.append(line)
             parts.append(_indented(clean(remedy.reason, limit=2000)))
+            own = panel_way(stack, remedy.kind)
+            if own is not None:  # a panel keeps the files: its own way comes first
+                lines = own_way_lines(own)
+                parts.append(_indented(clean("\n".join(lines), limit=4000, keep_newlines=True)))
     for step in next_steps:
         parts.append(_indented(f"\n{clean(step, limit=2000)}", style="dim"))
     if diagnosis.endpoints:
@@ -68,6 +75,11 @@ def _header(diagnosis: Diagnosis) -> Text:
         f"({settings.security})" + _whose_choice(diagnosis),
         style="dim",
     )
+    found = looks_like(diagnosis.mail_stack)
+    if found is not None:
+        label, sure, reason = found
+        because = f": {clean(reason, limit=300)}" if reason else ""
+        text.append(f"\nYour server looks like {clean(label)}{sure}{because}", style="dim")
     return text
 
 

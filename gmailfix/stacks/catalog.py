@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from gmailfix.stacks.recognise import STACK_NAMES, StackName
+from gmailfix.stacks.recognise import STACK_NAMES, Confidence, MailStack, StackName
 
 Mta = Literal["exim", "postfix", "other"]
 Source = Literal["proven", "documented"]
@@ -46,6 +46,28 @@ class StackInfo:
 def info(name: StackName) -> StackInfo:
     """The catalog entry for ``name``; every stack name has one."""
     return STACKS[name]
+
+
+_SURE: dict[Confidence, str] = {"high": "", "medium": " (probably)", "low": " (a weak guess)"}
+
+
+def looks_like(found: MailStack | None) -> tuple[str, str, str | None] | None:
+    """For "Your server looks like LABEL SURE: REASON.": (label, how sure, the first
+    reason, which quotes the server) or None when the stack is unknown."""
+    if found is None or found.name == "unknown":
+        return None
+    reason = found.evidence[0] if found.evidence else None
+    return info(found.name).label, _SURE[found.confidence], reason
+
+
+def own_way_lines(entry: StackInfo) -> list[str]:
+    """A panel's own way to a certificate, in plain lines (the simplest first)."""
+    return [
+        f"Simplest: {entry.simplest_fix}",
+        f"Or get a certificate for your alias's name the {entry.label} way:",
+        *(f"{n}. {step}" for n, step in enumerate(entry.own_steps, 1)),
+        f"({entry.note})",
+    ]
 
 
 def _documented(vendor: str, extra: str = "") -> str:
