@@ -23,7 +23,13 @@ class FixList(OptionList):
     """A click shows a fix's explanation; choosing takes Enter, a second click, or the button.
 
     Fixes that cannot help are greyed out but not disabled, so the arrow keys and a
-    click reach them and show why; choosing one only says why again."""
+    click reach them and show why; choosing one only says why again. The list is short:
+    PageDown and PageUp scroll the explanation below it instead."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pagedown", "screen.scroll_body('page_down')", show=False),
+        Binding("pageup", "screen.scroll_body('page_up')", show=False),
+    ]
 
     async def _on_click(self, event: events.Click) -> None:
         event.prevent_default()  # OptionList's own handler would choose at the first click

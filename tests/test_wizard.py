@@ -554,3 +554,22 @@ async def test_a_panels_own_way_is_shown_with_a_certificate_fix(
         await until(pilot, lambda: "Simplest:" in text_of(app, "#why"))
         assert "Manage Service SSL Certificates" in text_of(app, "#why")
         assert "not run by gmailfix" in text_of(app, "#why")
+
+
+async def test_page_down_on_the_fix_list_scrolls_the_explanation(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    """At 80x24 a panel's steps run below the fold; the list keeps its choice."""
+    app = app_for(lab, tmp_path, "me@cpanel.test", "mail.cpanel.test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_diagnosis(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, on(app, ChooseFixScreen))
+        screen = app.screen
+        fixes = screen.query_one("#fixes", FixList)
+        chosen = fixes.highlighted
+        body = screen.query_one(".body")
+        assert body.scroll_y == 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert body.scroll_y > 0 and fixes.highlighted == chosen
