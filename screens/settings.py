@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from gmailfix.errors import GmailfixError
-from gmailfix.remedies.plan import FixPlan, plan_fix
+from gmailfix.remedies.plan import FixPlan, panel_way, plan_fix
 from gmailfix.render.exim import LAYOUT_LABELS, exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text, settings_for
 from gmailfix.render.postfix import postfix_files
@@ -138,6 +138,14 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self.query_one("#stack-row").display = plan.on_server
         self.query_one("#layout-row").display = plan.on_server and plan.mta == "exim"
         title, self.config_text = self._config(plan)
+        own = panel_way(plan.stack, plan.kind)
+        if own is not None:  # the panel keeps these files: its own way comes first
+            title = (
+                f"{own.label} keeps its mail settings itself: use its own way (shown with "
+                "the fix, and first in the export's README). Only if you keep "
+                f"{'Postfix' if plan.mta == 'postfix' else 'Exim'} by hand: {title[:1].lower()}"
+                f"{title[1:]}"
+            )
         self.query_one("#config-title", Static).update(title)
         area = self.query_one("#config", TextArea)
         area.load_text(self.config_text)

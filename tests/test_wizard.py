@@ -554,6 +554,10 @@ async def test_a_panels_own_way_is_shown_with_a_certificate_fix(
         await until(pilot, lambda: "Simplest:" in text_of(app, "#why"))
         assert "Manage Service SSL Certificates" in text_of(app, "#why")
         assert "not run by gmailfix" in text_of(app, "#why")
+        await pilot.press("enter")
+        await until(pilot, on(app, SettingsScreen))
+        title = text_of(app, "#config-title")
+        assert "keeps its mail settings itself" in title and "by hand" in title
 
 
 async def test_page_down_on_the_fix_list_scrolls_the_explanation(
