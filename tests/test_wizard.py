@@ -55,6 +55,12 @@ async def to_diagnosis(pilot: Pilot[Any], app: GmailfixApp) -> DiagnosisScreen:
     return screen
 
 
+async def to_fixes(pilot: Pilot[Any], app: GmailfixApp) -> None:
+    await to_diagnosis(pilot, app)
+    await pilot.press("enter")
+    await until(pilot, on(app, ChooseFixScreen))
+
+
 async def test_blog_case_to_isp_fix_export_and_passing_recheck(
     app: GmailfixApp, tmp_path: Path
 ) -> None:
@@ -99,9 +105,7 @@ async def test_blog_case_to_isp_fix_export_and_passing_recheck(
 
 async def test_blog_case_to_sni_fix_as_zip(app: GmailfixApp, tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         await pilot.press("down", "down", "enter")
         await until(pilot, on(app, SettingsScreen))
         assert "several domains" in text_of(app, "#plan-error")
@@ -121,9 +125,7 @@ async def test_blog_case_to_sni_fix_as_zip(app: GmailfixApp, tmp_path: Path) -> 
 
 async def test_coming_back_keeps_the_choices(app: GmailfixApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         await pilot.press("down", "enter")  # new certificate
         await until(pilot, on(app, SettingsScreen))
         app.screen.query_one("#layout", Select).value = "debian-split"
@@ -141,9 +143,7 @@ async def test_coming_back_keeps_the_choices(app: GmailfixApp) -> None:
 
 async def test_one_click_on_a_fix_shows_it_a_second_chooses(app: GmailfixApp) -> None:
     async with app.run_test(size=(100, 40)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         await pilot.click("#fixes", offset=(5, 2))  # the second fix
         await pilot.pause()
         assert isinstance(app.screen, ChooseFixScreen)
@@ -361,9 +361,7 @@ async def test_a_name_mismatch_names_the_certificate_and_fits_60_columns(
 async def test_settings_show_and_copy_every_server_file(lab: LabInfo, tmp_path: Path) -> None:
     app = app_for(lab, tmp_path, "me@noauth.test")
     async with app.run_test(size=(80, 24)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         assert app.screen.query_one("#fixes", FixList).highlighted_option.id == "enable-auth"  # type: ignore[union-attr]
         await pilot.press("enter")
         await until(pilot, on(app, SettingsScreen))
@@ -378,9 +376,7 @@ async def test_settings_show_and_copy_every_server_file(lab: LabInfo, tmp_path: 
 
 async def test_settings_config_box_is_in_view_at_80x24(app: GmailfixApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         await pilot.press("down", "enter")  # new certificate: Exim's file
         await until(pilot, on(app, SettingsScreen))
         config = app.screen.query_one("#config", TextArea)
@@ -447,9 +443,7 @@ async def test_export_to_an_existing_folder_names_the_box(app: GmailfixApp, tmp_
 
 async def test_an_unavailable_fix_shows_why_and_cannot_be_chosen(app: GmailfixApp) -> None:
     async with app.run_test(size=(100, 40)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         screen = app.screen
         assert isinstance(screen, ChooseFixScreen)
         fixes = screen.query_one("#fixes", FixList)
@@ -566,9 +560,7 @@ async def test_page_down_on_the_fix_list_scrolls_the_explanation(
     """At 80x24 a panel's steps run below the fold; the list keeps its choice."""
     app = app_for(lab, tmp_path, "me@cpanel.test", "mail.cpanel.test")
     async with app.run_test(size=(80, 24)) as pilot:
-        await to_diagnosis(pilot, app)
-        await pilot.press("enter")
-        await until(pilot, on(app, ChooseFixScreen))
+        await to_fixes(pilot, app)
         screen = app.screen
         fixes = screen.query_one("#fixes", FixList)
         chosen = fixes.highlighted
