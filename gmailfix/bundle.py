@@ -38,6 +38,7 @@ from gmailfix.render.json_report import dumps
 from gmailfix.render.markdown_report import markdown_report
 from gmailfix.render.postfix import POSTFIX_ROLES, postfix_files
 from gmailfix.render.verify import verify_script
+from gmailfix.server.system import fsync_dir, reason
 
 EXECUTABLE = 0o755
 SECRET = 0o600
@@ -335,8 +336,8 @@ def _write(
     except _NamedTwice:
         raise
     except OSError as exc:
-        raise BundleError(f"cannot write {_show(target)}: {_reason(exc)}") from exc
-    _fsync_dir(target.parent)
+        raise BundleError(f"cannot write {_show(target)}: {reason(exc)}") from exc
+    fsync_dir(target.parent)
     return Written(target, key_path, leftover)
 
 
@@ -359,7 +360,7 @@ def _normalise(target: Path) -> Path:
     try:
         return absolute.parent.resolve() / absolute.name
     except OSError as exc:
-        raise BundleError(f"cannot write {_show(absolute)}: {_reason(exc)}") from exc
+        raise BundleError(f"cannot write {_show(absolute)}: {reason(exc)}") from exc
     except RuntimeError as exc:  # a symlink loop, in Python 3.11
         raise BundleError(f"cannot write {_show(absolute)}: a symbolic link loop") from exc
 
@@ -569,7 +570,7 @@ def _stage_folder(
     # Folders stay 0700 until full; deepest first, so the top opens up last.
     for folder in sorted(modes, key=lambda p: len(p.parts), reverse=True):
         os.chmod(folder, modes[folder])
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return staging
 
 
@@ -612,9 +613,7 @@ def _write_key(key_path: Path, key: bytes, undo: ExitStack) -> None:
     except FileExistsError:  # appeared since the check: still never replaced
         raise BundleError(_key_exists(key_path)) from None
     except OSError as exc:
-        raise BundleError(
-            f"cannot write the private key {_show(key_path)}: {_reason(exc)}"
-        ) from exc
+        raise BundleError(f"cannot write the private key {_show(key_path)}: {reason(exc)}") from exc
     undo.callback(_remove_quietly, key_path)
 
 
@@ -661,7 +660,7 @@ def _put_back(aside: Path, target: Path) -> None:
     except OSError as exc:
         raise BundleError(
             f"the previous bundle is at {_show(aside)}: rename it back to {_show(target)} "
-            f"({_reason(exc)})"
+            f"({reason(exc)})"
         ) from exc
 
 
@@ -688,20 +687,6 @@ def _remove_quietly(path: Path) -> None:
 def _rmdir_quietly(path: Path) -> None:
     with suppress(OSError):
         os.rmdir(path)  # only if empty: a folder someone filled meanwhile is theirs
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames and new entries durable; some file systems cannot, which is fine."""
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
 
 
 def _show(path: Path | str) -> str:

@@ -28,7 +28,7 @@ from gmailfix.server.doctor import DoctorReport, report_json, run_doctor
 from gmailfix.server.system import Ran, Root, ServerError, run_command
 from tests.support import pebble as ph
 from tests.support.plans import make_plan
-from tests.support.programs import require_program
+from tests.support.programs import require_program, unavailable
 from tests.support.server_root import (
     HOST,
     Pki,
@@ -38,6 +38,7 @@ from tests.support.server_root import (
     good_tls_lines,
     issue,
     make_pki,
+    single_macros_visible,
 )
 from tests.support.servers import dns_for
 
@@ -220,7 +221,7 @@ def _lineage(server: Server, leaf: ca.Issued, pki: Pki, hook: str | None) -> Pat
         "",
         "[renewalparams]",
         "authenticator = standalone",
-        "server = https://acme-v02.api.letsencrypt.org/directory",
+        "server = https://acme.ca.test/directory",
     ]
     if hook:
         lines.append(f"renew_hook = {hook}")
@@ -264,11 +265,11 @@ def test_renew_dry_run_with_certbot_and_pebble(server: Server, pki: Pki, tmp_pat
     answers, and is a finding once it does not."""
     certbot = require_program("certbot")
     healthy(server, pki)
-    state = {
-        "--config-dir": server.root / "etc/letsencrypt",
-        "--work-dir": server.root / "var/lib/letsencrypt",
-        "--logs-dir": server.root / "var/log/letsencrypt",
-    }
+    state = ph.certbot_state(
+        server.root / "etc/letsencrypt",
+        server.root / "var/lib/letsencrypt",
+        server.root / "var/log/letsencrypt",
+    )
     with dns_for({HOST: "127.0.0.1"}) as dns, ph.pebble(tmp_path, dns) as pebble:
         env = {**os.environ, "REQUESTS_CA_BUNDLE": str(pebble.api_ca)}
 
@@ -281,9 +282,7 @@ def test_renew_dry_run_with_certbot_and_pebble(server: Server, pki: Pki, tmp_pat
             [
                 certbot, "certonly", "--standalone", "--non-interactive", "--agree-tos",
                 "--register-unsafely-without-email", "--server", ph.ACME_DIRECTORY,
-                "--http-01-port", str(ph.HTTP_01_PORT), "--http-01-address", "127.0.0.1",
-                "-d", HOST,
-                *(word for pair in state.items() for word in (pair[0], str(pair[1]))),
+                *ph.STANDALONE, "-d", HOST, *state,
             ],
             env=env,
         )  # fmt: skip
@@ -309,7 +308,7 @@ def test_cli_text_json_and_exit_statuses(
 ) -> None:
     server.add_macros(blog_certificate(server))
     server.generate()
-    with _real_single_macros():
+    with single_macros_visible():
         status = main(
             ["doctor", "--root", str(server.root), "--host", HOST, "--ca-file", str(pki.root_file)]
         )
@@ -318,7 +317,7 @@ def test_cli_text_json_and_exit_statuses(
     assert "Mail server: Debian's Exim, one config file" in out
     assert "The certificate is self-signed" in out
     assert "mta-not-listening" not in out and "does not answer here" in out
-    with _real_single_macros():
+    with single_macros_visible():
         status = main(["doctor", "--root", str(server.root), "--host", HOST, "--json"])
     data = json.loads(capsys.readouterr().out)
     assert status == 1
@@ -349,31 +348,13 @@ def test_hostile_file_contents_are_shown_clean(server: Server, pki: Pki) -> None
     json.dumps(report_json(report))
 
 
-class _real_single_macros:
-    """The CLI uses the real runner: make update-exim4.conf see the single layout's macros
-    (the fixed-path quirk of update-exim4.conf, see tests/support/server_root.py)."""
-
-    def __enter__(self) -> None:
-        from tests.support.server_root import REAL_SINGLE_MACROS
-
-        self.made = not REAL_SINGLE_MACROS.exists()
-        if self.made:
-            REAL_SINGLE_MACROS.touch()
-
-    def __exit__(self, *exc: object) -> None:
-        from tests.support.server_root import REAL_SINGLE_MACROS
-
-        if self.made:
-            REAL_SINGLE_MACROS.unlink()
-
-
 def test_the_copy_quirk_is_said(server: Server, pki: Pki) -> None:
     """Without the fixed path, update-exim4.conf ignores the root's single macros file:
     doctor says why instead of leaving a person puzzled."""
     from tests.support.server_root import REAL_SINGLE_MACROS
 
-    if REAL_SINGLE_MACROS.exists():
-        pytest.skip("this machine has its own exim4.conf.localmacros")
+    if REAL_SINGLE_MACROS.exists():  # never on the CI machine: nothing installs that file
+        unavailable("this machine has its own exim4.conf.localmacros")
     server.add_macros(blog_certificate(server))
     report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
     assert any("fixed path" in note for note in report.notes)

@@ -36,6 +36,7 @@ from tests.support.server_root import (
     good_tls_lines,
     issue,
     make_pki,
+    single_macros_visible,
     snapshot,
 )
 
@@ -217,7 +218,7 @@ def test_cli_watch(
     """The whole command: shows the change, needs --yes, turns logging on (and restarts
     Exim), reports Google's connection, and turns logging off again."""
     server, original = watched_blog_server
-    with _fixed_path_visible():
+    with single_macros_visible():
         assert main(["doctor", "--watch", "--root", str(server.root)]) == 0
     shown = capsys.readouterr().out
     assert "+MAIN_LOG_SELECTOR" in shown and "Run again with --yes" in shown
@@ -225,7 +226,7 @@ def test_cli_watch(
 
     status: list[int] = []
     output = _Collected()
-    with _fixed_path_visible(), _restarts(server) as reload:
+    with single_macros_visible(), _restarts(server) as reload:
         args = [
             "doctor",
             "--watch",
@@ -315,24 +316,6 @@ class _redirected:
         import sys
 
         sys.stdout = self.saved
-
-
-class _fixed_path_visible:
-    """The CLI runs the real update-exim4.conf: let it read the single layout's macros
-    (its fixed-path test, see tests/support/server_root.py)."""
-
-    def __enter__(self) -> None:
-        from tests.support.server_root import REAL_SINGLE_MACROS
-
-        self.made = not REAL_SINGLE_MACROS.exists()
-        if self.made:
-            REAL_SINGLE_MACROS.touch()
-
-    def __exit__(self, *exc: object) -> None:
-        from tests.support.server_root import REAL_SINGLE_MACROS
-
-        if self.made:
-            REAL_SINGLE_MACROS.unlink()
 
 
 # --- the log parser, against hostile lines ----------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from gmailfix.findings.codes import Code
+from gmailfix.findings.codes import CERTIFICATE_CODES, Code
 from gmailfix.ports import Security
 
 # In the order the fixes are offered: the simplest (a setting in Gmail) first.
@@ -50,21 +50,7 @@ FIXES: dict[RemedyKind, frozenset[Code]] = {
     ),
     "fix-tls-mode": frozenset({Code.WRONG_TLS_MODE, Code.STARTTLS_INJECTION, Code.NO_STARTTLS}),
     "serve-full-chain": frozenset({Code.INCOMPLETE_CHAIN}),
-    "new-certificate": frozenset(
-        {
-            Code.HOSTNAME_MISMATCH,
-            Code.SELF_SIGNED,
-            Code.UNTRUSTED_ROOT,
-            Code.INCOMPLETE_CHAIN,
-            Code.INVALID_CHAIN,
-            Code.NOT_SERVER_CERTIFICATE,
-            Code.EXPIRED,
-            Code.NOT_YET_VALID,
-            Code.CERTIFICATE_UNPARSEABLE,
-            Code.STARTTLS_REFUSED,
-            Code.TLS_HANDSHAKE_FAILED,
-        }
-    ),
+    "new-certificate": CERTIFICATE_CODES | {Code.STARTTLS_REFUSED, Code.TLS_HANDSHAKE_FAILED},
     "enable-starttls": frozenset({Code.NO_STARTTLS, Code.STARTTLS_REFUSED}),
     "enable-auth": frozenset({Code.NO_AUTH, Code.AUTH_FAILED}),
     "open-port": frozenset({Code.CONNECTION_FAILED, Code.TIMEOUT, Code.SMTP_PROTOCOL_ERROR}),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gmailfix.remedies.plan import SERVER_KINDS
 from gmailfix.render.exim import AUTH_FILES, LAYOUT_FILES
 from gmailfix.server import exim
 from gmailfix.server.bundle_read import Bundle, read_bundle
@@ -25,17 +26,9 @@ from gmailfix.server.system import Root, Runner, ServerError, run_command, show_
 from gmailfix.stacks.catalog import STACKS
 
 APPLY_TAG = "apply"
-SERVER_REMEDIES = frozenset(
-    {
-        "new-certificate",
-        "sni",
-        "serve-full-chain",
-        "enable-starttls",
-        "enable-auth",
-        "open-port",
-        "fix-tls-mode",
-    }
-)
+# fixes with something to apply on a server: fix-tls-mode may be Gmail's settings only,
+# and then its bundle holds no server files (apply says so)
+SERVER_REMEDIES: frozenset[str] = SERVER_KINDS | {"fix-tls-mode"}
 
 
 @dataclass(frozen=True)
@@ -123,21 +116,7 @@ def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> Ap
         )
     block = bundle.text(bundle_file)
     changes = [*_layout_changes(setup, block), *_extra_exim_files(bundle, setup, block)]
-    steps: list[Step] = []
-    rewritten: tuple[Path, ...] = ()
-    config = setup.config
-    if setup.debian:
-        generated = setup.root.file(DEBIAN_GENERATED)
-        steps.append(
-            Step(
-                "generate",
-                "make Exim's config from /etc/exim4",
-                tuple(exim.generate_command(setup, generated)),
-            )
-        )
-        rewritten = (generated,)
-        config = generated
-    steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
+    steps, rewritten = exim_check_steps(setup)
     steps.append(Step("files", "check the certificate and key Exim will read, as its user"))
     steps.append(reload_step(setup, reload))
     steps.append(_recheck_step(bundle))
@@ -288,3 +267,23 @@ def _postfix_plan(
     return ApplyPlan(
         bundle, setup, tuple(changes), tuple(steps), tuple(rewritten), what=_what(bundle)
     )
+
+
+def exim_check_steps(setup: Setup) -> tuple[list[Step], tuple[Path, ...]]:
+    """Make Exim's config (Debian: update-exim4.conf) and have Exim check it; with the
+    files those steps rewrite."""
+    config = setup.config
+    steps: list[Step] = []
+    rewritten: tuple[Path, ...] = ()
+    if setup.debian:
+        config = setup.root.file(DEBIAN_GENERATED)
+        steps.append(
+            Step(
+                "generate",
+                "make Exim's config from /etc/exim4",
+                tuple(exim.generate_command(setup, config)),
+            )
+        )
+        rewritten = (config,)
+    steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
+    return steps, rewritten

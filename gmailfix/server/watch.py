@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING
 
 from gmailfix.server import exim
 from gmailfix.server.edit import current_text, file_change, has_block, with_block
-from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, detect
-from gmailfix.server.plan import ApplyPlan, reload_step
+from gmailfix.server.mta import MtaName, Setup, detect
+from gmailfix.server.plan import ApplyPlan, exim_check_steps, reload_step
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command
 
@@ -105,7 +105,7 @@ def plan_watch(
         text.encode("utf-8", "surrogateescape"),
         "TLS details of every connection in Exim's log",
     )
-    steps, rewritten = _exim_steps(setup)
+    steps, rewritten = exim_check_steps(setup)
     steps.append(Step("files", "check that Exim now logs TLS details"))
     steps.append(reload_step(setup, reload))
     expect = {"log_selector": selector} if selector else {}
@@ -135,24 +135,6 @@ def _block(setup: Setup, values: dict[str, str], selector: str) -> str:
         if not values.get(option) or "gmailfix-watch" in values.get(option, ""):
             lines.append(acl_line(option, ended))
     return "\n".join(lines) + "\n"
-
-
-def _exim_steps(setup: Setup) -> tuple[list[Step], tuple[Path, ...]]:
-    config = setup.config
-    steps: list[Step] = []
-    rewritten: tuple[Path, ...] = ()
-    if setup.debian:
-        config = setup.root.file(DEBIAN_GENERATED)
-        steps.append(
-            Step(
-                "generate",
-                "make Exim's config from /etc/exim4",
-                tuple(exim.generate_command(setup, config)),
-            )
-        )
-        rewritten = (config,)
-    steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
-    return steps, rewritten
 
 
 def is_logging(root: Root) -> bool:

@@ -21,6 +21,17 @@ from tests.support.programs import require_program, stop_process
 ACME_DIRECTORY = "https://127.0.0.1:14000/dir"
 MANAGEMENT = "https://127.0.0.1:15000"
 HTTP_01_PORT = 5002
+# certbot's standalone http-01 server where Pebble checks it (not port 80)
+STANDALONE = ("--http-01-port", str(HTTP_01_PORT), "--http-01-address", "127.0.0.1")
+
+
+def certbot_state(config: Path, work: Path | None = None, logs: Path | None = None) -> list[str]:
+    """certbot's state folders (as root it would use /etc, /var/lib and /var/log)."""
+    return [
+        "--config-dir", str(config),
+        "--work-dir", str(work or config),
+        "--logs-dir", str(logs or config),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

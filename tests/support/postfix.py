@@ -23,37 +23,29 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 
 from gmailfix.certs import describe
 from gmailfix.lab import ca
 from gmailfix.render.postfix import DEBIAN_QUEUE, DOVECOT_SOCKET
-from tests.support.programs import require_program, stop_process
+from tests.support.programs import require_program, stop_process, unavailable
 
 ROOT_ENV = "GMAILFIX_POSTFIX_ROOT"
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO / ".cache" / "postfix-root"
 
 
-def _unavailable(message: str) -> None:
-    """Skip locally, fail in CI (as tests.support.programs.require_program does)."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def postfix_root() -> Path:
     """Where Debian's postfix package is unpacked (scripts/test does it, as root)."""
     root = Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
     if not (root / "usr/sbin/postfix").exists():
-        _unavailable(f"Postfix is not unpacked in {root} (scripts/test does it, as root)")
+        unavailable(f"Postfix is not unpacked in {root} (scripts/test does it, as root)")
     for kind, name in (("user", "postfix"), ("group", "postdrop")):
         database = "passwd" if kind == "user" else "group"
         if subprocess.run(["getent", database, name], capture_output=True).returncode != 0:
-            _unavailable(f"the {kind} {name!r} is missing (scripts/test adds it)")
+            unavailable(f"the {kind} {name!r} is missing (scripts/test adds it)")
     if os.geteuid() != 0:
-        _unavailable("Postfix tests run as root (the master process needs it)")
+        unavailable("Postfix tests run as root (the master process needs it)")
     return root
 
 

@@ -5,23 +5,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import NoReturn
 
 import pytest
 
 
-def require_program(name: str) -> str:
-    """The path of a Debian program a test needs.
+def unavailable(message: str) -> NoReturn:
+    """What a test needs is missing here: skip locally (a developer without root may not
+    have Exim or Pebble); fail in CI, where .ci/run provides it all, so that a CI run can
+    never pass by skipping."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
-    Locally a missing program skips the test (a developer without root may not
-    have Exim or Pebble); in CI, where .ci/run installs them all, it fails, so a
-    CI run can never pass by skipping.
-    """
+
+def require_program(name: str) -> str:
+    """The path of a Debian program a test needs (``unavailable`` when it is missing)."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin")
     if path is None:
-        message = f"{name} is not installed (.ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} is not installed (.ci/run installs it)")
     return path
 
 

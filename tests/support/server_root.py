@@ -83,7 +83,7 @@ class Server:
         if words == RESTART:
             return self.restart()
         if words and words[0] == "update-exim4.conf":
-            with _single_macros_visible():
+            with single_macros_visible():
                 return run_command(words)
         return run_command(words)
 
@@ -151,7 +151,7 @@ class Server:
 
 
 @contextmanager
-def _single_macros_visible() -> Iterator[None]:
+def single_macros_visible() -> Iterator[None]:
     """update-exim4.conf reads CONFDIR/exim4.conf.localmacros only when the fixed path
     /etc/exim4/exim4.conf.localmacros exists (tests/support/exim.py says the same):
     an empty one stands there for the run."""
