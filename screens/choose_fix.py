@@ -12,8 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from gmailfix.remedies.model import Remedy, RemedyKind
-from gmailfix.remedies.plan import panel_way, recognised_stack
+from gmailfix.remedies.model import Remedy, RemedyKind, panel_way, recognised_stack
 from gmailfix.screens.base import WizardScreen
 from gmailfix.stacks.catalog import own_way_lines
 from gmailfix.text import clean

@@ -18,7 +18,8 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from gmailfix.errors import GmailfixError
-from gmailfix.remedies.plan import FixPlan, panel_way, plan_fix
+from gmailfix.remedies.model import panel_way
+from gmailfix.remedies.plan import FixPlan, plan_fix
 from gmailfix.render.exim import LAYOUT_LABELS, exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text, settings_for
 from gmailfix.render.postfix import postfix_files

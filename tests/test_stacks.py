@@ -433,16 +433,11 @@ def test_an_unfamiliar_lab_server_is_unknown(lab: LabInfo) -> None:
 def test_the_cli_says_the_stack_and_a_panels_own_way(lab: LabInfo, scenario: Scenario) -> None:
     """'How to fix it' in the CLI: a panel's own steps under a certificate fix (its files
     are not edited by hand); a hand-kept Exim or Postfix gets none."""
-    import io
 
-    from rich.console import Console
-
-    from gmailfix.render.terminal import print_report
+    from gmailfix.render.terminal import Terminal, render
 
     result = run_diagnosis(lab.connection(timeout=3), scenario.domain, port=587)
-    out = io.StringIO()
-    print_report(result, Console(file=out, width=200))
-    text = out.getvalue()
+    text = render(result, terminal=Terminal(width=200))
     assert scenario.look is not None
     entry = info(scenario.look.stack)
     assert f"Your server looks like {entry.label}" in text

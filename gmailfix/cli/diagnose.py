@@ -15,6 +15,7 @@ from gmailfix.cli.args import (
 )
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import InputError
+from gmailfix.render.terminal import NextStep, print_report
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
 
@@ -30,25 +31,33 @@ def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
     connection = connection_from_args(args)
     credentials = credentials_from_args(args)
     result = asyncio.run(diagnose(target, connection, credentials=credentials))
+    try:
+        _print(result, args, out)
+    except BrokenPipeError:  # the reader took what it wanted (| head): the verdict stands
+        from gmailfix.cli.main import stdout_gone
+
+        stdout_gone()
+    return EXIT_FOR_OUTCOME[result.outcome]
+
+
+def _print(result: Diagnosis, args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         from gmailfix.render.json_report import dumps
 
         print(dumps(result), file=out)
     else:
-        from rich.console import Console
-
-        from gmailfix.render.terminal import print_report
-
-        print_report(result, Console(file=out), next_steps=next_steps(result, args))
-    return EXIT_FOR_OUTCOME[result.outcome]
+        print_report(result, out, next_steps=next_steps(result, args))
+    out.flush()  # a closed pipe shows here, not at exit
 
 
-def next_steps(diagnosis: Diagnosis, args: argparse.Namespace) -> list[str]:
+def next_steps(diagnosis: Diagnosis, args: argparse.Namespace) -> list[NextStep]:
     """The commands to run next, with the same connection options as this run."""
     if diagnosis.outcome == "unknown":
         return [
-            "Check this computer's network, or ask another resolver: "
-            "--dns-server IP (e.g. 1.1.1.1) or --doh https://dns.google/dns-query"
+            NextStep(
+                "Check this computer's network, or ask another resolver: "
+                "--dns-server IP (e.g. 1.1.1.1) or --doh https://dns.google/dns-query"
+            )
         ]
     best = next((r for r in diagnosis.remedies if r.applicable), None)
     if diagnosis.accepted or best is None:
@@ -57,4 +66,4 @@ def next_steps(diagnosis: Diagnosis, args: argparse.Namespace) -> list[str]:
     words = ["gmailfix", "export", args.target, "--remedy", best.kind, *flags]
     if best.kind == "sni":
         words += ["--alias-domain", "OTHER-DOMAIN"]
-    return [f"Write the fix as files: {command_line(*words, '--out', 'gmailfix-fix')}"]
+    return [NextStep("Write the fix as files:", command_line(*words, "--out", "gmailfix-fix"))]

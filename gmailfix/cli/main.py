@@ -3,16 +3,18 @@
 Exit statuses: 0 Gmail would accept, 1 it would reject (or the fix asked for
 cannot help), 2 bad input or usage, 3 it could not be checked from here,
 4 an internal error (one line; the traceback only with --debug), 130
-interrupted.
+interrupted, 141 the output's reader went away (``| head``); ``diagnose`` keeps
+its verdict's status then.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from gmailfix import __version__
 from gmailfix.cli.args import CommandParser, Parser, connection_options, field_message
@@ -29,6 +31,7 @@ from gmailfix.stacks.recognise import STACK_NAMES
 
 EXIT_ACCEPT, EXIT_REJECT, EXIT_USAGE, EXIT_CANNOT_CHECK, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # what a shell shows for a program its closed pipe stopped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,8 +127,16 @@ def _port_number(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if argv is None and getattr(args, "doh", None) is None:
+    whole_process = argv is None  # started as ``gmailfix``, not called by other code
+    if whole_process and getattr(args, "doh", None) is None:
         _skip_doh_stack()
+    status = _run(args)
+    if whole_process and args.command == "diagnose" and args.from_file is None:
+        _exit_now(status)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _dispatch(args)
     except InputError as exc:
@@ -150,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gmailfix: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        stdout_gone()
+        return EXIT_PIPE_CLOSED
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
@@ -159,6 +173,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def stdout_gone() -> None:
+    """The reader of our output has gone (``| head``): send the rest nowhere, so the
+    last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _exit_now(status: int) -> NoReturn:
+    """End a diagnosis without the interpreter's tidy-up of every module and object.
+
+    One diagnosis writes nothing but stdout and stderr, and asyncio.run has
+    joined its threads, so there is nothing left to tidy; the tidy-up was a
+    fifth of a one-port diagnosis. Only for a whole process (callers of main()
+    go on), and not for a list (--from), whose tidy-up is lost in its run."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # the reader has gone (a closed pipe): nothing more can reach it
+    os._exit(status)
 
 
 def _skip_doh_stack() -> None:

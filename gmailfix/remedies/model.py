@@ -9,10 +9,15 @@ bundle only read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from gmailfix.findings.codes import CERTIFICATE_CODES, Code
 from gmailfix.ports import Security
+from gmailfix.stacks.catalog import StackInfo, info
+from gmailfix.stacks.recognise import StackName
+
+if TYPE_CHECKING:
+    from gmailfix.diagnose import Diagnosis
 
 # In the order the fixes are offered: the simplest (a setting in Gmail) first.
 RemedyKind = Literal[
@@ -27,6 +32,11 @@ RemedyKind = Literal[
     "sni",
 ]
 REMEDY_KINDS: tuple[RemedyKind, ...] = get_args(RemedyKind)
+# kinds that need a certificate issued for the plan's host names
+CERTIFICATE_KINDS: frozenset[RemedyKind] = frozenset({"new-certificate", "sni", "enable-starttls"})
+# kinds that change the certificate the server serves: issued, or its chain completed.
+# A panel or container image keeps that certificate and does these its own way.
+CERTIFICATE_CHANGE_KINDS: frozenset[RemedyKind] = CERTIFICATE_KINDS | {"serve-full-chain"}
 Status = Literal["recommended", "available", "unavailable"]
 
 TITLES: dict[RemedyKind, str] = {
@@ -83,3 +93,18 @@ class Remedy:
     @property
     def applicable(self) -> bool:
         return self.status != "unavailable"
+
+
+def panel_way(stack: StackName, kind: RemedyKind) -> StackInfo | None:
+    """The stack's own way to make this fix, when a panel or image keeps the mail
+    server's files (they are not edited by hand); None otherwise."""
+    entry = info(stack)
+    return entry if entry.managed and kind in CERTIFICATE_CHANGE_KINDS else None
+
+
+def recognised_stack(diagnosis: Diagnosis) -> StackName:
+    """The stack the diagnosis named, unless it was only a weak hint."""
+    found = diagnosis.mail_stack
+    if found is None or found.confidence == "low":
+        return "unknown"
+    return found.name

@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Literal
 from gmailfix.errors import CannotCheck, InputError, NoSuchFix, NothingToFix, shorten
 from gmailfix.inputs import parse_domain
 from gmailfix.ports import Security, security_for
-from gmailfix.remedies.model import Remedy, RemedyKind
-from gmailfix.stacks.catalog import StackInfo, info
+from gmailfix.remedies.model import (
+    CERTIFICATE_CHANGE_KINDS,
+    CERTIFICATE_KINDS,
+    Remedy,
+    RemedyKind,
+    recognised_stack,
+)
+from gmailfix.stacks.catalog import info
 from gmailfix.stacks.recognise import STACK_NAMES, StackName
 
 if TYPE_CHECKING:
@@ -31,10 +37,6 @@ TLS_DIRS: dict[Mta, str] = {"exim": DEFAULT_TLS_DIR, "postfix": "/etc/postfix/tl
 SERVER_KINDS: frozenset[RemedyKind] = frozenset(
     {"new-certificate", "sni", "serve-full-chain", "enable-starttls", "enable-auth", "open-port"}
 )
-# kinds that need a certificate issued for cert_hosts
-CERTIFICATE_KINDS: frozenset[RemedyKind] = frozenset({"new-certificate", "sni", "enable-starttls"})
-# kinds a panel or container image does its own way: the certificate it keeps
-PANEL_KINDS: frozenset[RemedyKind] = CERTIFICATE_KINDS | {"serve-full-chain"}
 _SAFE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 
@@ -120,7 +122,7 @@ class FixPlan:
         """Host names that need a certificate."""
         if self.kind == "sni":
             return tuple(a.host for a in self.aliases)
-        if self.kind in CERTIFICATE_KINDS or self.kind == "serve-full-chain":
+        if self.kind in CERTIFICATE_CHANGE_KINDS:
             return self.remedy.names or (self.smtp_host,)
         return ()
 
@@ -217,18 +219,3 @@ def plan_fix(
         mta=mta,  # type: ignore[arg-type]
         stack=stack,
     )
-
-
-def panel_way(stack: StackName, kind: RemedyKind) -> StackInfo | None:
-    """The stack's own way to make this fix, when a panel or image keeps the mail
-    server's files (they are not edited by hand); None otherwise."""
-    entry = info(stack)
-    return entry if entry.managed and kind in PANEL_KINDS else None
-
-
-def recognised_stack(diagnosis: Diagnosis) -> StackName:
-    """The stack the diagnosis named, unless it was only a weak hint."""
-    found = diagnosis.mail_stack
-    if found is None or found.confidence == "low":
-        return "unknown"
-    return found.name

@@ -11,7 +11,8 @@ from __future__ import annotations
 from shlex import quote
 
 from gmailfix.diagnose import Diagnosis
-from gmailfix.remedies.plan import FixPlan, panel_way
+from gmailfix.remedies.model import panel_way
+from gmailfix.remedies.plan import FixPlan
 from gmailfix.render.exim import (
     LAYOUT_FILES,
     LAYOUT_LABELS,

@@ -26,12 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from shlex import quote
 
+from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS
 from gmailfix.remedies.plan import FixPlan
 
 # Kinds whose fix is the server's certificate, and kinds whose fix is the
 # services Gmail dials (587, 465) with login after TLS. Plain strings: the
 # plan's kind type grows new members while this module already handles them.
-CERTIFICATE_KINDS = frozenset({"new-certificate", "sni", "serve-full-chain", "enable-starttls"})
 SERVICE_KINDS = frozenset({"enable-auth", "open-port", "fix-tls-mode"})
 
 # $config_directory is /etc/postfix on Debian; Postfix expands it itself, so
@@ -126,7 +126,7 @@ def main_settings(plan: FixPlan) -> tuple[Setting, ...]:
     """The main.cf parameters of the fix (empty when nothing changes on the server)."""
     kind = _kind(plan)
     settings: list[Setting] = []
-    if kind in CERTIFICATE_KINDS:
+    if kind in CERTIFICATE_CHANGE_KINDS:
         key, chain = chain_files(plan)
         served = (
             "the default certificate" if kind == "sni" else f"the certificate of {plan.smtp_host}"
@@ -215,7 +215,7 @@ def postconf_script(plan: FixPlan) -> str:
         "# then postfix reload.",
         "set -eu",
     ]
-    if _kind(plan) in CERTIFICATE_KINDS:
+    if _kind(plan) in CERTIFICATE_CHANGE_KINDS:
         lines += [
             "",
             "# Older Postfix would take smtpd_tls_chain_files without a word and ignore it.",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from gmailfix.ports import security_for
-from gmailfix.remedies.model import Remedy, RemedyKind
+from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS, Remedy, RemedyKind
 from gmailfix.remedies.plan import (
-    CERTIFICATE_KINDS,
     DEFAULT_TLS_DIR,
     AliasHost,
     EximLayout,
@@ -29,7 +28,7 @@ def make_plan(
     mta: Mta = "exim",
 ) -> FixPlan:
     host = host or f"mail.{domain}"
-    names = (host,) if kind in CERTIFICATE_KINDS or kind == "serve-full-chain" else ()
+    names = (host,) if kind in CERTIFICATE_CHANGE_KINDS else ()
     remedy = Remedy(
         kind, "recommended", "the test's reason", host, port, security_for(port), verified, names
     )
