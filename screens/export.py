@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,7 +21,7 @@ TICK = (
     "To replace an earlier gmailfix export there, tick “Replace an earlier gmailfix "
     "export at this place”; or choose another folder."
 )
-ALREADY_THERE = "already exists. " + TICK
+ELSEWHERE = "Choose another folder."
 
 
 class ExportScreen(WizardScreen[Path]):
@@ -112,9 +111,6 @@ class ExportScreen(WizardScreen[Path]):
         if self.state.as_zip and target.suffix != ".zip":
             target = target.with_name(target.name + ".zip")
         force = self.query_one("#force", Checkbox).value
-        if not force and os.path.lexists(target):
-            self._say(Text(f"Not written: {clean(target)} {ALREADY_THERE}", style="red"))
-            return
         self.query_one("#continue", Button).disabled = True
         self.writing = self.choices()
         self.write(target, force)
@@ -141,8 +137,10 @@ class ExportScreen(WizardScreen[Path]):
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             words = str(error) if isinstance(error, GmailfixError) else "it could not be written"
-            if isinstance(error, BundleError) and error.replaceable:
-                words += ". " + TICK  # the CLI's --force is this screen's box
+            if isinstance(error, BundleError):
+                # the engine alone decides what may be replaced: an earlier export
+                # (the CLI's --force is this screen's box), never anything else
+                words += ". " + (TICK if error.replaceable else ELSEWHERE)
             self._say(Text(f"Not written: {clean(words)}", style="red"))
             return
         written, count = event.worker.result  # type: ignore[misc]

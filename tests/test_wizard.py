@@ -426,19 +426,47 @@ async def test_export_writes_again_when_the_place_changes(app: GmailfixApp, tmp_
         assert isinstance(app.screen, ExportScreen)
 
 
-async def test_export_to_an_existing_folder_names_the_box(app: GmailfixApp, tmp_path: Path) -> None:
-    (tmp_path / "gmailfix-blog.test-isp-hostname").mkdir()
+async def test_export_never_offers_to_replace_a_folder_it_did_not_write(
+    app: GmailfixApp, tmp_path: Path
+) -> None:
+    mine = tmp_path / "gmailfix-blog.test-isp-hostname"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the person's own file")
     async with app.run_test(size=(80, 24)) as pilot:
         await to_export(pilot, app)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "Not written" in text_of(app, "#result"))
         said = text_of(app, "#result")
-        assert "--" not in said
-        assert "Replace an earlier gmailfix export" in said and "another folder" in said
-        await pilot.click("#force")  # ticked, but the folder is not an earlier export
+        assert "not a gmailfix bundle" in said and "Choose another folder" in said
+        assert "tick" not in said and "--" not in said  # ticking the box could not help
+        await pilot.click("#force")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "not a gmailfix bundle" in text_of(app, "#result"))
-        assert "--" not in text_of(app, "#result")
+        await until(pilot, lambda: "Not written" in text_of(app, "#result"))
+        assert (mine / "notes.txt").read_text() == "the person's own file"
+
+
+async def test_export_over_an_earlier_export_names_the_box(
+    app: GmailfixApp, lab: LabInfo, tmp_path: Path
+) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_export(pilot, app)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Wrote 6 files" in text_of(app, "#result"))
+    earlier = tmp_path / "gmailfix-blog.test-isp-hostname"
+    (earlier / "README.md").write_text("edited since")
+    app2 = demo_app(lab, export_dir=tmp_path)
+    app2.demo_note = ""
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await to_export(pilot, app2)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Not written" in text_of(app2, "#result"))
+        said = text_of(app2, "#result")
+        assert "already exists" in said and "Replace an earlier gmailfix export" in said
+        assert "--" not in said
+        await pilot.click("#force")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Wrote 6 files" in text_of(app2, "#result"))
+    assert (earlier / "README.md").read_text() != "edited since"
 
 
 async def test_an_unavailable_fix_shows_why_and_cannot_be_chosen(app: GmailfixApp) -> None:
