@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select, TextArea
+from textual.widgets import Button, Input, Select, Static, TextArea
 
 from gmailfix.findings.codes import Code
 from gmailfix.lab.runner import LabInfo
@@ -580,6 +580,19 @@ async def test_a_panels_own_way_is_shown_with_a_certificate_fix(
         await until(pilot, on(app, SettingsScreen))
         title = text_of(app, "#config-title")
         assert "keeps its mail settings itself" in title and "by hand" in title
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+async def test_the_chosen_fix_is_explained_in_view(app: GmailfixApp, size: tuple[int, int]) -> None:
+    """The list takes a share of the screen, so the explanation of the highlighted fix
+    (the blog case's: four lines at 60 columns) is on screen, not below the fold."""
+    async with app.run_test(size=size) as pilot:
+        await to_fixes(pilot, app)
+        why = app.screen.query_one("#why", Static)
+        body = app.screen.query_one(".body").region
+        assert "server42.isp.test" in text_of(app, "#why")
+        assert why.region.height >= 4
+        assert body.contains_region(why.region), (why.region, body)
 
 
 async def test_page_down_on_the_fix_list_scrolls_the_explanation(
