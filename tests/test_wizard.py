@@ -426,6 +426,13 @@ async def test_export_writes_again_when_the_place_changes(app: GmailfixApp, tmp_
         assert isinstance(app.screen, ExportScreen)
 
 
+async def write_export(pilot: Pilot[Any], app: GmailfixApp, until_said: str) -> str:
+    """Ctrl+S on the export screen; what it says once ``until_said`` shows."""
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: until_said in text_of(app, "#result"))
+    return text_of(app, "#result")
+
+
 async def test_export_never_offers_to_replace_a_folder_it_did_not_write(
     app: GmailfixApp, tmp_path: Path
 ) -> None:
@@ -434,15 +441,12 @@ async def test_export_never_offers_to_replace_a_folder_it_did_not_write(
     (mine / "notes.txt").write_text("the person's own file")
     async with app.run_test(size=(80, 24)) as pilot:
         await to_export(pilot, app)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: "Not written" in text_of(app, "#result"))
-        said = text_of(app, "#result")
+        said = await write_export(pilot, app, "Not written")
         assert "not a gmailfix bundle" in said and "Choose another folder" in said
         assert "tick" not in said and "--" not in said  # ticking the box could not help
         await pilot.click("#force")
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: "Not written" in text_of(app, "#result"))
-        assert (mine / "notes.txt").read_text() == "the person's own file"
+        await write_export(pilot, app, "Not written")
+    assert (mine / "notes.txt").read_text() == "the person's own file"
 
 
 async def test_export_over_an_earlier_export_names_the_box(
@@ -450,22 +454,18 @@ async def test_export_over_an_earlier_export_names_the_box(
 ) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await to_export(pilot, app)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: "Wrote 6 files" in text_of(app, "#result"))
+        await write_export(pilot, app, "Wrote 6 files")
     earlier = tmp_path / "gmailfix-blog.test-isp-hostname"
     (earlier / "README.md").write_text("edited since")
-    app2 = demo_app(lab, export_dir=tmp_path)
-    app2.demo_note = ""
-    async with app2.run_test(size=(80, 24)) as pilot:
-        await to_export(pilot, app2)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: "Not written" in text_of(app2, "#result"))
-        said = text_of(app2, "#result")
+    again = demo_app(lab, export_dir=tmp_path)
+    again.demo_note = ""
+    async with again.run_test(size=(80, 24)) as pilot:
+        await to_export(pilot, again)
+        said = await write_export(pilot, again, "Not written")
         assert "already exists" in said and "Replace an earlier gmailfix export" in said
         assert "--" not in said
         await pilot.click("#force")
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: "Wrote 6 files" in text_of(app2, "#result"))
+        await write_export(pilot, again, "Wrote 6 files")
     assert (earlier / "README.md").read_text() != "edited since"
 
 
