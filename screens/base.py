@@ -43,8 +43,11 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         ("continue", "Continue", True),
         ("back", "Back", False),
     )
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (80, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
+        # Ctrl+S goes on from anywhere (a step may name it in its footer)
+        Binding("ctrl+s", "go_on", "Continue", show=False),
         Binding("f1,question_mark", "help", "Help", key_display="F1"),
         # a focused button takes no arrow keys: let them scroll the step's text
         Binding("pagedown", "scroll_body('page_down')", show=False),
@@ -73,7 +76,7 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
             for button_id, label, primary in self.BUTTONS:
                 yield Button(label, id=button_id, variant="primary" if primary else "default")
             yield Static("", id="nav-note")
-        yield Footer()
+        yield Footer(compact=True)
 
     def step_title(self) -> str:
         return f"gmailfix · step {self.STEP + 1} of {len(STEPS)}: {STEPS[self.STEP]}"
@@ -86,6 +89,12 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         note = self.query_one("#nav-note", Static)
         note.update(text)
         note.display = bool(text)
+
+    def action_go_on(self) -> None:
+        """What the main button does, when it is there and not greyed out."""
+        for button in self.query("#continue").results(Button):
+            if not button.disabled:
+                button.press()
 
     def action_scroll_body(self, how: str) -> None:
         body = self.query_one(".body", VerticalScroll)

@@ -49,11 +49,12 @@ class _Parses(Validator):
 
 
 class PortSelect(Select[int], inherit_bindings=False):
-    """The port dropdown: Enter goes on (as in every field); Space, Up or Down open the list."""
+    """The port dropdown: Enter goes to the next field (as in every field); Space, Up or
+    Down open the list."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space,down,up", "show_overlay", "Show menu", show=False),
-        Binding("enter", "submit", "Check", show=False),
+        Binding("enter", "submit", "Next field", show=False),
     ]
 
     class Submitted(Message):
@@ -77,8 +78,8 @@ class DetailsScreen(WizardScreen[Target]):
         "gmailfix finds candidates.\n\n**Port**: as chosen in Gmail; *Not sure* tries all "
         "three (Space or the arrow keys open the list).\n\n**Password** (optional, Tab to "
         "reach it): lets gmailfix log in as Gmail does. It stays in memory for this check "
-        "only and is never written anywhere.\n\nEnter moves to the next field; on the port it "
-        "starts the check, as Ctrl+S does anywhere."
+        "only and is never written anywhere.\n\nEnter moves to the next field; on the password "
+        "(the last one, blank to skip) it starts the check, as Ctrl+S does anywhere."
     )
     BUTTONS = (("continue", "Check my server", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -168,7 +169,7 @@ class DetailsScreen(WizardScreen[Target]):
 
     @on(PortSelect.Submitted)
     def _port_submitted(self) -> None:
-        self.action_continue()
+        self.query_one("#password", Input).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, int):

@@ -66,7 +66,8 @@ class ExportScreen(WizardScreen[Path]):
         yield Checkbox("Replace an earlier gmailfix export at this place", id="force")
 
     def on_mount(self) -> None:
-        self.query_one("#continue", Button).focus()
+        # the place first: typing changes it, Enter writes there
+        self.query_one("#path", Input).focus()
         self.query_one("#result").display = False
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -83,8 +84,12 @@ class ExportScreen(WizardScreen[Path]):
         self._changed()
 
     def _changed(self) -> None:
-        """After a write, another place or kind must be written, not skipped over."""
-        if self.written is None or self.choices() == self.wrote_with:
+        """After a write, another place or kind must be written, not skipped over; before
+        one, what was said about the old choices no longer holds."""
+        if self.written is None:
+            self.query_one("#result").display = False
+            return
+        if self.choices() == self.wrote_with:
             return
         self.written = None
         button = self.query_one("#continue", Button)

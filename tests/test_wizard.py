@@ -161,7 +161,8 @@ async def test_paste_the_error_and_come_back_to_it(app: GmailfixApp) -> None:
         app.screen.query_one("#pasted", TextArea).text = pasted
         await pilot.pause()
         assert "wrong username or password" in text_of(app, "#meaning")
-        await pilot.click("#continue")
+        assert isinstance(app.focused, TextArea)
+        await pilot.press("ctrl+s")  # from inside the text box, where Enter is a new line
         await until(pilot, on(app, DetailsScreen))
         await pilot.press("escape")
         await until(pilot, on(app, PasteErrorScreen))
@@ -384,7 +385,7 @@ async def test_settings_config_box_is_in_view_at_80x24(app: GmailfixApp) -> None
         assert visible.height >= 5, visible
 
 
-async def test_enter_on_the_port_starts_the_check(app: GmailfixApp) -> None:
+async def test_enter_goes_field_by_field_and_checks_on_the_last(app: GmailfixApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await to_details(pilot, app)
         await pilot.press("enter", "enter")  # address, then SMTP Server
@@ -395,7 +396,11 @@ async def test_enter_on_the_port_starts_the_check(app: GmailfixApp) -> None:
         await pilot.press("escape")
         await until(pilot, lambda: not port.expanded)
         assert isinstance(app.screen, DetailsScreen)
-        await pilot.press("enter")  # ... Enter goes on
+        await pilot.press("enter")  # ... Enter goes to the password, the last field
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsScreen)
+        assert app.focused is app.screen.query_one("#password", Input)
+        await pilot.press("enter")  # blank: skipped, and the check starts
         await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
         assert isinstance(app.screen, DiagnosisScreen)
 
@@ -431,6 +436,26 @@ async def write_export(pilot: Pilot[Any], app: GmailfixApp, until_said: str) -> 
     await pilot.press("ctrl+s")
     await until(pilot, lambda: until_said in text_of(app, "#result"))
     return text_of(app, "#result")
+
+
+async def test_export_takes_a_typed_place_and_forgets_what_it_said(
+    app: GmailfixApp, tmp_path: Path
+) -> None:
+    """The place is focused: typing changes it, Enter writes there. A message about the
+    old place goes once the place changes."""
+    (tmp_path / "gmailfix-blog.test-isp-hostname").mkdir()  # the default place is taken
+    async with app.run_test(size=(60, 20)) as pilot:
+        await to_export(pilot, app)
+        path = app.screen.query_one("#path", Input)
+        assert app.focused is path
+        await write_export(pilot, app, "Not written")
+        path.focus()
+        await pilot.press("end", *"-2")
+        await pilot.pause()
+        assert not app.screen.query_one("#result").display
+        await pilot.press("enter")
+        await until(pilot, lambda: "Wrote 6 files" in text_of(app, "#result"))
+    assert (tmp_path / "gmailfix-blog.test-isp-hostname-2" / "README.md").exists()
 
 
 async def test_export_never_offers_to_replace_a_folder_it_did_not_write(
@@ -610,3 +635,18 @@ async def test_page_down_on_the_fix_list_scrolls_the_explanation(
         await pilot.press("pagedown")
         await pilot.pause()
         assert body.scroll_y > 0 and fixes.highlighted == chosen
+
+
+@pytest.mark.parametrize("width", [60, 80])
+async def test_quit_is_in_the_footer_on_a_narrow_terminal(app: GmailfixApp, width: int) -> None:
+    """Under 80 columns the palette's place in the footer goes to the step's keys."""
+    from textual.widgets._footer import FooterKey
+
+    async with app.run_test(size=(width, 20)) as pilot:
+        await to_diagnosis(pilot, app)
+        await pilot.pause()
+        keys = list(app.screen.query(FooterKey))
+        quit_key = next(k for k in keys if k.key == "q")
+        assert quit_key.region.width > 0 and quit_key.region.right <= width
+        palette = next(k for k in keys if k.has_class("-command-palette"))
+        assert palette.display == (width >= 80)
