@@ -43,7 +43,7 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         ("continue", "Continue", True),
         ("back", "Back", False),
     )
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (80, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # noqa: RUF012 - as Screen types it
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         # Ctrl+S goes on from anywhere (a step may name it in its footer)

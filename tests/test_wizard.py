@@ -399,7 +399,7 @@ async def test_enter_goes_field_by_field_and_checks_on_the_last(app: GmailfixApp
         await pilot.press("enter")  # ... Enter goes to the password, the last field
         await pilot.pause()
         assert isinstance(app.screen, DetailsScreen)
-        assert app.focused is app.screen.query_one("#password", Input)
+        assert app.screen.query_one("#password", Input).has_focus
         await pilot.press("enter")  # blank: skipped, and the check starts
         await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
         assert isinstance(app.screen, DiagnosisScreen)
