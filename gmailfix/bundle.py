@@ -162,7 +162,7 @@ _ZIP_DATE = (2020, 4, 16, 0, 0, 0)  # a fixed date: the same bundle gives the sa
 _MANIFEST_LIMIT = 1 << 20  # a MANIFEST.json bigger than this is not one gmailfix wrote
 _ENTRY_LIMIT = 10_000  # nor is a folder or zip with more entries than this
 _HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_NOT_A_BUNDLE = "exists and is not a gmailfix bundle; gmailfix never replaces it"
+_NOT_A_BUNDLE = "exists and was not written by gmailfix; gmailfix never replaces it"
 
 Step = Literal["file", "staged", "swapping"]
 StepHook = Callable[[Step, Path], None]

@@ -201,10 +201,10 @@ async def query(
     except dns.resolver.LifetimeTimeout as exc:
         # the resolver retries until its time is up: the errors on the way say why
         failure = _why_failed(exc, default="timeout")
-        return Answer(name, rdtype, "error", failure=failure, error=shorten(str(exc), 500))
+        return Answer(name, rdtype, "error", failure=failure, error=_errors_text(exc))
     except dns.resolver.NoNameservers as exc:
         failure = _why_failed(exc, default="broken")
-        return Answer(name, rdtype, "error", failure=failure, error=shorten(str(exc), 500))
+        return Answer(name, rdtype, "error", failure=failure, error=_errors_text(exc))
     except (dns.exception.DNSException, OSError, ValueError, ssl.SSLError) as exc:
         failure = "unreachable" if isinstance(exc, OSError) else "broken"
         return Answer(name, rdtype, "error", failure=failure, error=str(exc) or type(exc).__name__)
@@ -220,6 +220,21 @@ async def query(
             (int(r.preference), r.exchange.to_text(omit_final_dot=True).lower()) for r in rrs
         )
     return Answer(name, rdtype, "ok", records, canonical, mx=mx)
+
+
+def _errors_text(exc: Exception) -> str:
+    """What each DNS server did, as evidence: '10.0.0.53 port 53: Network is unreachable'.
+
+    dnspython's own text says "Server ... answered" even when nothing answered."""
+    parts = []
+    for entry in (getattr(exc, "kwargs", {}).get("errors") or [])[:3]:
+        if len(entry) < 4:
+            continue
+        server = str(entry[0]).removeprefix("Do53:").split("@")[0]
+        problem = entry[3]
+        words = (problem.strerror if isinstance(problem, OSError) else None) or str(problem)
+        parts.append(f"{server} port {entry[2]}: {words or type(problem).__name__}")
+    return shorten("; ".join(parts) or str(exc).rstrip(": "), 500)
 
 
 def _why_failed(exc: Exception, default: Failure) -> Failure:

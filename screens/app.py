@@ -64,8 +64,6 @@ class GmailfixApp(App[str]):
         return self._connection
 
     def on_mount(self) -> None:
-        if self.demo_note:
-            self.notify(self.demo_note, title="Demo", timeout=6)
         self.flow()
 
     @work(exclusive=True, group="flow", exit_on_error=False)
@@ -144,7 +142,7 @@ class GmailfixApp(App[str]):
             parts.append(
                 {
                     "accept": f"Gmail would accept {where}",
-                    "reject": f"Gmail would reject {where}",
+                    "reject": f"Gmail would refuse {where}",  # the wizard's word
                     "unknown": "could not check from this computer",
                 }[verdict.outcome]
             )
@@ -166,7 +164,7 @@ class GmailfixApp(App[str]):
                     self.exit(self.summary())
 
             self.push_screen(
-                ConfirmScreen("Quit now? The diagnosis has not been saved as a bundle."),
+                ConfirmScreen("Quit now? The fix has not been written to files yet (Export)."),
                 answered,
             )
             return

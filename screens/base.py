@@ -91,10 +91,16 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         note.display = bool(text)
 
     def action_go_on(self) -> None:
-        """What the main button does, when it is there and not greyed out."""
-        for button in self.query("#continue").results(Button):
+        """What the main button does, when it is not greyed out."""
+        main = next(button_id for button_id, _, primary in self.BUTTONS if primary)
+        for button in self.query(f"#{main}").results(Button):
             if not button.disabled:
                 button.press()
+
+    def on_screen_suspend(self) -> None:
+        # a passing note belongs to the step that showed it: it does not follow the
+        # person to the next step, where it would cover the buttons
+        self.app.clear_notifications()
 
     def action_scroll_body(self, how: str) -> None:
         body = self.query_one(".body", VerticalScroll)

@@ -46,6 +46,8 @@ class WelcomeScreen(WizardScreen[Choice]):
 
     def compose_body(self) -> ComposeResult:
         yield Static(INTRO, id="intro")  # our own text: markup is fine here
+        if self.wizard.demo_note:  # in the body: a passing note would cover the buttons
+            yield Static(f"Demo: {self.wizard.demo_note}", id="demo-note")
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:

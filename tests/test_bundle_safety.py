@@ -484,7 +484,7 @@ def test_what_is_not_a_bundle_is_refused_with_or_without_force(
     make_thing(kind, target)
     before = snapshot(tmp_path)
     message = refused(target, as_zip=as_zip, force=force)
-    assert "not a gmailfix bundle" in message or "symbolic link" in message
+    assert "not written by gmailfix" in message or "symbolic link" in message
     assert snapshot(tmp_path) == before
 
 
@@ -672,6 +672,6 @@ def test_cli_never_replaces_a_key_even_with_force(lab: LabInfo, tmp_path: Path) 
 def test_cli_force_refuses_a_users_file(lab: LabInfo, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("my notes")
     done = export(lab, "--zip", str(tmp_path / "notes.txt"), "--force")
-    assert done.returncode in (1, 2) and "not a gmailfix bundle" in done.stderr
+    assert done.returncode in (1, 2) and "not written by gmailfix" in done.stderr
     assert (tmp_path / "notes.txt").read_text() == "my notes"
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -58,6 +58,9 @@ def test_no_network_is_unknown_not_reject() -> None:
     assert "this computer" in data["findings"][0]["detail"].lower()
     assert data["remedies"] == []
     assert data["probes"] == []
+    # what each server did, in words that do not claim it answered (dnspython's did)
+    evidence = " ".join(data["findings"][0]["evidence"].values())
+    assert "unreachable" in evidence.lower() and "answered" not in evidence
 
 
 def test_no_network_text_says_what_to_try() -> None:

@@ -138,6 +138,26 @@ def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
     assert proc.returncode == 0
 
 
+def test_a_second_lab_says_why_it_cannot_start(tmp_path: Path) -> None:
+    """The printed commands name fixed ports: a second lab says another one runs."""
+    first = subprocess.Popen(
+        [sys.executable, "-m", "gmailfix", "lab", "--dns-port", "0", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().startswith("gmailfix lab is running")
+        done = gmailfix("lab", "--dns-port", "0", "--dir", str(tmp_path / "second"))
+        assert done.returncode == 2
+        assert "another gmailfix lab running" in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=15)
+
+
 def test_an_internal_error_is_one_line_and_exit_4(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

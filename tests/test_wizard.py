@@ -268,7 +268,7 @@ async def test_quitting_a_finished_diagnosis_asks_first(app: GmailfixApp) -> Non
         await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running)
-    assert app.return_value and "Gmail would reject mail.blog.test:587" in app.return_value
+    assert app.return_value and "Gmail would refuse mail.blog.test:587" in app.return_value
 
 
 async def test_escape_on_welcome_does_not_quit(app: GmailfixApp) -> None:
@@ -467,7 +467,7 @@ async def test_export_never_offers_to_replace_a_folder_it_did_not_write(
     async with app.run_test(size=(80, 24)) as pilot:
         await to_export(pilot, app)
         said = await write_export(pilot, app, "Not written")
-        assert "not a gmailfix bundle" in said and "Choose another folder" in said
+        assert "not written by gmailfix" in said and "Choose another folder" in said
         assert "tick" not in said and "--" not in said  # ticking the box could not help
         await pilot.click("#force")
         await write_export(pilot, app, "Not written")
@@ -650,3 +650,34 @@ async def test_quit_is_in_the_footer_on_a_narrow_terminal(app: GmailfixApp, widt
         assert quit_key.region.width > 0 and quit_key.region.right <= width
         palette = next(k for k in keys if k.has_class("-command-palette"))
         assert palette.display == (width >= 80)
+
+
+def toasts(app: GmailfixApp) -> list[str]:
+    """The passing notes on screen (Textual keeps them on the app, not as queryable
+    widgets)."""
+    return [note.message for note in app._notifications]
+
+
+async def test_the_demo_note_is_in_the_body_and_ctrl_s_starts(lab: LabInfo, tmp_path: Path) -> None:
+    """A passing note covered the Welcome buttons for seconds; the note is text now."""
+    app = demo_app(lab, export_dir=tmp_path)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, on(app, WelcomeScreen))
+        await pilot.pause(0.3)
+        assert "blog.test has the blog's problem" in text_of(app, "#demo-note")
+        assert not toasts(app)
+        await pilot.press("ctrl+s")  # the main button of the first step
+        await until(pilot, on(app, DetailsScreen))
+
+
+async def test_a_note_does_not_follow_to_the_next_step(app: GmailfixApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_fixes(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, on(app, SettingsScreen))
+        await pilot.press("c")  # copy Gmail's settings: a note says what happened
+        await until(pilot, lambda: bool(toasts(app)))
+        await pilot.press("ctrl+s")
+        await until(pilot, on(app, ExportScreen))
+        await pilot.pause(0.2)
+        assert not toasts(app)

@@ -237,7 +237,7 @@ CATALOG: dict[Code, _Kind] = {
         "No certificate is configured for TLS",
         "The mail server offers encryption with a certificate it made up itself (Exim's "
         "built-in one, or none at all). Gmail refuses it as 'the certificate doesn't match "
-        "the host'. Set the certificate and key files (a gmailfix bundle does it).",
+        "the host'. Set the certificate and key files (the files gmailfix exports do it).",
     ),
     Code.CERTIFICATE_FILE_MISSING: _Kind(
         Severity.ERROR,
@@ -296,7 +296,7 @@ CATALOG: dict[Code, _Kind] = {
         "Renewed certificates will not reach the mail server",
         "certbot renews the certificate every 60 days, but nothing copies the renewed files "
         "to where the mail server reads them (or reloads it). Gmail starts refusing again "
-        "when the old certificate runs out. Add a deploy hook (a gmailfix bundle has one).",
+        "when the old certificate runs out. Add a deploy hook (the files gmailfix exports have one).",
     ),
     Code.RENEWAL_FAILS: _Kind(
         Severity.ERROR,

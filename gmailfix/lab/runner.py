@@ -91,6 +91,10 @@ class LabInfo:
         )
 
 
+# the printed commands name fixed ports, so one lab at a time
+_ANOTHER_LAB = "; is another gmailfix lab running? Stop it first (Ctrl+C in its terminal)"
+
+
 class Lab:
     """The lab's servers on one event loop."""
 
@@ -120,6 +124,7 @@ class Lab:
         except OSError as exc:
             raise LabError(
                 f"cannot start the lab DNS server on port {self.dns_port}: {exc.strerror}"
+                + _ANOTHER_LAB * self.fixed_ports
             ) from None
         info = LabInfo(self.directory, dns, ca_file)
         info.doh_url = await self._start_doh(intermediate, now)
@@ -204,7 +209,10 @@ class Lab:
                 implicit=implicit and tls is not None,
             )
         except OSError as exc:
-            raise LabError(f"cannot listen on {address}:{listen_port}: {exc.strerror}") from None
+            raise LabError(
+                f"cannot listen on {address}:{listen_port}: {exc.strerror}"
+                + _ANOTHER_LAB * self.fixed_ports
+            ) from None
         self._servers.append(server)
         return (address, server.sockets[0].getsockname()[1])
 
