@@ -69,16 +69,16 @@ class SettingsScreen(WizardScreen[FixPlan]):
         yield Static("", id="gmail-fields")
         yield Static("", id="stack")
         with Horizontal(classes="row", id="stack-row"):
-            yield Label("Your mail server ", classes="inline")
+            yield Label("Mail server: ", classes="inline")
             yield Select(
-                [(info.label, key) for key, info in STACKS.items()],
+                [(_stack_choice(key, info.label), key) for key, info in STACKS.items()],
                 value=state.stack or self._recognised(),
                 allow_blank=False,
                 id="stack-choice",
                 compact=True,  # one line each: the config box below stays in view at 80x24
             )
         with Horizontal(classes="row", id="layout-row"):
-            yield Label("Exim set up as ", classes="inline")
+            yield Label("Exim's files: ", classes="inline")
             yield Select(
                 [("Not sure: the export holds every layout", NOT_SURE)]
                 + [(LAYOUT_LABELS[k], k) for k in LAYOUT_LABELS],
@@ -241,3 +241,8 @@ def joined(files: dict[str, str]) -> str:
         also = f" (the same as {', '.join(names[1:])})" if len(names) > 1 else ""
         parts.append(f"# ===== {names[0]}{also} =====\n{text.rstrip()}\n")
     return "\n".join(parts)
+
+
+def _stack_choice(key: str, label: str) -> str:
+    """A stack as a choice in the list: the unknown one asks the person to choose."""
+    return "not recognised (choose yours if you know it)" if key == "unknown" else label
