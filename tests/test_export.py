@@ -217,6 +217,7 @@ def test_the_readmes_own_check_commands_work_where_the_diagnosis_ran(
     args = ["export", "me@blog.test", "--port", "587", "--out", str(out)]
     assert gmailfix(*args, *lab.diagnose_args("blog.test")).returncode == 0
     readme = (out / "README.md").read_text()
+    assert "they work while that lab runs" in readme
     commands = re.findall(r"`((?:gmailfix diagnose|CA_FILE=)[^`]*)`", readme)
     diagnose = next(c for c in commands if c.startswith("gmailfix diagnose"))
     assert gmailfix(*shlex.split(diagnose)[1:]).returncode == 0  # the ISP's name: accepted

@@ -248,9 +248,13 @@ def _verify_step(plan: FixPlan) -> str:
             f"{_MTA_LABEL[plan.mta]} uses the new settings (it runs "
             f"`{SHOW_COMMAND[plan.mta]}`)."
         )
-    return (
-        text + f" Then {md_code(diagnose_command(plan))} must say *Gmail would accept this server*."
-    )
+    text += f" Then {md_code(diagnose_command(plan))} must say *Gmail would accept this server*."
+    if plan.dns_server or plan.ca_files:  # a lab's (the demo's): gone when it stops
+        text += (
+            " These commands carry the DNS server and CA of the test lab this fix was made "
+            "with: they work while that lab runs."
+        )
+    return text
 
 
 def _gmail_step(plan: FixPlan) -> str:
