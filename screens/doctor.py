@@ -100,11 +100,19 @@ def doctor_words(report: DoctorReport) -> RenderableType:
             Text("✓ Nothing is wrong with this server's encryption set-up.", style="bold green")
         )
     else:
-        parts.append(Text(f"Found {len(report.problems)} thing(s) to fix:", style="bold"))
+        count = len(report.problems)
+        parts.append(Text(f"Found {count} thing{'s' * (count != 1)} to fix:", style="bold"))
     for item in report.findings:
         mark, style = MARKS[item.severity]
         parts.append(Text.assemble((f"{mark} ", style), (clean(item.title), "bold")))
         parts.append(Padding(Text(clean(item.detail, limit=1500)), (0, 0, 1, 2)))
     for note in report.notes:
         parts.append(Text(clean(note, limit=500), style="dim"))
+    if not report.ok:
+        parts.append(
+            Text(
+                "To get the fix as files: Back, then Start. gmailfix checks this server as "
+                "Gmail does and writes the settings that fix it."
+            )
+        )
     return Group(*parts)

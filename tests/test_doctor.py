@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -482,7 +483,9 @@ async def test_the_wizards_mail_server_path(server: Server, pki: Pki, tmp_path: 
         await pilot.click("#server")
         await until(pilot, on(app, DoctorScreen))
         await pilot.click("#continue")
-        await until(pilot, lambda: "thing(s) to fix" in screen_text(app))
+        await until(pilot, lambda: "to fix:" in screen_text(app))
         text = screen_text(app)
+    assert re.search(r"Found 1 thing to fix:|Found [2-9] things to fix:", text), text
+    assert "To get the fix as files: Back, then Start" in text
     assert "self-signed" in text.lower()
     assert "hostname-mismatch" not in text and "--" not in text
