@@ -126,3 +126,17 @@ def test_a_reader_that_leaves_early_changes_nothing(lab: LabInfo, json_out: bool
     child.stderr.close()
     assert child.wait(timeout=60) == 1
     assert error == b""
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_full_disk_is_said_not_hidden(lab: LabInfo, json_out: bool) -> None:
+    """Output that cannot be written is an error (exit 2), never a silent verdict."""
+    args = ["diagnose", "blog.test", "--port", "587", *lab.diagnose_args("blog.test")]
+    if json_out:
+        args.append("--json")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            _gmailfix(*args), stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "gmailfix: could not write the report: No space left on device"

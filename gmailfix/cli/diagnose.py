@@ -14,7 +14,7 @@ from gmailfix.cli.args import (
     target_from_args,
 )
 from gmailfix.diagnose import Diagnosis, diagnose
-from gmailfix.errors import InputError
+from gmailfix.errors import GmailfixError, InputError
 from gmailfix.render.terminal import NextStep, print_report
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
@@ -37,6 +37,8 @@ def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
         from gmailfix.cli.main import stdout_gone
 
         stdout_gone()
+    except OSError as exc:  # e.g. a full disk: say so, never "Gmail would …" half-written
+        raise GmailfixError(f"could not write the report: {exc.strerror or exc}") from None
     return EXIT_FOR_OUTCOME[result.outcome]
 
 

@@ -10,6 +10,7 @@ its verdict's status then.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -192,10 +193,18 @@ def _exit_now(status: int) -> NoReturn:
     go on), and not for a list (--from), whose tidy-up is lost in its run."""
     try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader has gone: nothing more can reach it
+    except (OSError, ValueError) as exc:  # a full disk: the report is not all there
+        print(f"gmailfix: could not write the output: {_why(exc)}", file=sys.stderr)
+        status = EXIT_USAGE
+    with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
-    except (OSError, ValueError):
-        pass  # the reader has gone (a closed pipe): nothing more can reach it
     os._exit(status)
+
+
+def _why(exc: Exception) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 def _skip_doh_stack() -> None:
