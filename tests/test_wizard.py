@@ -681,3 +681,21 @@ async def test_a_note_does_not_follow_to_the_next_step(app: GmailfixApp) -> None
         await until(pilot, on(app, ExportScreen))
         await pilot.pause(0.2)
         assert not toasts(app)
+
+
+async def test_the_scrolling_text_shows_when_tab_reaches_it(app: GmailfixApp) -> None:
+    """At 60x20 the paste step's text scrolls, and Tab stops on it: it must show."""
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, on(app, WelcomeScreen))
+        await pilot.click("#paste")
+        await until(pilot, on(app, PasteErrorScreen))
+        app.screen.query_one("#pasted", TextArea).text = "Connection timed out\n" * 3
+        await pilot.pause()
+        body = app.screen.query_one(".body")
+        assert body.styles.background_tint.a == 0
+        for _ in range(4):
+            if body.has_focus:
+                break
+            await pilot.press("tab")
+        assert body.has_focus
+        assert body.styles.background_tint.a > 0
