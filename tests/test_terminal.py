@@ -5,6 +5,7 @@ ends with everything written and the verdict's exit status."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shlex
@@ -140,3 +141,27 @@ def test_a_full_disk_is_said_not_hidden(lab: LabInfo, json_out: bool) -> None:
         )
     assert done.returncode == 2
     assert done.stderr.strip() == "gmailfix: could not write the report: No space left on device"
+
+
+def test_marks_are_plain_for_an_output_without_them(lab: LabInfo) -> None:
+    diagnosis = diagnose_lab(lab, lab.connection(timeout=3), "blog.test", port=587)
+    text = render(diagnosis, terminal=Terminal(unicode=False))
+    assert not set(text) & set("✓✗→…")
+    assert "X Gmail would reject this server" in text
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_latin1_or_ascii_locale_gets_a_report_not_a_crash(lab: LabInfo, json_out: bool) -> None:
+    """A name typed as bücher.test, on an output that cannot carry ü, ✗ or →."""
+    args = ["diagnose", "me@bücher.test", "--port", "587", *lab.lab_args()]
+    if json_out:
+        args.append("--json")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run(_gmailfix(*args), capture_output=True, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == b""
+    text = done.stdout.decode("ascii")  # every byte is ASCII
+    if json_out:
+        assert json.loads(text)["domain"] == "xn--bcher-kva.test"
+    else:
+        assert "gmailfix: b\\xfccher.test" in text and "X Gmail would reject" in text

@@ -15,7 +15,7 @@ from gmailfix.cli.args import (
 )
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import GmailfixError, InputError
-from gmailfix.render.terminal import NextStep, print_report
+from gmailfix.render.terminal import NextStep, print_report, unicode_output
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
 
@@ -46,7 +46,7 @@ def _print(result: Diagnosis, args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         from gmailfix.render.json_report import dumps
 
-        print(dumps(result), file=out)
+        print(dumps(result, ascii_only=not unicode_output(out)), file=out)
     else:
         print_report(result, out, next_steps=next_steps(result, args))
     out.flush()  # a closed pipe shows here, not at exit

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 import traceback
@@ -129,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     whole_process = argv is None  # started as ``gmailfix``, not called by other code
+    if whole_process and isinstance(sys.stdout, io.TextIOWrapper):
+        # outside text in a Latin-1 or ASCII locale: shown as \u2717, never a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
     if whole_process and getattr(args, "doh", None) is None:
         _skip_doh_stack()
     status = _run(args)

@@ -69,8 +69,10 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
     }
 
 
-def dumps(diagnosis: Diagnosis) -> str:
-    return json.dumps(to_dict(diagnosis), indent=2, ensure_ascii=False)
+def dumps(diagnosis: Diagnosis, *, ascii_only: bool = False) -> str:
+    """The JSON text; ``ascii_only`` escapes every other character (\\u…), for an
+    output whose encoding cannot carry them."""
+    return json.dumps(to_dict(diagnosis), indent=2, ensure_ascii=ascii_only)
 
 
 def _certificate(chain: Chain) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ and this report needs only wrapping and a few colours.
 
 from __future__ import annotations
 
+import codecs
 import os
 import unicodedata
 from collections import defaultdict
@@ -60,18 +61,36 @@ class NextStep:
 class Terminal:
     width: int = 80
     color: bool = False
+    unicode: bool = True  # False: the output's encoding has no ✓ ✗ → …
 
     @classmethod
     def of(cls, out: TextIO) -> Terminal:
         """The width and colour ``out`` wants: COLUMNS, else the terminal's width, else 80;
         colour on a terminal unless NO_COLOR or TERM=dumb, or always with FORCE_COLOR."""
         tty = _isatty(out)
-        return cls(width=max(_columns(out, tty), 20), color=_wants_color(tty))
+        return cls(
+            width=max(_columns(out, tty), 20),
+            color=_wants_color(tty),
+            unicode=unicode_output(out),
+        )
 
     def paint(self, text: str, style: str) -> str:
         if not self.color or not style or not text:
             return text
         return f"\x1b[{_SGR[style]}m{text}\x1b[0m"
+
+
+def unicode_output(out: TextIO) -> bool:
+    """Can ``out`` carry any character? Not in a Latin-1 or ASCII locale."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+# the report's own marks, for an output that cannot carry them
+_ASCII_MARKS = str.maketrans({"✓": "OK", "✗": "X", "→": "->", "…": "..."})
 
 
 def _isatty(out: TextIO) -> bool:
@@ -226,7 +245,8 @@ def render(
             report.command(clean(step.command, limit=4000))
     if diagnosis.endpoints:
         _checks(report, diagnosis)
-    return str(report)
+    text = str(report)
+    return text if report.terminal.unicode else text.translate(_ASCII_MARKS)
 
 
 def print_report(diagnosis: Diagnosis, out: TextIO, next_steps: Sequence[NextStep] = ()) -> None:
