@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import jsonschema
 import pytest
@@ -111,18 +114,29 @@ def test_help_lists_every_command() -> None:
         assert command in done.stdout
 
 
-def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
-    """`gmailfix lab` in the foreground; run the command it prints for the blog case."""
+@contextlib.contextmanager
+def lab_process(directory: Path) -> Iterator[IO[str]]:
+    """`gmailfix lab` in the foreground, as a person runs it: its output, line by line."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gmailfix", "lab", "--dns-port", "0", "--dir", str(tmp_path)],
+        [sys.executable, "-m", "gmailfix", "lab", "--dns-port", "0", "--dir", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
+        yield proc.stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert proc.returncode == 0
+
+
+def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
+    """Run the command `gmailfix lab` prints for the blog case."""
+    with lab_process(tmp_path) as output:
         lines = []
-        for line in proc.stdout:
+        for line in output:
             lines.append(line)
             if line.startswith("gmailfix diagnose missing.test"):
                 break
@@ -132,30 +146,16 @@ def test_lab_command_prints_commands_that_work(tmp_path: Path) -> None:
         done = gmailfix(*args, "--json")
         assert done.returncode == 1, done.stderr
         assert json.loads(done.stdout)["remedies"][0]["smtp_host"] == "server42.isp.test"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-    assert proc.returncode == 0
 
 
 def test_a_second_lab_says_why_it_cannot_start(tmp_path: Path) -> None:
     """The printed commands name fixed ports: a second lab says another one runs."""
-    first = subprocess.Popen(
-        [sys.executable, "-m", "gmailfix", "lab", "--dns-port", "0", "--dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert first.stdout is not None
-        assert first.stdout.readline().startswith("gmailfix lab is running")
+    with lab_process(tmp_path) as output:
+        assert output.readline().startswith("gmailfix lab is running")
         done = gmailfix("lab", "--dns-port", "0", "--dir", str(tmp_path / "second"))
         assert done.returncode == 2
         assert "another gmailfix lab running" in done.stderr
         assert "Traceback" not in done.stderr
-    finally:
-        first.terminate()
-        first.wait(timeout=15)
 
 
 def test_an_internal_error_is_one_line_and_exit_4(
