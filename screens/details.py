@@ -126,6 +126,14 @@ class DetailsScreen(WizardScreen[Target]):
             error.display = False
         self.query_one("#address", Input).focus()
 
+    def on_resize(self) -> None:
+        # a short terminal (under 24 rows) gets one-line fields, so every field and
+        # the buttons fit without scrolling
+        short = self.size.height < 24
+        for field in self.query(Input):
+            field.compact = short
+        self.query_one("#port", PortSelect).compact = short
+
     def on_input_changed(self, event: Input.Changed) -> None:
         field = event.input.id or ""
         if field == "address":

@@ -699,3 +699,16 @@ async def test_the_scrolling_text_shows_when_tab_reaches_it(app: GmailfixApp) ->
             await pilot.press("tab")
         assert body.has_focus
         assert body.styles.background_tint.a > 0
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+async def test_every_detail_field_is_in_view(app: GmailfixApp, size: tuple[int, int]) -> None:
+    """At 60x20 the port and the password were below the fold; short terminals get
+    one-line fields."""
+    async with app.run_test(size=size) as pilot:
+        await to_details(pilot, app)
+        await pilot.pause()
+        body = app.screen.query_one(".body").region
+        for field in ("#address", "#smtp_host", "#port", "#password"):
+            region = app.screen.query_one(field).region
+            assert body.contains_region(region), (field, region, body)
