@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Literal
 
 from gmailfix.csr import write_new, write_private
 from gmailfix.diagnose import Diagnosis
-from gmailfix.errors import BundleError
+from gmailfix.errors import BundleError, reason
 from gmailfix.remedies.plan import FixPlan
 from gmailfix.render.bundle_readme import bundle_readme
 from gmailfix.render.certbot import certbot_files
@@ -38,7 +38,7 @@ from gmailfix.render.json_report import dumps
 from gmailfix.render.markdown_report import markdown_report
 from gmailfix.render.postfix import POSTFIX_ROLES, postfix_files
 from gmailfix.render.verify import verify_script
-from gmailfix.server.system import fsync_dir, reason
+from gmailfix.server.system import fsync_dir
 
 EXECUTABLE = 0o755
 SECRET = 0o600

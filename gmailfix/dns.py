@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from gmailfix.errors import InputError, shorten
+from gmailfix.errors import InputError, reason, shorten
 from gmailfix.inputs import is_ip_address, is_valid_dns_host, parse_endpoint, parse_host
 
 if TYPE_CHECKING:
@@ -222,27 +222,36 @@ async def query(
     return Answer(name, rdtype, "ok", records, canonical, mx=mx)
 
 
+def _tries(exc: Exception) -> list[tuple[str, int, object]]:
+    """(server, port, problem) of each try dnspython made before giving up."""
+    tries = []
+    for entry in getattr(exc, "kwargs", {}).get("errors") or []:
+        if len(entry) > 3:
+            server = str(entry[0]).removeprefix("Do53:").split("@")[0]
+            tries.append((server, entry[2], entry[3]))
+    return tries
+
+
 def _errors_text(exc: Exception) -> str:
     """What each DNS server did, as evidence: '10.0.0.53 port 53: Network is unreachable'.
 
     dnspython's own text says "Server ... answered" even when nothing answered."""
-    parts = []
-    for entry in (getattr(exc, "kwargs", {}).get("errors") or [])[:3]:
-        if len(entry) < 4:
-            continue
-        server = str(entry[0]).removeprefix("Do53:").split("@")[0]
-        problem = entry[3]
-        words = (problem.strerror if isinstance(problem, OSError) else None) or str(problem)
-        parts.append(f"{server} port {entry[2]}: {words or type(problem).__name__}")
+    parts = [
+        f"{server} port {port}: {_words(problem)}" for server, port, problem in _tries(exc)[:3]
+    ]
     return shorten("; ".join(parts) or str(exc).rstrip(": "), 500)
+
+
+def _words(problem: object) -> str:
+    if isinstance(problem, BaseException):
+        return reason(problem) or type(problem).__name__
+    return str(problem)
 
 
 def _why_failed(exc: Exception, default: Failure) -> Failure:
     """Every try failed: was it the network, a refusal, a server failure, or TLS?"""
-    errors = getattr(exc, "kwargs", {}).get("errors") or []
     kinds: list[Failure] = []
-    for entry in errors:
-        problem = entry[3] if len(entry) > 3 else None
+    for _, _, problem in _tries(exc):
         text = str(problem).upper()
         if isinstance(problem, ssl.SSLError) or "CERTIFICATE" in text:
             kinds.append("untrusted")

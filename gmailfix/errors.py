@@ -62,3 +62,12 @@ class LabError(GmailfixError):
 def shorten(text: str, limit: int = 60) -> str:
     """An outside string cut for an error line: never echo 40,000 characters."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reason(exc: BaseException) -> str:
+    """An OS error in a few words (no errno numbers, no traceback)."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, RuntimeError):
+        return "a symbolic link loop"  # what pathlib's resolve() raises for one
+    return str(exc)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from gmailfix.screens.state import WizardState
 
 ResultT = TypeVar("ResultT")
+# a terminal with fewer rows is "short": steps tighten so nothing needs scrolling past
+SHORT_BELOW = 24
 
 STEPS = (
     "Welcome",
@@ -44,6 +46,7 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         ("back", "Back", False),
     )
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # noqa: RUF012 - as Screen types it
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         # Ctrl+S goes on from anywhere (a step may name it in its footer)

@@ -53,7 +53,6 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
     )
     BUTTONS = (("continue", "Use this fix", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # noqa: RUF012 - as Screen types it
 
     def compose_body(self) -> ComposeResult:
         diagnosis = self.state.diagnosis

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from gmailfix.errors import Field, InputError
 from gmailfix.inputs import Target, parse_domain, parse_smtp_server, parse_target
-from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.base import SHORT_BELOW, WizardScreen
 from gmailfix.smtp import Credentials
 
 PORT_CHOICES = [("587 (TLS)", 587), ("465 (SSL)", 465), ("25 (TLS)", 25), ("Not sure: try all", 0)]
@@ -127,9 +127,9 @@ class DetailsScreen(WizardScreen[Target]):
         self.query_one("#address", Input).focus()
 
     def on_resize(self) -> None:
-        # a short terminal (under 24 rows) gets one-line fields, so every field and
-        # the buttons fit without scrolling
-        short = self.size.height < 24
+        # a short terminal gets one-line fields (Textual's compact style, a widget
+        # setting), so every field and the buttons fit without scrolling
+        short = self.size.height < SHORT_BELOW
         for field in self.query(Input):
             field.compact = short
         self.query_one("#port", PortSelect).compact = short

@@ -589,10 +589,15 @@ async def test_every_button_is_on_screen(app: GmailfixApp, size: tuple[int, int]
     assert len(seen) == 5
 
 
+def cpanel_app(lab: LabInfo, tmp_path: Path) -> GmailfixApp:
+    """The lab's cPanel server, as typed in Gmail: a panel keeps its mail files."""
+    return app_for(lab, tmp_path, "me@cpanel.test", "mail.cpanel.test")
+
+
 async def test_a_panels_own_way_is_shown_with_a_certificate_fix(
     lab: LabInfo, tmp_path: Path
 ) -> None:
-    app = app_for(lab, tmp_path, "me@cpanel.test", "mail.cpanel.test")
+    app = cpanel_app(lab, tmp_path)
     async with app.run_test(size=(100, 50)) as pilot:
         await to_diagnosis(pilot, app)
         assert "Your server looks like cPanel" in screen_text(app)
@@ -624,7 +629,7 @@ async def test_page_down_on_the_fix_list_scrolls_the_explanation(
     lab: LabInfo, tmp_path: Path
 ) -> None:
     """At 80x24 a panel's steps run below the fold; the list keeps its choice."""
-    app = app_for(lab, tmp_path, "me@cpanel.test", "mail.cpanel.test")
+    app = cpanel_app(lab, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await to_fixes(pilot, app)
         screen = app.screen

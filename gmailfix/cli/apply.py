@@ -52,8 +52,9 @@ def _recheck_connection(args: argparse.Namespace) -> Any:
 
 
 def run_apply(args: argparse.Namespace, out: TextIO) -> int:
+    from gmailfix.errors import reason
     from gmailfix.server.apply import apply, plan_apply
-    from gmailfix.server.system import Root, ServerError, reason
+    from gmailfix.server.system import Root, ServerError
 
     try:
         plan = plan_apply(args.bundle, Root.at(args.root), reload=reload_argv(args))
@@ -119,8 +120,9 @@ def show_result(result: ApplyResult, out: TextIO) -> int:
 
 
 def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
+    from gmailfix.errors import reason
     from gmailfix.server.apply import describe_restored, rollback
-    from gmailfix.server.system import Root, ServerError, reason
+    from gmailfix.server.system import Root, ServerError
     from gmailfix.text import clean
 
     try:

@@ -14,7 +14,7 @@ from gmailfix.cli.args import (
     target_from_args,
 )
 from gmailfix.diagnose import Diagnosis, diagnose
-from gmailfix.errors import GmailfixError, InputError
+from gmailfix.errors import GmailfixError, InputError, reason
 from gmailfix.render.terminal import NextStep, print_report, unicode_output
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
@@ -38,7 +38,7 @@ def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
 
         stdout_gone()
     except OSError as exc:  # e.g. a full disk: say so, never "Gmail would …" half-written
-        raise GmailfixError(f"could not write the report: {exc.strerror or exc}") from None
+        raise GmailfixError(f"could not write the report: {reason(exc)}") from None
     return EXIT_FOR_OUTCOME[result.outcome]
 
 

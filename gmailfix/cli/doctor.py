@@ -135,8 +135,9 @@ def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
     import json
 
+    from gmailfix.errors import reason
     from gmailfix.server.doctor import report_json, run_doctor
-    from gmailfix.server.system import Root, ServerError, reason
+    from gmailfix.server.system import Root, ServerError
 
     if args.watch:
         return run_watch(args, out)

@@ -194,21 +194,12 @@ def _exit_now(status: int) -> NoReturn:
     One diagnosis writes nothing but stdout and stderr, and asyncio.run has
     joined its threads, so there is nothing left to tidy; the tidy-up was a
     fifth of a one-port diagnosis. Only for a whole process (callers of main()
-    go on), and not for a list (--from), whose tidy-up is lost in its run."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass  # the reader has gone: nothing more can reach it
-    except (OSError, ValueError) as exc:  # a full disk: the report is not all there
-        print(f"gmailfix: could not write the output: {_why(exc)}", file=sys.stderr)
-        status = EXIT_USAGE
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
+    go on), and not for a list (--from), whose tidy-up is lost in its run.
+    The report was flushed, and a failure to write it said, by ``run_diagnose``."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
     os._exit(status)
-
-
-def _why(exc: Exception) -> str:
-    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 def _skip_doh_stack() -> None:

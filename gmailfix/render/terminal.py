@@ -121,7 +121,10 @@ def _wants_color(tty: bool) -> bool:
 
 
 def cells(text: str) -> int:
-    """Columns ``text`` takes on a terminal: wide East Asian characters two, combining none."""
+    """Columns ``text`` takes on a terminal: wide East Asian characters two, combining none.
+
+    Rich's ``cell_len`` knows more (emoji sequences), but importing Rich at all is
+    what this module gave up; a diagnosis's text is names and English words."""
     return sum(_cell(ch) for ch in text)
 
 

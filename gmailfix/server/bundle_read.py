@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gmailfix.errors import InputError
+from gmailfix.errors import InputError, reason
 from gmailfix.ports import PORTS
 from gmailfix.remedies.plan import EXIM_LAYOUTS, MTAS, safe_name
-from gmailfix.server.system import ServerError, reason, show_path
+from gmailfix.server.system import ServerError, show_path
 
 BUNDLE_SCHEMA = "gmailfix.bundle/1"
 FILE_LIMIT = 1024 * 1024

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gmailfix.errors import reason
 from gmailfix.server.system import (
     Root,
     ServerError,
     fsync_dir,
     read_limited,
-    reason,
     show_path,
     write_atomic,
 )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmailfix.errors import GmailfixError
+from gmailfix.errors import GmailfixError, reason
 from gmailfix.text import clean
 
 OUTPUT_LIMIT = 64 * 1024  # what is kept of a command's output
@@ -194,15 +194,6 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def reason(exc: BaseException) -> str:
-    """An OS error in a few words (no errno numbers, no traceback)."""
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    if isinstance(exc, RuntimeError):
-        return "a symbolic link loop"
-    return str(exc)
 
 
 def show_path(path: str | Path) -> str:
