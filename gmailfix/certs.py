@@ -24,7 +24,9 @@ How a verdict is reached, and why this way:
   *named* details (``QUIRKS``); when those alone make it refuse, the
   analysis carries a ``strict-verifier-only`` warning and the verdict stays
   good. Any other refusal counts as ``invalid-chain``: a refusal nobody has
-  explained is not waved through.
+  explained is not waved through. Which it is never depends on the
+  verifier's words (they change between releases): a copy of the path with
+  the quirks mended is verified again (``_mended_copy``).
 - A missing intermediate is fetched from the leaf's AIA caIssuers URL (plain
   HTTP, RFC 5280) to prove the chain is only incomplete, within a deadline.
 
@@ -39,7 +41,7 @@ import datetime as dt
 import hashlib
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -47,6 +49,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 import certifi
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
@@ -54,12 +59,7 @@ from cryptography.x509.oid import (
     ExtensionOID,
     NameOID,
 )
-from cryptography.x509.verification import (
-    Criticality,
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
-)
+from cryptography.x509.verification import PolicyBuilder, Store
 
 from gmailfix.errors import InputError
 from gmailfix.findings.codes import Code
@@ -901,21 +901,110 @@ def _eku_name(oid: x509.ObjectIdentifier) -> str:
 
 
 # --- the strict verifier's second opinion ----------------------------------------
+#
+# The verifier's refusals are never read: whether a refusal is only a named quirk
+# is decided by verifying again a copy of the path in which the quirks the
+# certificates show (facts read by ``_read``) are mended. The copy keeps every
+# other field, and each re-signed certificate a key of the same kind and size
+# and a signature of the same algorithm, so any other rule the real path breaks
+# the copy breaks too. Its message is kept as evidence for people, nothing more.
+
+_Extensions = dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]
 
 
 @dataclass(frozen=True)
 class Quirk:
     """A detail for which the strict verifier refuses what OpenSSL accepts.
 
-    ``refusal`` is the strict verifier's own words for it: a refusal is put
-    down to a quirk only when the certificate shows the quirk *and* the
-    verifier names it.
+    ``shown`` reads the quirk from a path's facts (leaf first, trust anchor
+    last); ``mend`` rewrites the copy's extensions, certificate by certificate,
+    as a certificate without the quirk would have them.
     """
 
     name: str
     words: str
-    refusal: str
+    shown: Callable[[Sequence[_Facts]], bool]
+    mend: Callable[[list[_Extensions]], None]
 
+
+def _put(exts: _Extensions, value: x509.ExtensionType, critical: bool) -> None:
+    exts[value.oid] = x509.Extension(value.oid, critical, value)
+
+
+def _critical(
+    oid: x509.ObjectIdentifier, critical: bool, which: slice
+) -> Callable[[list[_Extensions]], None]:
+    def mend(path: list[_Extensions]) -> None:
+        for exts in path[which]:
+            if oid in exts:
+                _put(exts, exts[oid].value, critical)
+
+    return mend
+
+
+def _leaf_not_ca(path: list[_Extensions]) -> None:
+    _put(path[0], x509.BasicConstraints(ca=False, path_length=None), True)
+
+
+def _leaf_usage_without_cert_sign(path: list[_Extensions]) -> None:
+    usage = path[0][ExtensionOID.KEY_USAGE]
+    value = usage.value
+    assert isinstance(value, x509.KeyUsage)
+    bits = {name: bool(getattr(value, name)) for name in USAGE_BITS}
+    bits["key_cert_sign"] = bits["crl_sign"] = False
+    agreement = bits["key_agreement"]
+    only = {
+        "encipher_only": agreement and value.encipher_only,
+        "decipher_only": agreement and value.decipher_only,
+    }
+    _put(path[0], x509.KeyUsage(**bits, **only), usage.critical)
+
+
+def _leaf_with_aki(path: list[_Extensions]) -> None:
+    # a placeholder that marks the leaf changed: _mended_copy writes the real one,
+    # which names the issuer's key in the copy
+    _put(path[0], x509.AuthorityKeyIdentifier(b"\0" * 20, None, None), False)
+
+
+def _ca_usage(path: list[_Extensions]) -> None:
+    usage = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+    for exts in path[1:]:
+        if ExtensionOID.KEY_USAGE not in exts:
+            _put(exts, usage, True)
+
+
+def _root_constraints(path: list[_Extensions]) -> None:
+    if ExtensionOID.BASIC_CONSTRAINTS not in path[-1]:
+        _put(path[-1], x509.BasicConstraints(ca=True, path_length=None), True)
+
+
+def _undotted(path: list[_Extensions]) -> None:
+    """A leading-dot DNS constraint as OpenSSL reads it, no wider: permitted
+    '.a.test' becomes 'a.test' (never refuses more), an excluded one is dropped
+    (ours, ``_constraint_violation``, already applied it)."""
+    for exts in path[1:]:
+        nc = exts.get(ExtensionOID.NAME_CONSTRAINTS)
+        if nc is None:
+            continue
+        value = nc.value
+        assert isinstance(value, x509.NameConstraints)
+
+        def dotted(n: x509.GeneralName) -> bool:
+            return isinstance(n, x509.DNSName) and n.value.startswith(".")
+
+        permitted = [
+            x509.DNSName(n.value[1:]) if dotted(n) else n for n in value.permitted_subtrees or ()
+        ]
+        excluded = [n for n in value.excluded_subtrees or () if not dotted(n)]
+        _put(exts, x509.NameConstraints(permitted or None, excluded or None), nc.critical)
+
+
+def _has_dotted_constraint(path: Sequence[_Facts]) -> bool:
+    return any(b.startswith(".") for f in path[1:] for b in (*(f.permitted or ()), *f.excluded))
+
+
+_SAN = ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+_BC = ExtensionOID.BASIC_CONSTRAINTS
 
 QUIRKS: Mapping[str, Quirk] = {
     q.name: q
@@ -924,137 +1013,139 @@ QUIRKS: Mapping[str, Quirk] = {
             "critical-san",
             "the server's certificate marks its subjectAltName critical although its subject "
             "is not empty",
-            "subjectAltName MUST NOT be critical when subject is nonempty",
+            lambda p: p[0].has_san and p[0].san_critical and not p[0].subject_empty,
+            _critical(_SAN, False, slice(0, 1)),
         ),
         Quirk(
             "noncritical-san-empty-subject",
             "the server's certificate has an empty subject and a subjectAltName not marked "
             "critical",
-            "subjectAltName MUST be critical when subject is empty",
+            lambda p: p[0].has_san and not p[0].san_critical and p[0].subject_empty,
+            _critical(_SAN, True, slice(0, 1)),
         ),
         Quirk(
             "cn-only",
             "the server's certificate names its host only in the subject's common name, "
             "with no DNS subjectAltName",
-            "has no subjectAltName",
+            lambda p: not p[0].san_dns,
+            lambda path: None,  # judged apart: the verifier cannot name-check such a leaf
         ),
         Quirk(
             "leaf-without-aki",
             "the server's certificate has no authorityKeyIdentifier",
-            "2.5.29.35: Certificate is missing required extension",
+            lambda p: not p[0].has_authority_key_id,
+            _leaf_with_aki,
         ),
         Quirk(
             "leaf-marked-ca",
             "the server's certificate is itself marked as a CA (basicConstraints CA:TRUE)",
-            "basicConstraints.cA must not be asserted in an EE certificate",
+            lambda p: bool(p[0].ca),
+            _leaf_not_ca,
         ),
         Quirk(
             "leaf-keycertsign",
             "the server's certificate's keyUsage also allows signing certificates",
-            "EE keyUsage must not assert keyCertSign",
+            lambda p: p[0].usage is not None and "key_cert_sign" in p[0].usage,
+            _leaf_usage_without_cert_sign,
         ),
         Quirk(
             "ca-constraints-not-critical",
             "a CA certificate in the chain does not mark basicConstraints critical",
-            "2.5.29.19: Certificate extension has incorrect criticality",
+            lambda p: any(f.ca is not None and not f.ca_critical for f in p[1:]),
+            _critical(_BC, True, slice(1, None)),
         ),
         Quirk(
             "ca-without-keyusage",
             "a CA certificate in the chain has no keyUsage extension",
-            "2.5.29.15: Certificate is missing required extension",
+            lambda p: any(f.usage is None for f in p[1:]),
+            _ca_usage,
         ),
         Quirk(
             "root-without-constraints",
             "the root has no basicConstraints extension",
-            "CA certificate has no basicConstraints",
+            lambda p: len(p) > 1 and p[-1].ca is None,
+            _root_constraints,
         ),
         Quirk(
             "dotted-name-constraint",
             "a name constraint is written with a leading dot ('.example.com')",
-            "malformed DNS name constraint",
+            _has_dotted_constraint,
+            _undotted,
         ),
     )
 }
 
 
 def _quirks_present(path: Sequence[_Facts]) -> list[str]:
-    """The named quirks this path shows (facts only; the verifier decides if they matter)."""
-    leaf, issuers = path[0], path[1:]
-    shown = {
-        "critical-san": leaf.has_san and leaf.san_critical and not leaf.subject_empty,
-        "noncritical-san-empty-subject": leaf.has_san
-        and not leaf.san_critical
-        and leaf.subject_empty,
-        "cn-only": not leaf.san_dns,
-        "leaf-without-aki": not leaf.has_authority_key_id,
-        "leaf-marked-ca": bool(leaf.ca),
-        "leaf-keycertsign": leaf.usage is not None and "key_cert_sign" in leaf.usage,
-        "ca-constraints-not-critical": any(f.ca is not None and not f.ca_critical for f in issuers),
-        "ca-without-keyusage": any(f.usage is None for f in issuers),
-        "root-without-constraints": bool(issuers) and issuers[-1].ca is None,
-        "dotted-name-constraint": any(
-            b.startswith(".") for f in issuers for b in (*(f.permitted or ()), *f.excluded)
-        ),
-    }
-    return [name for name, present in shown.items() if present]
+    """The named quirks this path shows (facts only; re-verifying decides if they matter)."""
+    return [name for name, quirk in QUIRKS.items() if quirk.shown(path)]
 
 
-@cache
-def _core_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
-    """Extension policies that let the verifier check only its core rules.
+@dataclass(frozen=True)
+class StrictCheck:
+    """One run of the strict verifier: what it was given, and whether it accepted.
 
-    Signatures and their algorithms, key sizes, encodings, CA flags, path
-    length, name constraints, unknown critical extensions: what the Web PKI
-    extension profile adds on top is left out, because ``_issuer_problems``
-    and ``_leaf_problems`` judge those extensions the way clients do.
+    ``refusal`` is the verifier's own text, kept only to show people; no
+    decision reads it.
     """
-    agnostic = Criticality.AGNOSTIC
-    ca = ExtensionPolicy.permit_all().require_present(x509.BasicConstraints, agnostic, None)
-    ee = ExtensionPolicy.permit_all().require_present(x509.SubjectAlternativeName, agnostic, None)
-    return ca, ee
+
+    leaf: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+    anchors: Store
+    name: str
+    moment: dt.datetime
+    accepted: bool
+    refusal: str
 
 
-def _refusal(
-    path: Sequence[_Facts],
-    trust: TrustStore,
-    now: dt.datetime,
-    host: str,
-    policies: tuple[ExtensionPolicy, ExtensionPolicy] | None = None,
-) -> str | None:
-    """The verifier's refusal of this chain (default: Web PKI profile), leaf dates and name aside.
+def strict_verify(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    anchors: Store,
+    name: str,
+    moment: dt.datetime,
+) -> None:
+    """cryptography's Web PKI verifier for a TLS server; raises when it refuses.
 
-    The verifier always checks a name and a moment, so it gets a name the leaf
-    covers and a moment inside the leaf's validity (``now`` when the leaf is
-    valid now): the leaf's dates and name are judged apart, and every
-    issuer's dates at ``now`` by ``_issuer_problems``.
+    The one call of the verifier (tests replace its messages with noise to
+    prove that no decision reads them).
     """
-    leaf = path[0]
-    subject = _covered_name(host, leaf)
-    if subject is None:
-        return None
-    moment = min(max(now, leaf.info.not_before), leaf.info.not_after)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verifier = (
+            PolicyBuilder().store(anchors).time(moment).build_server_verifier(x509.DNSName(name))
+        )
+        verifier.verify(leaf, list(intermediates))
+
+
+def _check(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    anchors: Store,
+    name: str,
+    moment: dt.datetime,
+) -> StrictCheck:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            builder = PolicyBuilder().store(trust.store).time(moment)
-            if policies is not None:
-                builder = builder.extension_policies(ca_policy=policies[0], ee_policy=policies[1])
-            verifier = builder.build_server_verifier(x509.DNSName(subject))
-            # only this path's intermediates: with more candidates the verifier reports
-            # just one candidate's failure, which may be another path's
-            verifier.verify(leaf.cert, [f.cert for f in path[1:-1]])
+        strict_verify(leaf, intermediates, anchors, name, moment)
     except Exception as exc:  # VerificationError, and anything a hostile chain provokes
-        message = _text(str(exc).replace("\n", " ")) or type(exc).__name__
-        if "not valid at validation time" in message and moment != now:
-            return None  # dates are judged per certificate at `now`, elsewhere
-        if "no matching subjectAltName" in message:
-            return None  # the name is judged elsewhere
-        return message
-    return None
+        text = _text(str(exc).replace("\n", " ")) or type(exc).__name__
+        return StrictCheck(leaf, tuple(intermediates), anchors, name, moment, False, text)
+    return StrictCheck(leaf, tuple(intermediates), anchors, name, moment, True, "")
+
+
+def _moment(path: Sequence[_Facts], now: dt.datetime) -> dt.datetime | None:
+    """A moment at which every certificate of the path is within its dates: ``now`` when
+    it is, else the nearest; None when there is none. Dates are judged apart, at ``now``."""
+    start = max(f.info.not_before for f in path)
+    end = min(f.info.not_after for f in path)
+    return None if start > end else min(max(now, start), end)
 
 
 def _covered_name(host: str, leaf: _Facts) -> str | None:
-    """A concrete DNS name the leaf covers: the host when it matches, else one of its names."""
+    """A concrete DNS name the leaf covers: the host when it matches, else one of its names.
+
+    The name is judged apart (``_leaf_problems``): the verifier gets a name it
+    must find among the leaf's own subjectAltNames."""
     if name_matches(host, leaf.info.names):
         return host.lower().rstrip(".")
     for name in leaf.san_dns:
@@ -1069,9 +1160,9 @@ def _second_opinion(
 ) -> CertProblem | None:
     """The strict verifier on a chain our checks pass: None, a quirk warning, or invalid-chain.
 
-    Run twice: with the Web PKI profile, and with its core rules only. A core
-    refusal is a real one unless it names a quirk the chain shows; a profile
-    refusal is a warning only when it names a quirk the chain shows.
+    When it refuses the path as it is, it is asked again about copies in which
+    the quirks the path shows are mended: a refusal that a mended copy does
+    not get is the quirks' alone (a warning); any other is ``invalid-chain``.
     """
     if len(path) == 1:
         return None  # a pinned leaf: no CA, no Web PKI rule to apply
@@ -1079,46 +1170,185 @@ def _second_opinion(
     if "cn-only" in present:
         # the verifier cannot judge a leaf without a DNS SAN at all; ours matched its CN
         return _quirk_problem(["cn-only"], "") if name_matches(host, path[0].info.names) else None
-    strict = _refusal(path, trust, now, host)
-    if strict is None:
+    name = _covered_name(host, path[0])
+    moment = _moment(path, now)
+    if name is None or moment is None:
         return None
-    core = _refusal(path, trust, now, host, _core_policies())
-    named = [q for q in present if QUIRKS[q].refusal in strict or QUIRKS[q].refusal in (core or "")]
-    if core is not None and not any(QUIRKS[q].refusal in core for q in named):
-        return _strict_problem(core, strict)
-    if not any(QUIRKS[q].refusal in strict for q in named):
-        return _strict_problem(strict, strict)
-    return _quirk_problem(named, strict)
+    real = _check(path[0].cert, [f.cert for f in path[1:-1]], trust.store, name, moment)
+    if real.accepted:
+        return None
+    if present and _mended_accepted(path, present, name, moment):
+        needed = [
+            q
+            for q in present
+            if not _mended_accepted(path, [p for p in present if p != q], name, moment)
+        ]
+        return _quirk_problem(needed or present, real.refusal)
+    return _strict_problem(path, real.refusal)
 
 
-# the strict verifier's words -> plain ones, for the refusals met in practice
-_STRICT_WORDS = (
-    ("RSA key is too weak", "an issuer's RSA key is too short (under 2048 bits)"),
-    (
-        "Forbidden signature algorithm",
-        "a certificate is signed with an algorithm that is no longer accepted (such as SHA-1)",
-    ),
-    ("signature algorithm", "a certificate is signed with an algorithm that is not accepted"),
+def _mended_accepted(
+    path: Sequence[_Facts], quirks: Sequence[str], name: str, moment: dt.datetime
+) -> bool:
+    copy = _mended_copy(path, quirks)
+    if copy is None:
+        return False
+    leaf, intermediates, anchor = copy
+    return _check(leaf, intermediates, Store([anchor]), name, moment).accepted
+
+
+def _mended_copy(
+    path: Sequence[_Facts], quirks: Sequence[str]
+) -> tuple[x509.Certificate, list[x509.Certificate], x509.Certificate] | None:
+    """The path with these quirks mended, re-signed where it must be; None if it cannot be.
+
+    The lowest certificate that changes keeps its own public key (so whatever
+    it signed still verifies) and is signed anew; every certificate above it
+    gets a fresh key like its own. The trust anchor is re-signed whenever
+    anything changes, so a copy is never anchored to a real root.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            original = [{e.oid: e for e in f.cert.extensions} for f in path]
+            mended = [dict(exts) for exts in original]
+            for q in quirks:
+                QUIRKS[q].mend(mended)
+            changed = [i for i, (a, b) in enumerate(zip(original, mended, strict=True)) if a != b]
+            lowest = min(changed, default=len(path) - 1)
+            lowest = min(lowest, len(path) - 2)
+            keys: dict[int, _PrivateKey] = {}
+            for index in range(len(path) - 1, lowest, -1):
+                key = _fresh_key(path[index].cert.public_key(), index)
+                if key is None:
+                    return None
+                keys[index] = key
+            certs = [f.cert for f in path]
+            for index in range(len(path) - 1, lowest - 1, -1):
+                fact = path[index]
+                public = keys[index].public_key() if index in keys else fact.cert.public_key()
+                signer = keys[min(index + 1, len(path) - 1)]
+                exts = mended[index]
+                if index == 0 and "leaf-without-aki" in quirks:
+                    _put(exts, _authority_key_id(mended[1], keys[1]), False)
+                certs[index] = _resigned(fact.cert, public, exts.values(), signer)
+    except Exception:  # a field the builder will not copy (a hostile serial, an odd key)
+        return None
+    return certs[0], certs[1:-1], certs[-1]
+
+
+_PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
 )
 
 
-def _strict_problem(message: str, strict: str) -> CertProblem:
-    words = next((plain for key, plain in _STRICT_WORDS if key in message), None)
+def _fresh_key(like: object, slot: int) -> _PrivateKey | None:
+    """A new key of the same kind and size as ``like``, cached by kind and ``slot`` (a
+    place in a path), so that mending costs a key generation once per process."""
+    if isinstance(like, rsa.RSAPublicKey):
+        exponent = like.public_numbers().e
+        return _rsa_key(like.key_size, exponent if exponent in (3, 65537) else 65537, slot)
+    if isinstance(like, ec.EllipticCurvePublicKey):
+        return _ec_key(type(like.curve), slot)
+    if isinstance(like, ed25519.Ed25519PublicKey):
+        return _ed_key(ed25519.Ed25519PrivateKey, slot)
+    if isinstance(like, ed448.Ed448PublicKey):
+        return _ed_key(ed448.Ed448PrivateKey, slot)
+    return None  # DSA and rarer kinds: no copy; the refusal then stands
+
+
+@cache
+def _rsa_key(size: int, exponent: int, slot: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=exponent, key_size=size)
+
+
+@cache
+def _ec_key(curve: type[ec.EllipticCurve], slot: int) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(curve())
+
+
+@cache
+def _ed_key(
+    kind: type[ed25519.Ed25519PrivateKey] | type[ed448.Ed448PrivateKey], slot: int
+) -> ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey:
+    return kind.generate()
+
+
+def _resigned(
+    cert: x509.Certificate,
+    public: object,
+    extensions: Iterable[x509.Extension[x509.ExtensionType]],
+    signer: _PrivateKey,
+) -> x509.Certificate:
+    """``cert`` with these extensions and this key, signed by ``signer`` as it was signed."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(cert.issuer)
+        .public_key(public)  # type: ignore[arg-type]
+        .serial_number(cert.serial_number)
+        .not_valid_before(cert.not_valid_before_utc)
+        .not_valid_after(cert.not_valid_after_utc)
+    )
+    for ext in extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    hash_algorithm = cert.signature_hash_algorithm
+    padding = cert.signature_algorithm_parameters
+    if isinstance(signer, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return builder.sign(signer, None)
+    if isinstance(signer, rsa.RSAPrivateKey) and isinstance(padding, asym_padding.PSS):
+        return builder.sign(signer, hash_algorithm, rsa_padding=padding)  # type: ignore[arg-type]
+    return builder.sign(signer, hash_algorithm)  # type: ignore[arg-type]
+
+
+def _authority_key_id(issuer: _Extensions, key: _PrivateKey) -> x509.AuthorityKeyIdentifier:
+    """What a CA would write in the leaf for this issuer: its subjectKeyIdentifier."""
+    ski = issuer.get(ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+    if ski is not None and isinstance(ski.value, x509.SubjectKeyIdentifier):
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski.value)
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
+
+
+def _weakness(path: Sequence[_Facts]) -> str | None:
+    """Plain words for the refusals met in practice, from the certificates' own facts."""
+    for index, fact in enumerate(path):
+        key = fact.cert.public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+            whose = "the server's" if index == 0 else "an issuer's"
+            return f"{whose} RSA key is too short ({key.key_size} bits, under 2048)"
+    for fact in path[:-1]:  # a trust anchor's own signature is not checked
+        try:
+            algorithm = fact.cert.signature_hash_algorithm
+        except Exception:  # an algorithm cryptography does not know
+            return "a certificate is signed with an algorithm that is not accepted"
+        if isinstance(algorithm, hashes.SHA1 | hashes.MD5):
+            return (
+                f"a certificate is signed with {algorithm.name.upper()}, an algorithm that is "
+                "no longer accepted"
+            )
+    return None
+
+
+def _strict_problem(path: Sequence[_Facts], refusal: str) -> CertProblem:
+    words = _weakness(path)
     detail = (
         f"The chain breaks a rule that TLS clients enforce: {words}."
         if words
-        else f"The chain breaks a rule that strict TLS clients enforce ({message})."
+        else f"The chain breaks a rule that strict TLS clients enforce ({refusal})."
     )
-    return CertProblem(Code.INVALID_CHAIN, detail, {"verifier": message, "strict_verifier": strict})
+    return CertProblem(Code.INVALID_CHAIN, detail, {"verifier": refusal})
 
 
-def _quirk_problem(quirks: Sequence[str], message: str) -> CertProblem:
+def _quirk_problem(quirks: Sequence[str], refusal: str) -> CertProblem:
     words = "; ".join(QUIRKS[q].words for q in quirks)
     return CertProblem(
         Code.STRICT_VERIFIER_ONLY,
         f"A strict certificate verifier refuses this chain because {words}. OpenSSL "
         "accepts that, so it is a warning, not a reason for Gmail to refuse.",
-        {"quirks": ", ".join(quirks), "verifier": message},
+        {"quirks": ", ".join(quirks), "verifier": refusal},
     )
 
 
