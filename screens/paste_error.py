@@ -15,13 +15,13 @@ class PasteErrorScreen(WizardScreen[bool]):
     STEP = 0
     CSS_PATH = "paste_error.tcss"
     HELP = (
-        "Paste the whole message Gmail showed (your terminal's paste, often Ctrl+Shift+V). "
-        "Its meaning appears below as you paste. **Continue** goes on to the check; coming "
-        "back here keeps what you pasted."
+        "Paste the whole message Gmail showed, or the bounce Gmail sent you (your terminal's "
+        "paste, often Ctrl+Shift+V). What it means and what to do appear below as you paste. "
+        "**Continue** goes on to the check; coming back here keeps what you pasted."
     )
 
     def compose_body(self) -> ComposeResult:
-        yield Static("Paste the message Gmail showed you:")
+        yield Static("Paste the message Gmail showed you, or the bounce it sent:")
         yield TextArea(self.state.pasted, id="pasted", soft_wrap=True)
         yield Static("", id="meaning")
 
@@ -42,16 +42,24 @@ class PasteErrorScreen(WizardScreen[bool]):
 
 
 def meaning_of(text: str) -> Text:
+    """What each known part of the pasted text means and what to do, in plain words.
+
+    Only gmailfix's own sentences are shown (as Text, never markup): the pasted
+    text, which is outside text, stays in the text box."""
     if not text.strip():
         return Text("")
-    matches = explain_error(text[:20_000])
+    matches = explain_error(text)
     if not matches:
         return Text.assemble(
             ("gmailfix does not know this message. ", "yellow"),
-            "The check will still look at everything Gmail checks.",
+            "Paste all of it, a bounce's 'The response was:' line too. The check will still "
+            "look at everything Gmail checks.",
         )
     out = Text()
     for entry in matches:
         out.append(f"“{entry.phrase}”\n", style="bold")
-        out.append(entry.meaning + "\n\n")
+        out.append(entry.meaning + "\n")
+        out.append("What to do: ", style="bold")
+        out.append(entry.todo + "\n\n")
+    out.rstrip()
     return out

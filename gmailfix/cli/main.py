@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_doctor_parser(sub)
     add_apply_parsers(sub)
+    from gmailfix.cli.explain import add_explain_parser
+
+    add_explain_parser(sub)
     lab = sub.add_parser("lab", help="run the offline lab and print commands to try")
     lab.add_argument(
         "--dns-port", type=_port_number, default=5353, help="port of the lab DNS (default 5353)"
@@ -235,6 +238,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gmailfix.cli.apply import run_rollback
 
         return run_rollback(args, sys.stdout)
+    if args.command == "explain":
+        from gmailfix.cli.explain import run_explain
+
+        return run_explain(args, sys.stdout)
     if args.command == "lab":
         from gmailfix.cli.lab import run_lab
 
