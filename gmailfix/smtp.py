@@ -9,7 +9,10 @@ many probes are open at once (batch included): running out of file handles
 is this computer's problem, never reported as the server's.
 
 ``login`` is the only place a password is used: after a handshake that
-OpenSSL verified against the same trust anchors, as Gmail logs in.
+OpenSSL verified against the same trust anchors, as Gmail logs in. A server
+may repeat what it was sent (``535 bad password 'hunter2'``): every line read
+during a login has the password in each form it travelled in replaced by
+``HIDDEN`` as it is read, before any reply, error or result is made from it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import asyncio
 import base64
 import contextlib
 import errno
+import re
 import ssl
 import time
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from gmailfix.certs import NO_CHAIN, Chain, parse_chain
@@ -35,6 +39,7 @@ MAX_REPLY_LINES = 200
 Endpoint = tuple[str, int]
 ConnectMap = Mapping[Endpoint, Endpoint]
 _LOCAL_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+HIDDEN = "[password hidden]"  # stands where a server repeated the password
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class Credentials:
 class LoginResult:
     ok: bool
     code: Code | None = None  # AUTH_FAILED, or why the login could not be tried
-    reply: str | None = None  # the server's answer (never holds the password)
+    reply: str | None = None  # the server's answer, the password hidden (see ``hider``)
 
 
 class ProbeFailure(Exception):
@@ -390,15 +395,21 @@ class _Session:
         return await read_reply(self.reader, head, self.stage, ended)
 
 
+def _same(text: str) -> str:
+    return text
+
+
 async def read_reply(
     reader: asyncio.StreamReader,
     head: bytes = b"",
     stage: str = "reading a reply",
     ended_at_once: ProbeFailure | None = None,
+    hide: Callable[[str], str] = _same,
 ) -> tuple[int, list[str]]:
     """One SMTP reply, however it is split into packets; bounded in lines and length.
 
     ``ended_at_once`` is raised when the stream ends before the first line.
+    ``hide`` is applied to each whole line before it is kept, cut or quoted.
     """
     lines: list[str] = []
     for _ in range(MAX_REPLY_LINES):
@@ -418,9 +429,9 @@ async def read_reply(
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if len(text) < 3 or not text[:3].isdigit() or text[3:4] not in ("", " ", "-"):
             raise ProbeFailure(
-                Code.SMTP_PROTOCOL_ERROR, f"not an SMTP reply: {text[:60]!r} while {stage}"
+                Code.SMTP_PROTOCOL_ERROR, f"not an SMTP reply: {hide(text)[:60]!r} while {stage}"
             )
-        lines.append(text[4:])
+        lines.append(hide(text[4:]))
         if text[3:4] != "-":
             return int(text[:3]), lines
     raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"a reply had over {MAX_REPLY_LINES} lines")
@@ -476,27 +487,63 @@ async def login(
     """Log in as Gmail does: over TLS that OpenSSL verified for the host as typed.
 
     Runs only after the diagnosis found the certificate acceptable; if OpenSSL
-    refuses it anyway, no password is sent.
+    refuses it anyway, no password is sent. Nothing in the result holds the
+    password in any form it was sent in (``hider``).
     """
+    hide = hider(credentials)
     async with _limit():
         try:
             async with asyncio.timeout(timeout):
-                return await _login(target, credentials, verifying_context(trust_pem))
+                return await _login(target, credentials, verifying_context(trust_pem), hide)
         except TimeoutError:
             return LoginResult(False, Code.TIMEOUT, f"no answer in {timeout:g} s during login")
         except ssl.SSLCertVerificationError as exc:
             return LoginResult(
                 False,
                 Code.TLS_HANDSHAKE_FAILED,
-                f"OpenSSL refused the certificate: {exc.verify_message}",
+                f"OpenSSL refused the certificate: {hide(str(exc.verify_message))}",
             )
-        except ProbeFailure as exc:
+        except ProbeFailure as exc:  # made from lines already hidden
             return LoginResult(False, exc.code, str(exc))
         except (ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
-            return LoginResult(False, Code.CONNECTION_FAILED, f"the login connection failed: {exc}")
+            return LoginResult(
+                False, Code.CONNECTION_FAILED, f"the login connection failed: {hide(str(exc))}"
+            )
 
 
-async def _login(target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext) -> LoginResult:
+def hider(credentials: Credentials) -> Callable[[str], str]:
+    """A function that replaces the password in ``text`` by ``HIDDEN``: as typed (in any
+    case), and as it travelled: AUTH PLAIN's ``\\0user\\0password`` and its base64,
+    AUTH LOGIN's base64 of the password, each base64 standard or URL-safe, with or
+    without padding. A closure, so no traceback's locals show the pattern."""
+    password = credentials.password
+    plain = f"\0{credentials.user}\0{password}"
+    forms = {password, plain}
+    for raw in (password.encode(), plain.encode()):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(raw).decode("ascii")
+            forms |= {text, text.rstrip("=")}
+    forms.discard("")
+    if not forms:
+        return _same
+    # longest first: a form that holds another is replaced whole
+    pattern = re.compile(
+        "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE
+    )
+
+    def hide(text: str) -> str:
+        return pattern.sub(HIDDEN, text)
+
+    return hide
+
+
+def _plain_login(credentials: Credentials) -> bytes:
+    return base64.b64encode(f"\0{credentials.user}\0{credentials.password}".encode())
+
+
+async def _login(
+    target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext, hide: Callable[[str], str]
+) -> LoginResult:
     host, port = target.endpoint
     implicit = target.mode == "implicit"
     reader, writer = await asyncio.open_connection(
@@ -507,13 +554,18 @@ async def _login(target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext) -
         server_hostname=target.host if implicit else None,
     )
     try:
+        # the secret lines are written where they are made, never held in a variable
+        # that a traceback's locals would show
+
+        async def answer() -> tuple[int, list[str]]:
+            await writer.drain()
+            return await read_reply(reader, hide=hide)
 
         async def command(line: bytes) -> tuple[int, list[str]]:
             writer.write(line + b"\r\n")
-            await writer.drain()
-            return await read_reply(reader)
+            return await answer()
 
-        await _expect(await read_reply(reader), 220)
+        await _expect(await answer(), 220)
         if not implicit:
             await _expect(await command(f"EHLO {EHLO_NAME}".encode()), 250)
             await _expect(await command(b"STARTTLS"), 220)
@@ -522,21 +574,22 @@ async def _login(target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext) -
         await _expect((code, lines), 250)
         offered = set(_auth_mechanisms(lines[1:]))
         if "PLAIN" in offered:
-            secret = f"\0{creds.user}\0{creds.password}".encode()
-            code, lines = await command(b"AUTH PLAIN " + base64.b64encode(secret))
+            writer.write(b"AUTH PLAIN " + _plain_login(creds) + b"\r\n")
+            code, lines = await answer()
         elif "LOGIN" in offered:
             code, lines = await command(b"AUTH LOGIN")
             if code == 334:
                 code, lines = await command(base64.b64encode(creds.user.encode()))
             if code == 334:
-                code, lines = await command(base64.b64encode(creds.password.encode()))
+                writer.write(base64.b64encode(creds.password.encode()) + b"\r\n")
+                code, lines = await answer()
         else:
             return LoginResult(
                 False,
                 Code.AUTH_FAILED,
                 "the server offers no login method Gmail uses (PLAIN, LOGIN)",
             )
-        reply = f"{code} {' '.join(lines)}"[:200]
+        reply = f"{code} {' '.join(lines)}"[:200]  # lines hidden whole, before this cut
         with contextlib.suppress(Exception):
             await asyncio.wait_for(command(b"QUIT"), 1.0)
         if code == 235:

@@ -1,46 +1,63 @@
 """A password given to gmailfix appears nowhere: not in any output, file, report or bundle.
 
 It comes from GMAILFIX_PASSWORD or a no-echo prompt (never the command line),
-is sent only after a verified handshake, and never written.
+is sent only after a verified handshake, and never written. A server that repeats
+the login in its refusal (tests/support/echo_smtp.py) gets it hidden: as typed, in
+capitals, and in every form it travelled in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gmailfix.findings.codes import Code
 from gmailfix.lab.runner import LabInfo
 from gmailfix.screens.app import GmailfixApp
 from gmailfix.screens.diagnosis import DiagnosisScreen
 from gmailfix.screens.export import ExportScreen
 from gmailfix.screens.settings import SettingsScreen
 from gmailfix.screens.state import WizardState
+from gmailfix.smtp import HIDDEN, Credentials, LoginResult, ProbeTarget, login
+from tests.support import echo_smtp
+from tests.support.echo_smtp import Echo, EchoServer, decoded, echo_server, repeat_everything
 from tests.support.pilot import on, screen_text, until
 
 PASSWORD = "Tr0ub4dor&3-gmailfix-never-shown"
 USER = "me@good.test"
+# its base64 has '/' (URL-safe '_') and padding, and no character that JSON, Markdown
+# or the terminal would escape: a copy that got out is found by a plain search
+ECHO_PASSWORD = "Hunter2-secret???"
+ECHO_USER = f"me@{echo_smtp.DOMAIN}"
 
 
-def forms(password: str = PASSWORD) -> list[str]:
-    """The password, and the ways it travels on the wire."""
-    plain = f"\0{USER}\0{password}".encode()
-    return [
-        password,
-        base64.b64encode(plain).decode(),
-        base64.b64encode(password.encode()).decode(),
-    ]
+def forms(user: str = USER, password: str = PASSWORD) -> list[str]:
+    """The password, and every form it travels in: AUTH PLAIN's \\0user\\0password and
+    AUTH LOGIN's password, each base64, standard or URL-safe, with or without padding."""
+    plain = f"\0{user}\0{password}"
+    found = [password, plain]
+    for raw in (password.encode(), plain.encode()):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(raw).decode()
+            found += [text, text.rstrip("=")]
+    return found
 
 
-def assert_absent(text: str, where: str) -> None:
-    for form in forms():
-        assert form not in text, f"the password shows in {where}"
+def assert_absent(text: str, where: str, user: str = USER, password: str = PASSWORD) -> None:
+    lowered = text.lower()  # a server may repeat it in capitals
+    for form in forms(user, password):
+        assert form.lower() not in lowered, f"the password shows in {where}"
 
 
-def gmailfix(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GMAILFIX_PASSWORD": PASSWORD}
+def gmailfix(*args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GMAILFIX_PASSWORD": password, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "gmailfix", *args],
         capture_output=True,
@@ -120,3 +137,125 @@ async def test_the_wizard_never_shows_or_writes_it(lab: LabInfo, tmp_path: Path)
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert_absent(path.read_bytes().decode("utf-8", "replace"), str(path))
+
+
+# --- a server that repeats the login in its refusal ---------------------------------------
+
+
+def _upper(received: list[bytes]) -> bytes:
+    return b"535 5.7.8 NO SUCH LOGIN: " + decoded(received[-1]).upper() + b"\r\n"
+
+
+def _url_safe(received: list[bytes]) -> bytes:
+    word = received[-1].split()[-1]
+    return (
+        b"535 5.7.8 refused " + word.replace(b"/", b"_").replace(b"+", b"-").rstrip(b"=") + b"\r\n"
+    )
+
+
+def _several_lines(received: list[bytes]) -> bytes:
+    return b"535-you sent\r\n535-" + received[-1] + b"\r\n535 " + decoded(received[-1]) + b"\r\n"
+
+
+def _cut(received: list[bytes]) -> bytes:
+    """The password where the kept reply (200 characters) ends."""
+    return b"535 " + b"x" * 190 + decoded(received[-1]).split(b"\0")[-1] + b"\r\n"
+
+
+def _not_smtp(received: list[bytes]) -> bytes:
+    return b"your password " + decoded(received[-1]).split(b"\0")[-1] + b" is wrong\r\n"
+
+
+ECHOES: dict[str, tuple[Echo, bytes]] = {
+    "plain, as sent and decoded": (repeat_everything, b"PLAIN LOGIN"),
+    "login, as sent and decoded": (repeat_everything, b"LOGIN"),
+    "in capitals": (_upper, b"PLAIN"),
+    "url-safe, unpadded": (_url_safe, b"PLAIN"),
+    "url-safe, unpadded, login": (_url_safe, b"LOGIN"),
+    "over several lines": (_several_lines, b"PLAIN"),
+    "where the reply is cut": (_cut, b"PLAIN"),
+    "not an SMTP reply": (_not_smtp, b"PLAIN"),
+}
+
+
+def _log_in(server: EchoServer) -> LoginResult:
+    target = ProbeTarget(echo_smtp.HOST, 587, echo_smtp.HOST, server.smtp)
+    return asyncio.run(
+        login(
+            target,
+            Credentials(ECHO_USER, ECHO_PASSWORD),
+            trust_pem=server.connection().trust.pem(),
+            timeout=5,
+        )
+    )
+
+
+@pytest.mark.parametrize("how", list(ECHOES))
+def test_a_repeated_login_is_hidden_in_the_result(tmp_path: Path, how: str) -> None:
+    echo, mechanisms = ECHOES[how]
+    with echo_server(tmp_path, echo, mechanisms) as server:
+        result = _log_in(server)
+    assert server.received, "the password was really sent"
+    assert not result.ok and result.reply is not None
+    expected = Code.SMTP_PROTOCOL_ERROR if how == "not an SMTP reply" else Code.AUTH_FAILED
+    assert result.code == expected, result
+    assert_absent(repr(result), "the login's result", ECHO_USER, ECHO_PASSWORD)
+    marker = HIDDEN[:6] if how == "where the reply is cut" else HIDDEN  # cut after hiding
+    assert marker in result.reply, "the server's words are kept, the password hidden"
+
+
+def test_a_repeated_login_shows_nowhere_in_the_cli_or_a_bundle(tmp_path: Path) -> None:
+    with echo_server(tmp_path) as server:
+        args = [*server.cli_args(), "--auth-user", ECHO_USER]
+        shown = []
+        for extra in ([], ["--json"]):
+            done = gmailfix("diagnose", ECHO_USER, *args, *extra, password=ECHO_PASSWORD)
+            assert done.returncode == 1, done.stderr
+            shown.append(done.stdout + done.stderr)
+        out = tmp_path / "fix"
+        done = gmailfix(
+            "export",
+            ECHO_USER,
+            "--remedy",
+            "enable-auth",
+            "--out",
+            str(out),
+            *args,
+            password=ECHO_PASSWORD,
+        )
+        assert done.returncode == 0, done.stderr
+        shown.append(done.stdout + done.stderr)
+    assert len(server.received) == 3, "each run logged in"
+    assert_absent("\n".join(shown), "the output", ECHO_USER, ECHO_PASSWORD)
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", "replace")
+            assert_absent(text, str(path), ECHO_USER, ECHO_PASSWORD)
+    found = json.loads(shown[1])["findings"]
+    said = [f["evidence"]["reply"] for f in found if f["code"] == "auth-failed"]
+    assert said and HIDDEN in said[0], "the refusal was received, and hidden"
+    assert HIDDEN in (out / "report.md").read_text() + (out / "report.json").read_text()
+
+
+async def test_a_repeated_login_shows_nowhere_in_the_wizard(tmp_path: Path) -> None:
+    with echo_server(tmp_path) as server:
+        state = WizardState(address=ECHO_USER, smtp_host=echo_smtp.HOST, port=587)
+        app = GmailfixApp(lambda: server.connection(timeout=3), state, tmp_path / "out")
+        shown: list[str] = []
+        async with app.run_test(size=(100, 40)) as pilot:
+            await until(pilot, lambda: type(app.screen).__name__ == "WelcomeScreen")
+            await pilot.press("enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "DetailsScreen")
+            app.screen.query_one("#password").value = ECHO_PASSWORD  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
+            assert isinstance(app.screen, DiagnosisScreen)
+            shown.append(screen_text(app))
+            await pilot.press("t")
+            await until(pilot, lambda: type(app.screen).__name__ == "TechnicalScreen")
+            shown.append(screen_text(app))
+    assert server.received, "the wizard logged in"
+    assert state.diagnosis is not None and state.diagnosis.verdict.cause == Code.AUTH_FAILED
+    assert_absent("\n".join(shown), "the wizard's screens", ECHO_USER, ECHO_PASSWORD)
+    assert_absent(repr(state.diagnosis), "the wizard's state", ECHO_USER, ECHO_PASSWORD)
+    assert HIDDEN in shown[-1], "the technical detail has the server's words, hidden"
