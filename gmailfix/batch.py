@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from gmailfix.connection import Connection
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import InputError, shorten
+from gmailfix.findings.codes import Code
 from gmailfix.inputs import parse_target
 from gmailfix.ports import Port
 from gmailfix.render.json_report import to_dict
@@ -122,6 +123,11 @@ def text_line(item: BatchItem) -> str:
     domain = clean(item.diagnosis.domain)
     if verdict.outcome == "accept":
         return f"✓  accept     {domain}  {where}"
+    left = item.diagnosis.addresses_not_checked
+    if verdict.outcome == "unknown" and verdict.cause == Code.ADDRESSES_NOT_CHECKED:
+        return f"?  unknown    {domain}  {where}  {left} addresses not checked  {verdict.cause}"
     if verdict.outcome == "unknown":
         return f"?  unknown    {domain}  cannot check from this computer"
-    return f"✗  reject     {domain}  {where}  {verdict.cause}"
+    at = f" at {clean(verdict.address)}" if verdict.address else ""
+    unchecked = f"  ({left} addresses not checked)" if left else ""
+    return f"✗  reject     {domain}  {where}{at}  {verdict.cause}{unchecked}"

@@ -42,6 +42,7 @@ class Endpoint:
     port: int
     checks: tuple[AddressCheck, ...]
     verdict: gmail.Verdict
+    not_checked: int = 0  # more addresses in DNS than were probed (dns.MAX_ADDRESSES)
 
     @property
     def main(self) -> AddressCheck:
@@ -72,11 +73,22 @@ class Checker:
     deadline: float | None = None  # bounds the analysis' certificate fetches
 
     async def endpoint(
-        self, host: str, port: int, addresses: tuple[str, ...], username: str | None
+        self,
+        host: str,
+        port: int,
+        addresses: tuple[str, ...],
+        username: str | None,
+        not_checked: int = 0,
     ) -> Endpoint:
-        """Every address Gmail could dial for ``host:port`` (after --connect overrides)."""
+        """Every address Gmail could dial for ``host:port`` (after --connect overrides).
+
+        ``not_checked`` addresses of the host were left out (too many): Gmail may dial
+        one of them, so the verdict cannot be "accept"; a refused address still
+        makes it "reject"."""
         settings = gmail.settings_for(host, port, username)
         dialled = self.dial_plan(host, port, addresses)
+        if (host, port) in self.connection.connect or is_ip_address(host):
+            not_checked = 0  # one place to dial, given: nothing was left out
         if not dialled:
             missing = ProbeResult(
                 host,
@@ -92,21 +104,25 @@ class Checker:
             *(self.address(host, port, where, username) for where in dialled)
         )
         verdict = gmail.combine([c.verdict for c in checks], settings)
-        return Endpoint(host, port, tuple(checks), verdict)
+        if not_checked and verdict.accept:
+            verdict = gmail.unknown(settings, Code.ADDRESSES_NOT_CHECKED)
+        return Endpoint(host, port, tuple(checks), verdict, not_checked)
 
     async def endpoint_from_dns(
         self, facts: DnsFacts | None, host: str, port: int, username: str | None
     ) -> Endpoint:
         """As ``endpoint``, looking the host's addresses up unless the facts hold them."""
         known = facts.addresses.get(host) if facts is not None else None
+        left_out = facts.addresses_not_checked.get(host, 0) if facts is not None else 0
         if (
             known is None
             and not is_ip_address(host)
             and (host, port) not in self.connection.connect
         ):
             deadline = time.monotonic() + self.connection.timeout
-            known, _, _ = await lookup_addresses(self.connection.resolver, host, deadline)
-        return await self.endpoint(host, port, known or (), username)
+            found = await lookup_addresses(self.connection.resolver, host, deadline)
+            known, left_out = found.addresses, found.not_checked
+        return await self.endpoint(host, port, known or (), username, left_out)
 
     def dial_plan(self, host: str, port: int, addresses: tuple[str, ...]) -> list[tuple[str, int]]:
         """Where Gmail could connect for ``host:port``: every address, after overrides."""

@@ -60,6 +60,21 @@ class Diagnosis:
     def outcome(self) -> gmail.Outcome:
         return self.verdict.outcome
 
+    @property
+    def addresses_not_checked(self) -> int:
+        """Addresses of the host the verdict is about that were not probed (too many)."""
+        return self.chosen.not_checked if self.chosen is not None else 0
+
+    @property
+    def why_unknown(self) -> str:
+        """Why the verdict is "unknown", in plain words that follow "gmailfix cannot
+        tell what Gmail would do: "."""
+        left = self.addresses_not_checked
+        if self.verdict.cause == Code.ADDRESSES_NOT_CHECKED and left:
+            were = "was" if left == 1 else "were"
+            return f"{left} of the server's addresses {were} not checked"
+        return "this computer could not check"
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -149,7 +164,13 @@ class _Run:
         )
         endpoints = await asyncio.gather(
             *(
-                checker.endpoint(h, p, facts.addresses.get(h, ()), target.username)
+                checker.endpoint(
+                    h,
+                    p,
+                    facts.addresses.get(h, ()),
+                    target.username,
+                    facts.addresses_not_checked.get(h, 0),
+                )
                 for h in candidates
                 for p in target.ports
             )

@@ -4,7 +4,9 @@ Every failure is a fact (``Answer.status``), never an exception, and the whole
 DNS phase shares one deadline. Names that come from DNS are validated here,
 once, with the same rules as typed names: an invalid one is recorded and never
 probed. Counts are bounded (MX hosts, addresses per host), because a hostile
-zone can list thousands.
+zone can list thousands; a bound that is reached is counted, never silent:
+``DnsFacts.addresses_not_checked`` says how many addresses of a host were left
+out, and the verdict for that host cannot then be "accept".
 
 Whether the resolver itself works is asked separately (the root's NS), so
 "this computer cannot reach DNS" is never mistaken for "the domain is broken".
@@ -31,8 +33,9 @@ Status = Literal["ok", "nxdomain", "nodata", "error"]
 # why a query got no answer, in the terms the findings explain
 Failure = Literal["timeout", "servfail", "refused", "unreachable", "untrusted", "broken"]
 MAX_MX_HOSTS = 5  # Gmail dials the SMTP host typed; the first few MX hosts are plenty
-MAX_ADDRESSES = 8  # per host, A and AAAA together
-MAX_RECORDS = 64  # records kept from any one answer
+MAX_ADDRESSES = 64  # probed per host, A and AAAA together: far above real hosts
+MAX_RECORDS = 64  # records kept from any one answer (the rest are counted in ``dropped``)
+MAX_PTR_NAMES = 8  # PTR names kept per address: context for the fixes, never a verdict
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Answer:
     mx: tuple[tuple[int, str], ...] = ()
     failure: Failure | None = None
     error: str | None = None  # the resolver's own words: evidence, never the message
+    dropped: int = 0  # records in the answer beyond MAX_RECORDS: counted, not kept
 
     @property
     def responded(self) -> bool:
@@ -59,6 +63,16 @@ class MXHost:
     preference: int
     host: str
     addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostAddresses:
+    """One host's addresses as looked up: what will be probed, and what was left out."""
+
+    addresses: tuple[str, ...]  # A first, then AAAA; at most MAX_ADDRESSES
+    alias_of: str | None  # the CNAME target, when the name is an alias
+    answers: tuple[Answer, Answer]  # the A and AAAA answers, as evidence
+    not_checked: int = 0  # addresses DNS gave beyond MAX_ADDRESSES: never probed
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,8 @@ class DnsFacts:
     errors: tuple[Answer, ...] = ()
     invalid_names: tuple[tuple[str, str], ...] = ()  # (where it was found, the name)
     skipped_mx: int = 0  # MX hosts beyond MAX_MX_HOSTS, not checked
+    # host -> how many of its addresses were beyond MAX_ADDRESSES (only hosts with some)
+    addresses_not_checked: Mapping[str, int] = field(default_factory=dict)
     resolver: str = ""  # which resolver, in words ("10.0.0.53", "https://dns.example/")
     health: Answer | None = None  # the resolver asked about the root: does it answer at all?
     responded: bool = True  # some question about the domain got an answer
@@ -209,7 +225,8 @@ async def query(
         failure = "unreachable" if isinstance(exc, OSError) else "broken"
         return Answer(name, rdtype, "error", failure=failure, error=str(exc) or type(exc).__name__)
     canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
-    rrs = list(result)[:MAX_RECORDS]
+    every = list(result)
+    rrs = every[:MAX_RECORDS]
     if rdtype == "TXT":
         records = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in rrs)
     else:
@@ -219,7 +236,7 @@ async def query(
         mx = tuple(
             (int(r.preference), r.exchange.to_text(omit_final_dot=True).lower()) for r in rrs
         )
-    return Answer(name, rdtype, "ok", records, canonical, mx=mx)
+    return Answer(name, rdtype, "ok", records, canonical, mx=mx, dropped=len(every) - len(rrs))
 
 
 def _tries(exc: Exception) -> list[tuple[str, int, object]]:
@@ -273,16 +290,27 @@ def _why_failed(exc: Exception, default: Failure) -> Failure:
 
 async def lookup_addresses(
     resolver: dns.asyncresolver.Resolver, host: str, deadline: float
-) -> tuple[tuple[str, ...], str | None, list[Answer]]:
-    """(addresses, CNAME target or None, answers) for one host, A and AAAA at once."""
+) -> HostAddresses:
+    """A host's addresses (A and AAAA asked at once), its CNAME target, and how many
+    addresses were left out because the host has more than MAX_ADDRESSES."""
     a, aaaa = await asyncio.gather(
         query(resolver, host, "A", deadline), query(resolver, host, "AAAA", deadline)
     )
-    found = [r for r in (*a.records, *aaaa.records) if is_ip_address(r)]
-    addresses = tuple(dict.fromkeys(found))[:MAX_ADDRESSES]
+    v4, v6 = (tuple(dict.fromkeys(r for r in x.records if is_ip_address(r))) for x in (a, aaaa))
+    kept = keep_addresses(v4, v6)
+    found = len(v4) + len(v6) + a.dropped + aaaa.dropped
     canonical = next((x.canonical for x in (a, aaaa) if x.status == "ok"), None)
     target = canonical if canonical and canonical != host else None
-    return addresses, target, [a, aaaa]
+    return HostAddresses(kept, target, (a, aaaa), max(0, found - len(kept)))
+
+
+def keep_addresses(v4: Sequence[str], v6: Sequence[str]) -> tuple[str, ...]:
+    """At most MAX_ADDRESSES, A before AAAA; past the bound each family keeps a fair
+    share (half, or more when the other has fewer), so IPv6 is checked too."""
+    if len(v4) + len(v6) <= MAX_ADDRESSES:
+        return (*v4, *v6)
+    share4 = min(len(v4), max(MAX_ADDRESSES // 2, MAX_ADDRESSES - len(v6)))
+    return (*v4[:share4], *v6[: MAX_ADDRESSES - share4])
 
 
 async def resolver_health(resolver: dns.asyncresolver.Resolver, deadline: float) -> Answer:
@@ -299,12 +327,13 @@ async def gather_facts(
     deadline: float,
 ) -> DnsFacts:
     """MX of the domain, then addresses of every MX and extra host, then their PTRs."""
-    mx_answer, (domain_addresses, _, domain_answers), sts, health = await asyncio.gather(
+    mx_answer, domain_lookup, sts, health = await asyncio.gather(
         query(resolver, domain, "MX", deadline),
         lookup_addresses(resolver, domain, deadline),
         query(resolver, f"_mta-sts.{domain}", "TXT", deadline),
         resolver_health(resolver, deadline),
     )
+    domain_addresses, domain_answers = domain_lookup.addresses, domain_lookup.answers
     exists = mx_answer.status != "nxdomain" and not (
         mx_answer.status == "error" and all(a.status == "nxdomain" for a in domain_answers)
     )
@@ -318,19 +347,22 @@ async def gather_facts(
     hosts = list(dict.fromkeys([h for _, h in mx_records if not is_ip_address(h)]))
     hosts += [h for h in extra_hosts if h not in hosts and not is_ip_address(h)]
     looked_up = await asyncio.gather(*(lookup_addresses(resolver, h, deadline) for h in hosts))
-    addresses = {h: found[0] for h, found in zip(hosts, looked_up, strict=True)}
+    addresses = {h: found.addresses for h, found in zip(hosts, looked_up, strict=True)}
+    not_checked = {
+        h: found.not_checked for h, found in zip(hosts, looked_up, strict=True) if found.not_checked
+    }
     for _, host in mx_records:
         if is_ip_address(host):
             addresses[host] = (host,)  # an MX that is an address literal: still tried
-    cnames = {h: found[1] for h, found in zip(hosts, looked_up, strict=True) if found[1]}
+    cnames = {h: f.alias_of for h, f in zip(hosts, looked_up, strict=True) if f.alias_of}
     missing = frozenset(
         h
         for h, found in zip(hosts, looked_up, strict=True)
-        if all(ans.status == "nxdomain" for ans in found[2])
+        if all(ans.status == "nxdomain" for ans in found.answers)
     )
     all_addresses = list(dict.fromkeys(a for found in addresses.values() for a in found))
     ptrs = await asyncio.gather(*(reverse(resolver, a, deadline) for a in all_addresses))
-    answers = [mx_answer, *domain_answers, *(a for found in looked_up for a in found[2])]
+    answers = [mx_answer, *domain_answers, *(a for found in looked_up for a in found.answers)]
     return DnsFacts(
         domain=domain,
         exists=exists,
@@ -345,6 +377,7 @@ async def gather_facts(
         errors=tuple(a for a in answers if a.status == "error"),
         invalid_names=tuple(("MX", name) for name in invalid),
         skipped_mx=skipped,
+        addresses_not_checked=not_checked,
         resolver=describe_resolver(resolver),
         health=health,
         responded=any(a.responded for a in (mx_answer, *domain_answers, sts)),
@@ -375,4 +408,4 @@ async def reverse(
         return ()
     answer = await query(resolver, name, "PTR", deadline)
     names = (r.rstrip(".").lower() for r in answer.records)
-    return tuple(n for n in names if is_valid_dns_host(n))[:MAX_ADDRESSES]
+    return tuple(n for n in names if is_valid_dns_host(n))[:MAX_PTR_NAMES]

@@ -137,13 +137,17 @@ class GmailfixApp(App[str]):
         parts = []
         latest = state.rechecked or state.diagnosis
         if latest is not None:
+            from gmailfix.findings.codes import Code
+
             verdict = latest.verdict
             where = f"{verdict.settings.smtp_server}:{verdict.settings.port}"
             parts.append(
                 {
                     "accept": f"Gmail would accept {where}",
                     "reject": f"Gmail would refuse {where}",  # the wizard's word
-                    "unknown": "could not check from this computer",
+                    "unknown": "could not check from this computer"
+                    if verdict.cause != Code.ADDRESSES_NOT_CHECKED
+                    else f"cannot tell what Gmail would do with {where}: {latest.why_unknown}",
                 }[verdict.outcome]
             )
         if state.written is not None and state.written != Path():

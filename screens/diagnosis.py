@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from gmailfix.connection import Connection
 from gmailfix.diagnose import Diagnosis, DnsDone, Event, ProbeDone, Stage, diagnose
+from gmailfix.findings.codes import Code
 from gmailfix.screens.base import WizardScreen
 from gmailfix.screens.widgets import (
     check_words,
@@ -54,6 +55,7 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
     NOTHING_CHECKED = (
         "Nothing could be checked from here. Check the internet connection, then press r."
     )
+    NOT_ALL_CHECKED = "Not every address of the server could be checked, so no fix is offered."
 
     def __init__(self, connection: Connection) -> None:
         super().__init__()
@@ -144,16 +146,26 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         self.state.diagnosis = diagnosis
         self.query_one("#spinner").display = False
         # rows came in as probes finished; now in a stable order, with verdicts
-        self.rows = [
-            (
-                Text(name(endpoint.host)),
-                str(endpoint.port),
-                Text(name(check.address or "-")),
-                Text(check_words(check), style=_style(check.verdict.outcome)),
-            )
-            for endpoint in diagnosis.endpoints
-            for check in endpoint.checks
-        ]
+        self.rows = []
+        for endpoint in diagnosis.endpoints:
+            for check in endpoint.checks:
+                self.rows.append(
+                    (
+                        Text(name(endpoint.host)),
+                        str(endpoint.port),
+                        Text(name(check.address or "-")),
+                        Text(check_words(check), style=_style(check.verdict.outcome)),
+                    )
+                )
+            if endpoint.not_checked:  # never silent: the addresses past the limit
+                self.rows.append(
+                    (
+                        Text(name(endpoint.host)),
+                        str(endpoint.port),
+                        Text(f"{endpoint.not_checked} more"),
+                        Text(_not_checked_words(endpoint.not_checked), style="yellow"),
+                    )
+                )
         self._show_rows()
         self.query_one("#status", Static).update("Done. Press t for the technical detail.")
         self.query_one("#verdict", Static).update(verdict_text(diagnosis))
@@ -163,7 +175,10 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         self.query_one("#findings", Static).update(findings_text(diagnosis))
         button = self.query_one("#continue", Button)
         button.disabled = diagnosis.outcome == "unknown"
-        self.note_beside_buttons(self.NOTHING_CHECKED if button.disabled else "")
+        note = self.NOTHING_CHECKED if button.disabled else ""
+        if diagnosis.verdict.cause == Code.ADDRESSES_NOT_CHECKED:
+            note = self.NOT_ALL_CHECKED
+        self.note_beside_buttons(note)
         button.focus()
 
     @on(Button.Pressed, "#continue")
@@ -196,6 +211,12 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         from gmailfix.screens.technical import TechnicalScreen
 
         self.app.push_screen(TechnicalScreen(evidence_text(self.result)))
+
+
+def _not_checked_words(count: int) -> str:
+    """The addresses past the limit, for the table: plain words, no code."""
+    these = "this address was" if count == 1 else "these addresses were"
+    return f"not checked: the server has too many addresses, {these} left out"
 
 
 def _style(outcome: str) -> str:

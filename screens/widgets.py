@@ -43,9 +43,11 @@ def verdict_text(diagnosis: Diagnosis) -> Text:
     if verdict.outcome == "accept":
         return Text.assemble(("✓ Gmail would accept ", "bold green"), (where, "bold"), ".")
     if verdict.outcome == "unknown":
+        why = diagnosis.why_unknown
+        if verdict.cause != Code.ADDRESSES_NOT_CHECKED:
+            why = "this computer could not check your server"
         return Text.assemble(
-            ("? gmailfix cannot tell what Gmail would do: ", "bold yellow"),
-            "this computer could not check your server. See below.",
+            ("? gmailfix cannot tell what Gmail would do: ", "bold yellow"), f"{why}. See below."
         )
     return Text.assemble(
         ("✗ Gmail would refuse ", "bold red"),

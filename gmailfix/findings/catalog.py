@@ -207,6 +207,15 @@ CATALOG: dict[Code, _Kind] = {
         "least one address fails Gmail's check, so some of your mail will fail and some will "
         "go through. Every address must serve the same working set-up.",
     ),
+    Code.ADDRESSES_NOT_CHECKED: _Kind(
+        Severity.WARNING,
+        "Some of the server's addresses were not checked",
+        "The server name has more addresses in DNS than gmailfix checks, so some of them "
+        "were not checked. Gmail may connect to any of them when it sends, so gmailfix cannot "
+        "promise that Gmail accepts the server, even when every address it checked passes. "
+        "Ask whoever runs the server whether every address serves the same certificate and "
+        "settings, or type in Gmail a server name with fewer addresses.",
+    ),
     Code.MX_SKIPPED: _Kind(
         Severity.INFO,
         "Some mail servers were not checked",

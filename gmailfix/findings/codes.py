@@ -35,6 +35,7 @@ class Code(StrEnum):
     AUTH_FAILED = "auth-failed"
     OLD_TLS_VERSION = "old-tls-version"
     INCONSISTENT_ADDRESSES = "inconsistent-addresses"
+    ADDRESSES_NOT_CHECKED = "addresses-not-checked"
     # DNS and the name typed in Gmail
     NXDOMAIN = "nxdomain"
     NO_MX = "no-mx"

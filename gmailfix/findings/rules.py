@@ -156,20 +156,45 @@ def endpoint_findings(endpoint: Endpoint) -> list[Finding]:
     for check in endpoint.checks:
         out += check_findings(check)
     outcomes = {c.address: c.verdict.outcome for c in endpoint.checks}
+    total = len(outcomes) + endpoint.not_checked
     if len(set(outcomes.values())) > 1:
-        good = ", ".join(a for a, o in outcomes.items() if o == "accept") or "none"
-        bad = ", ".join(a for a, o in outcomes.items() if o != "accept")
+        good = [a for a, o in outcomes.items() if o == "accept"]
+        bad = [a for a, o in outcomes.items() if o != "accept"]
         out.append(
             finding(
                 Code.INCONSISTENT_ADDRESSES,
-                f"{endpoint.host} has {len(outcomes)} addresses: {bad} fails, {good} passes.",
+                f"{endpoint.host} has {total} addresses: {_some(bad)} fails, "
+                f"{_some(good) or 'none'} passes.",
                 host=endpoint.host,
                 port=endpoint.port,
-                address=bad.split(", ")[0],
-                evidence={"fails": bad, "passes": good},
+                address=bad[0],
+                evidence={"fails": ", ".join(bad), "passes": ", ".join(good) or "none"},
+            )
+        )
+    if endpoint.not_checked:
+        checked = len(endpoint.checks)
+        out.append(
+            finding(
+                Code.ADDRESSES_NOT_CHECKED,
+                f"{endpoint.host} has {total} addresses: {checked} were checked, "
+                f"{endpoint.not_checked} were not.",
+                host=endpoint.host,
+                port=endpoint.port,
+                evidence={
+                    "addresses in DNS": str(total),
+                    "checked": str(checked),
+                    "not checked": str(endpoint.not_checked),
+                },
             )
         )
     return out
+
+
+def _some(addresses: Sequence[str], shown: int = 4) -> str:
+    """A few addresses in words: "a, b, c, d and 60 more"."""
+    more = len(addresses) - shown
+    listed = ", ".join(addresses[:shown])
+    return f"{listed} and {more} more" if more > 0 else listed
 
 
 def check_findings(check: AddressCheck) -> list[Finding]:

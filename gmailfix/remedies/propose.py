@@ -7,6 +7,7 @@ causes found is ``unavailable``, with the reason in plain words.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -105,14 +106,16 @@ class _Context:
             return None
         connection = self.checker.connection
         deadline = time.monotonic() + connection.timeout
-        ptr: tuple[str, ...] = ()
-        for check in chosen.checks:
-            known = self.diagnosis.facts.ptr.get(check.address)
-            ptr += (
-                known
-                if known is not None
-                else await reverse(connection.resolver, check.address, deadline)
-            )
+
+        async def names_of(address: str) -> tuple[str, ...]:
+            known = self.diagnosis.facts.ptr.get(address)
+            if known is not None:
+                return known
+            return await reverse(connection.resolver, address, deadline)
+
+        # at once: a host may have up to dns.MAX_ADDRESSES addresses
+        found = await asyncio.gather(*(names_of(c.address) for c in chosen.checks))
+        ptr = tuple(name for names in found for name in names)
         here = {c.address for c in chosen.checks}
         for name in isp_candidates(self.analysis, ptr)[:MAX_NAMES_TRIED]:
             if name == self.host:
@@ -134,12 +137,16 @@ class _Context:
             if mine != theirs:
                 return False
             addresses: tuple[str, ...] = ()
+            not_checked = 0
         else:
             deadline = time.monotonic() + connection.timeout
-            addresses, _, _ = await lookup_addresses(connection.resolver, name, deadline)
+            found = await lookup_addresses(connection.resolver, name, deadline)
+            addresses, not_checked = found.addresses, found.not_checked
             if not addresses or not set(addresses) <= here:
                 return False
-        endpoint = await self.checker.endpoint(name, port, addresses, self.diagnosis.username)
+        endpoint = await self.checker.endpoint(
+            name, port, addresses, self.diagnosis.username, not_checked
+        )
         return endpoint.verdict.accept
 
     async def _working_port(self) -> Endpoint | None:

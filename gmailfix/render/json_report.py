@@ -36,7 +36,12 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
         "candidates": list(diagnosis.candidates),
         "chosen": {"host": chosen.host, "port": chosen.port} if chosen else None,
         "mx": [
-            {"preference": mx.preference, "host": mx.host, "addresses": list(mx.addresses)}
+            {
+                "preference": mx.preference,
+                "host": mx.host,
+                "addresses": list(mx.addresses),
+                "addresses_not_checked": facts.addresses_not_checked.get(mx.host, 0),
+            }
             for mx in facts.mx
         ],
         "dns": {
@@ -44,6 +49,7 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "implicit_mx": facts.implicit_mx,
             "null_mx": facts.null_mx,
             "addresses": {h: list(a) for h, a in facts.addresses.items()},
+            "addresses_not_checked": dict(facts.addresses_not_checked),  # only hosts with some
             "cnames": dict(facts.cnames),
             "ptr": {a: list(n) for a, n in facts.ptr.items()},
             "mta_sts": list(facts.mta_sts),

@@ -29,7 +29,7 @@ def markdown_report(diagnosis: Diagnosis) -> str:
         lines += ["**Gmail would accept this server.**", ""]
     elif verdict.outcome == "unknown":
         lines += [
-            "**gmailfix cannot tell what Gmail would do: this computer could not check.**",
+            f"**gmailfix cannot tell what Gmail would do: {diagnosis.why_unknown}.**",
             "",
         ]
     else:

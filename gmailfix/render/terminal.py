@@ -283,8 +283,7 @@ def _verdict(report: _Report, diagnosis: Diagnosis) -> None:
         report.text("✓ Gmail would accept this server.", "bold green")
     elif verdict.outcome == "unknown":
         report.text(
-            "? gmailfix cannot tell what Gmail would do: this computer could not check.",
-            "bold yellow",
+            f"? gmailfix cannot tell what Gmail would do: {diagnosis.why_unknown}.", "bold yellow"
         )
     else:
         report.text("✗ Gmail would reject this server. Gmail says:", "bold red")
