@@ -28,7 +28,8 @@ from typing import Any, BinaryIO, Literal
 from gmailfix.csr import write_new, write_private
 from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import BundleError, reason
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.manifest import BUNDLE_SCHEMA, OLD_SCHEMAS, Manifest, ManifestFile
+from gmailfix.remedies.plan import Plan
 from gmailfix.render.bundle_readme import bundle_readme
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.dns_records import zone_lines
@@ -53,7 +54,7 @@ class BundleFile:
 
 
 def bundle_files(
-    plan: FixPlan, diagnosis: Diagnosis, extra: tuple[BundleFile, ...] = ()
+    plan: Plan, diagnosis: Diagnosis, extra: tuple[BundleFile, ...] = ()
 ) -> list[BundleFile]:
     """Every file of the bundle, MANIFEST.json last. Only what the plan's steps use."""
     files = [
@@ -76,7 +77,7 @@ def bundle_files(
     files += [_text(p, EXIM_ROLES[p], t) for p, t in exim_files(plan).items()]
     if plan.mta == "postfix" and plan.on_server:
         files += [_text(p, POSTFIX_ROLES[p], t) for p, t in postfix_files(plan).items()]
-    if plan.needs_certificate or plan.kind == "serve-full-chain":
+    if plan.changes_certificate:
         files += [
             _text(p, CERTBOT_ROLES[p], t, EXECUTABLE if p.endswith(".sh") else 0o644)
             for p, t in certbot_files(plan).items()
@@ -110,28 +111,12 @@ def _text(path: str, role: str, text: str, mode: int = 0o644) -> BundleFile:
     return BundleFile(path, role, text.encode("utf-8"), mode)
 
 
-def _manifest(plan: FixPlan, files: list[BundleFile]) -> BundleFile:
-    data = {
-        "schema": "gmailfix.bundle/1",
-        "domain": plan.domain,
-        "remedy": plan.kind,
-        "smtp_host": plan.smtp_host,
-        "port": plan.port,
-        "exim_layout": plan.exim_layout,
-        "mta": plan.mta,
-        "stack": plan.stack,
-        "files": [
-            {
-                "path": f.path,
-                "role": f.role,
-                "mode": oct(f.mode),
-                "sha256": hashlib.sha256(f.content).hexdigest(),
-            }
-            for f in files
-        ]
-        + [{"path": "MANIFEST.json", "role": "this list", "mode": "0o644", "sha256": None}],
-    }
-    return _text("MANIFEST.json", "this list", json.dumps(data, indent=2) + "\n")
+def _manifest(plan: Plan, files: list[BundleFile]) -> BundleFile:
+    listed = [
+        ManifestFile(f.path, f.role, f.mode, hashlib.sha256(f.content).hexdigest()) for f in files
+    ]
+    listed.append(ManifestFile("MANIFEST.json", "this list", 0o644, None))
+    return _text("MANIFEST.json", "this list", Manifest.of(plan, listed).text())
 
 
 # ---------------------------------------------------------------- writing
@@ -157,7 +142,6 @@ def _manifest(plan: FixPlan, files: list[BundleFile]) -> BundleFile:
 # 5. Failures of the disk (EACCES, EROFS, ENOSPC, ENAMETOOLONG...) are one
 #    line of BundleError, and nothing is left behind.
 
-BUNDLE_SCHEMA = "gmailfix.bundle/1"
 _ZIP_DATE = (2020, 4, 16, 0, 0, 0)  # a fixed date: the same bundle gives the same bytes
 _MANIFEST_LIMIT = 1 << 20  # a MANIFEST.json bigger than this is not one gmailfix wrote
 _ENTRY_LIMIT = 10_000  # nor is a folder or zip with more entries than this
@@ -439,7 +423,9 @@ def _manifest_from(data: bytes) -> dict[str, Any] | None:
         manifest = json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: hostile nesting
         return None
-    if not isinstance(manifest, dict) or manifest.get("schema") != BUNDLE_SCHEMA:
+    if not isinstance(manifest, dict):
+        return None
+    if manifest.get("schema") != BUNDLE_SCHEMA and manifest.get("schema") not in OLD_SCHEMAS:
         return None
     return manifest
 

@@ -56,10 +56,10 @@ class ExportScreen(WizardScreen[Path]):
         state = self.state
         assert state.plan is not None
         plan = state.plan
-        default = str(self.directory / f"gmailfix-{plan.domain}-{plan.kind}")
+        default = str(self.directory / f"gmailfix-{plan.domain}-{plan.slug}")
         yield Static("", id="result")
         yield Label("Write the fix to")
-        yield Input(state.export_paths.get(plan.kind, default), id="path", select_on_focus=False)
+        yield Input(state.export_paths.get(plan.slug, default), id="path", select_on_focus=False)
         with RadioSet(id="kind"):
             yield RadioButton("a folder", value=not state.as_zip, id="folder")
             yield RadioButton("a .zip file", value=state.as_zip, id="zip")
@@ -73,7 +73,7 @@ class ExportScreen(WizardScreen[Path]):
     def on_input_changed(self, event: Input.Changed) -> None:
         plan = self.state.plan
         if plan is not None:
-            self.state.export_paths[plan.kind] = event.value
+            self.state.export_paths[plan.slug] = event.value
         self._changed()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:

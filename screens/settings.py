@@ -18,10 +18,10 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from gmailfix.errors import GmailfixError
-from gmailfix.remedies.model import panel_way
-from gmailfix.remedies.plan import FixPlan, plan_fix
+from gmailfix.remedies.model import Proposal, panel_way
+from gmailfix.remedies.plan import Choices, Plan, make_plan
 from gmailfix.render.exim import LAYOUT_LABELS, exim_files
-from gmailfix.render.gmail_settings import gmail_settings_text, settings_for
+from gmailfix.render.gmail_settings import gmail_settings_text, password_words, settings_for
 from gmailfix.render.postfix import postfix_files
 from gmailfix.screens.base import WizardScreen
 from gmailfix.screens.widgets import clipboard_trusted, name, stack_words
@@ -31,7 +31,7 @@ from gmailfix.text import clean
 NOT_SURE = "not-sure"
 
 
-class SettingsScreen(WizardScreen[FixPlan]):
+class SettingsScreen(WizardScreen[Plan]):
     STEP = 4
     CSS_PATH = "settings.tcss"
     HELP = (
@@ -55,7 +55,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.plan: FixPlan | None = None
+        self.plan: Plan | None = None
         self.gmail_text = ""
         self.config_text = ""
 
@@ -113,17 +113,23 @@ class SettingsScreen(WizardScreen[FixPlan]):
         error = self.query_one("#plan-error", Static)
         error.display = False
         try:
-            self.plan = plan_fix(
-                state.diagnosis,
-                state.kind,
-                alias_domains=self._aliases() if state.kind == "sni" else (),
-                exim_layout=state.layout,
-                stack=state.stack,
-                mta=state.mta,
-                # what this check used (the demo's lab): the bundle's own checks use it too
-                ca_files=self.wizard.connection.ca_files,
-                connect=self.wizard.connection.connect,
-                dns_server=self.wizard.connection.dns_server,
+            proposal = Proposal(state.diagnosis, state.diagnosis.remedies)
+            # the recommended fix stands for the whole plan: every recommended part
+            recommended = tuple(r.kind for r in proposal.recommended)
+            kinds = recommended if state.kind in recommended else (state.kind,)
+            self.plan = make_plan(
+                proposal,
+                Choices(
+                    kinds=kinds,
+                    alias_domains=self._aliases() if state.kind == "sni" else (),
+                    exim_layout=state.layout,
+                    stack=state.stack,
+                    mta=state.mta,
+                    # what this check used (the demo's lab): the bundle's own checks use it too
+                    ca_files=self.wizard.connection.ca_files,
+                    connect=self.wizard.connection.connect,
+                    dns_server=self.wizard.connection.dns_server,
+                ),
             )
         except GmailfixError as exc:
             self.plan = None
@@ -139,7 +145,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self.query_one("#stack-row").display = plan.on_server
         self.query_one("#layout-row").display = plan.on_server and plan.mta == "exim"
         title, self.config_text = self._config(plan)
-        own = panel_way(plan.stack, plan.kind)
+        own = next((w for k in plan.kinds if (w := panel_way(plan.stack, k))), None)
         if own is not None:  # the panel keeps these files: its own way comes first
             title = (
                 f"{own.label} keeps its mail settings itself: use its own way (shown with "
@@ -154,7 +160,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
         self.query_one("#copy-config", Button).display = bool(self.config_text)
         self.refresh_bindings()
 
-    def _config(self, plan: FixPlan) -> tuple[str, str]:
+    def _config(self, plan: Plan) -> tuple[str, str]:
         """Every server file of the plan, each under a comment naming it: shown and copied."""
         if not plan.on_server:
             return "Nothing changes on your mail server.", ""
@@ -212,7 +218,7 @@ class SettingsScreen(WizardScreen[FixPlan]):
             self.notify("Fix the problem shown at the top first", severity="warning")
 
 
-def gmail_fields(plan: FixPlan) -> Text:
+def gmail_fields(plan: Plan) -> Text:
     """The form's fields that matter, one per line, for each address."""
     out = Text()
     for address, settings in settings_for(plan):
@@ -221,7 +227,7 @@ def gmail_fields(plan: FixPlan) -> Text:
             ("SMTP Server", name(settings.smtp_server)),
             ("Port", str(settings.port)),
             ("Username", clean(settings.username or "your login (often the full address)")),
-            ("Password", "your mailbox password"),
+            ("Password", password_words(plan, short=True)),
             ("Security", settings.security_label),
         ]
         for label, value in rows:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from gmailfix.diagnose import Diagnosis
     from gmailfix.inputs import Target
     from gmailfix.remedies.model import RemedyKind
-    from gmailfix.remedies.plan import EximLayout, FixPlan, Mta
+    from gmailfix.remedies.plan import EximLayout, Mta, Plan
     from gmailfix.smtp import Credentials
     from gmailfix.stacks.recognise import StackName
 
@@ -33,7 +33,7 @@ class WizardState:
     layout: EximLayout | None = None
     mta: Mta | None = None
     stack: StackName | None = None
-    plan: FixPlan | None = None
+    plan: Plan | None = None
     export_paths: dict[str, str] = field(default_factory=dict)  # per fix
     as_zip: bool = False
     written: Path | None = None

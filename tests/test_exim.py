@@ -16,7 +16,7 @@ from gmailfix.connection import build
 from gmailfix.lab import ca
 from gmailfix.lab.runner import LabInfo
 from gmailfix.remedies.model import RemedyKind
-from gmailfix.remedies.plan import EXIM_LAYOUTS, AliasHost, FixPlan
+from gmailfix.remedies.plan import EXIM_LAYOUTS, AliasHost, Plan
 from gmailfix.render.exim import (
     AUTHENTICATORS,
     LAYOUT_FILES,
@@ -51,11 +51,11 @@ SERVER_KINDS: tuple[RemedyKind, ...] = (
 )
 
 
-def sni_plan(tls_dir: str = "/etc/exim4/tls", layout: str | None = "plain") -> FixPlan:
+def sni_plan(tls_dir: str = "/etc/exim4/tls", layout: str | None = "plain") -> Plan:
     return make_plan("sni", aliases=ALIASES, layout=layout, tls_dir=tls_dir)  # type: ignore[arg-type]
 
 
-def plan_for(kind: RemedyKind, layout: str | None = "plain") -> FixPlan:
+def plan_for(kind: RemedyKind, layout: str | None = "plain") -> Plan:
     if kind == "sni":
         return sni_plan(layout=layout)
     return make_plan(kind, layout=layout)  # type: ignore[arg-type]

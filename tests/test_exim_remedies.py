@@ -23,12 +23,12 @@ from gmailfix.connection import build
 from gmailfix.diagnose import Diagnosis
 from gmailfix.lab import ca
 from gmailfix.remedies.model import RemedyKind
-from gmailfix.remedies.plan import plan_fix
 from gmailfix.render.certbot import deploy_hook
 from gmailfix.render.exim import authenticators, exim_files
 from gmailfix.smtp import Credentials
 from tests.support import exim as eh
 from tests.support.diagnosis import run_diagnosis
+from tests.support.plans import plan_from
 from tests.support.programs import require_program, sha512_crypt
 from tests.support.servers import dns_for, http_files
 
@@ -70,7 +70,7 @@ class Server:
         return result
 
     def bundle(self, diagnosis: Diagnosis, kind: RemedyKind) -> dict[str, str]:
-        plan = plan_fix(diagnosis, kind, exim_layout="plain", tls_dir=str(self.tls_dir))
+        plan = plan_from(diagnosis, kind, exim_layout="plain", tls_dir=str(self.tls_dir))
         files = exim_files(plan)
         # the bundle's main-section file, as the plain layout's README installs it
         (self.workdir / "tls-main.conf").write_text(files["exim4/tls-main.conf"])
@@ -172,7 +172,7 @@ def test_serve_full_chain(server: Server, pki: tuple[ca.Issued, ca.Issued]) -> N
         before = server.run(conf)
         assert before.verdict.cause == "incomplete-chain", before.findings
         assert before.remedies[0].kind == "serve-full-chain"
-        plan = plan_fix(before, "serve-full-chain", tls_dir=str(server.tls_dir))
+        plan = plan_from(before, "serve-full-chain", tls_dir=str(server.tls_dir))
         # the README's step: the deploy hook installs the full chain from certbot's lineage
         lineage = server.workdir / "live" / HOST
         lineage.mkdir(parents=True)

@@ -13,8 +13,11 @@ from gmailfix.bundle import bundle_files
 from gmailfix.connection import Connection
 from gmailfix.lab.runner import LabInfo
 from gmailfix.lab.scenarios import SCENARIOS, TRICKY, Scenario
-from gmailfix.remedies.plan import plan_fix
+from gmailfix.remedies.manifest import parse_manifest
+from gmailfix.remedies.model import REMEDY_KINDS
+from gmailfix.server.plan import rendered_server_files
 from tests.support.diagnosis import diagnose_lab
+from tests.support.plans import plan_from
 from tests.test_cli import gmailfix
 
 ALWAYS = {
@@ -48,7 +51,7 @@ def test_every_bundle_can_be_followed_to_the_end(
     lab: LabInfo, lab_connection: Connection, scenario: Scenario
 ) -> None:
     result = diagnose_lab(lab, lab_connection, scenario.domain)
-    plan = plan_fix(result)
+    plan = plan_from(result)
     files = {f.path: f.content.decode() for f in bundle_files(plan, result)}
     readme = files["README.md"]
     for name in FILE_REFERENCE.findall(readme):
@@ -63,7 +66,14 @@ def test_every_bundle_can_be_followed_to_the_end(
     for step in re.findall(r"^\d+\. (.*)$", readme, re.M):
         if "```sh" in step or "certbot/issue.sh" in step:
             assert "root" in step, f"a step that needs root says so: {step[:80]}"
-    assert json.loads(files["MANIFEST.json"])["remedy"] == result.remedies[0].kind
+    manifest = parse_manifest(json.loads(files["MANIFEST.json"]))
+    recommended = [r.kind for r in result.remedies if r.recommended]
+    assert list(manifest.kinds) == (
+        sorted(recommended, key=REMEDY_KINDS.index) or [result.remedies[0].kind]
+    )
+    # the manifest alone gives back every server file, as apply renders them
+    for path, text in rendered_server_files(manifest.plan()).items():
+        assert files[path] == text, path
     assert "you@" not in files["gmail-settings.txt"], "no made-up address shown as real"
 
 
@@ -131,7 +141,9 @@ def test_unknown_layout_gives_every_file_and_the_command_that_tells(
     )
     assert done.returncode == 0, done.stderr
     readme = (out / "README.md").read_text()
-    assert readme.index("grep dc_use_split_config") < readme.index("certbot/issue.sh")
+    # gmailfix apply finds the layout itself; by hand, the command that tells comes first
+    hand = readme.index("## By hand")
+    assert hand < readme.index("grep dc_use_split_config") < readme.index("Debian, one file")
     assert {
         "exim4/exim4.conf.localmacros",
         "exim4/conf.d/main/000_localmacros",

@@ -23,12 +23,12 @@ from gmailfix.diagnose import Diagnosis
 from gmailfix.dns import MXHost
 from gmailfix.findings import Finding
 from gmailfix.lab.runner import LabInfo
-from gmailfix.remedies.plan import plan_fix
 from gmailfix.render.bundle_readme import bundle_readme
 from gmailfix.render.markdown_report import markdown_report
 from gmailfix.render.terminal import Terminal, render
 from gmailfix.screens.widgets import evidence_text, findings_text, verdict_text
 from tests.support.diagnosis import run_diagnosis
+from tests.support.plans import plan_from
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 NASTY = [
@@ -90,7 +90,7 @@ def test_every_renderer_keeps_outside_text_inert(base: Diagnosis, value: str) ->
     assert_inert(re.sub(r"\x1b\[[0-9;]*m", "", coloured), value)  # only our own colours
     report = markdown_report(diagnosis)
     assert_inert(report, value)
-    readme = bundle_readme(plan_fix(diagnosis, "new-certificate"), diagnosis)
+    readme = bundle_readme(plan_from(diagnosis, "new-certificate"), diagnosis)
     assert_inert(readme, value)
     for part in (verdict_text(diagnosis), evidence_text(diagnosis)):
         assert_inert(part.plain, value)
@@ -119,7 +119,7 @@ def test_markdown_cannot_gain_a_heading_or_a_command(base: Diagnosis) -> None:
     assert not re.search(r"^## Step 0", report, re.M)
     outside_code = re.sub(r"(`+).*?\1", "", report)  # a code span shows <img> as characters
     assert "<img" not in outside_code
-    readme = bundle_readme(plan_fix(poisoned(base, NASTY[5]), "new-certificate"), diagnosis)
+    readme = bundle_readme(plan_from(poisoned(base, NASTY[5]), "new-certificate"), diagnosis)
     assert "\n**Fix: run**" not in readme
 
 

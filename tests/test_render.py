@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from gmailfix.errors import InputError
 from gmailfix.inputs import parse_domain
-from gmailfix.remedies.plan import AliasHost, FixPlan, safe_name
+from gmailfix.remedies.plan import AliasHost, Plan, safe_name
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.dns_records import zone_lines
 from gmailfix.render.exim import exim_files
@@ -47,11 +47,15 @@ PLANS = {
         verified=True,
     ),
     "enable-auth": make_plan("enable-auth", "noauth.test", layout="debian-split"),
+    # Debian's stock Exim: a built-in certificate and no login, one plan for both
+    "stock-exim": make_plan(
+        "new-certificate", "stock.test", username="me@stock.test", also=("enable-auth",)
+    ),
     "serve-full-chain": make_plan("serve-full-chain", "chain.test", layout="plain"),
 }
 
 
-def rendered(plan: FixPlan) -> dict[str, str]:
+def rendered(plan: Plan) -> dict[str, str]:
     files = {"gmail-settings.txt": gmail_settings_text(plan), "verify.sh": verify_script(plan)}
     files |= exim_files(plan)
     if plan.needs_certificate:

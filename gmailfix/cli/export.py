@@ -12,7 +12,8 @@ from gmailfix.cli.args import connection_from_args, credentials_from_args, targe
 from gmailfix.csr import make_key_and_csr
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import BundleError, CannotCheck
-from gmailfix.remedies.plan import FixPlan, plan_fix
+from gmailfix.remedies.model import Proposal
+from gmailfix.remedies.plan import Choices, Plan, make_plan
 from gmailfix.text import clean
 
 
@@ -26,10 +27,10 @@ def run_export(args: argparse.Namespace) -> int:
             "no bundle written: this computer could not check the server, so there is "
             "nothing known to fix (run 'gmailfix diagnose' to see why)"
         )
-    plan = plan_fix(
-        diagnosis,
-        args.remedy,
-        alias_domains=args.alias_domain,
+    proposal = Proposal(diagnosis, diagnosis.remedies)
+    choices = Choices(
+        kinds=tuple(args.remedy),
+        alias_domains=tuple(args.alias_domain),
         exim_layout=args.exim_layout,
         ca_files=connection.ca_files,
         connect=connection.connect,
@@ -37,6 +38,7 @@ def run_export(args: argparse.Namespace) -> int:
         mta=args.mta,
         stack=args.stack,
     )
+    plan = make_plan(proposal, choices)
     where = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
     files = bundle_files(plan, diagnosis, extra)
@@ -55,7 +57,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _csr_files(
-    plan: FixPlan, make_csr: bool, include_key: bool
+    plan: Plan, make_csr: bool, include_key: bool
 ) -> tuple[tuple[BundleFile, ...], bytes | None]:
     if not make_csr:
         if include_key:
@@ -71,11 +73,12 @@ def _csr_files(
     return tuple(files), key
 
 
-def _summary(target: Path, files: list[BundleFile], plan: FixPlan, diagnosis: Diagnosis) -> None:
+def _summary(target: Path, files: list[BundleFile], plan: Plan, diagnosis: Diagnosis) -> None:
     print(f"wrote {len(files)} files to {clean(target)}")
     readme = f"{target.stem}/README.md" if target.suffix == ".zip" else f"{target}/README.md"
     how = "unzip it, then open" if target.suffix == ".zip" else "open"
-    print(f"fix: {plan.remedy.title} (--remedy {plan.kind})")
+    for remedy in plan.remedies:
+        print(f"fix: {remedy.title} (--remedy {remedy.kind})")
     print(f"next: {how} {clean(readme)} and follow its steps")
     if diagnosis.verdict.error:
         print(f"today Gmail says: {clean(diagnosis.verdict.error)}")

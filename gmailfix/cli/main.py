@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export = sub.add_parser("export", parents=[conn], help="write the fix as a folder or zip")
     export.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
-    export.add_argument("--remedy", choices=REMEDY_KINDS, help="default: the recommended fix")
+    export.add_argument(
+        "--remedy",
+        choices=REMEDY_KINDS,
+        action="append",
+        default=[],
+        help="repeatable; default: every recommended fix, as one plan",
+    )
     where = export.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", metavar="DIR", help="write a folder")
     where.add_argument("--zip", metavar="FILE", help="write a .zip file")

@@ -95,6 +95,31 @@ class Remedy:
         return self.status != "unavailable"
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """Every kind of fix judged for one diagnosis, the best first (``propose`` makes it).
+
+    The diagnosis holds facts and findings only; what can be done about them
+    lives here, and a Plan is made from it.
+    """
+
+    diagnosis: Diagnosis
+    remedies: tuple[Remedy, ...]
+
+    def get(self, kind: RemedyKind) -> Remedy | None:
+        return next((r for r in self.remedies if r.kind == kind), None)
+
+    @property
+    def recommended(self) -> tuple[Remedy, ...]:
+        """The recommended remedies, in the order fixes are offered (one plan holds them all)."""
+        found = [r for r in self.remedies if r.recommended]
+        return tuple(sorted(found, key=lambda r: REMEDY_KINDS.index(r.kind)))
+
+    @property
+    def applicable(self) -> tuple[Remedy, ...]:
+        return tuple(r for r in self.remedies if r.applicable)
+
+
 def panel_way(stack: StackName, kind: RemedyKind) -> StackInfo | None:
     """The stack's own way to make this fix, when a panel or image keeps the mail
     server's files (they are not edited by hand); None otherwise."""

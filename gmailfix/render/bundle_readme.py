@@ -12,13 +12,12 @@ from shlex import quote
 
 from gmailfix.diagnose import Diagnosis
 from gmailfix.remedies.model import panel_way
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.plan import Plan
 from gmailfix.render.exim import (
     LAYOUT_FILES,
     LAYOUT_LABELS,
     PASSWD,
     WHICH_LAYOUT,
-    changes_certificate,
     check_commands,
     install_commands,
     layouts,
@@ -29,31 +28,129 @@ from gmailfix.stacks.catalog import info
 from gmailfix.text import md_code, md_text
 
 
-def bundle_readme(plan: FixPlan, diagnosis: Diagnosis) -> str:
+def bundle_readme(plan: Plan, diagnosis: Diagnosis) -> str:
     lines = [f"# Your Gmail fix for {md_text(plan.domain)}", ""]
     lines += _today(plan, diagnosis)
+    lines += _the_fix(plan)
     lines += [
-        f"**The fix: {plan.remedy.title}.** {md_text(plan.remedy.reason, limit=1000)}",
-        "",
         "Nothing here holds a password. `report.md` has the full diagnosis; `MANIFEST.json` "
-        "lists every file with its role.",
+        "lists every file with its role and the plan `gmailfix apply` reads.",
         "",
     ]
     by_hand = "## Steps"
-    if panel_way(plan.stack, plan.kind) is not None:
+    if any(panel_way(plan.stack, kind) for kind in plan.kinds):
         lines += _panel_section(plan, diagnosis)
         by_hand = f"## Or, if you manage {_MTA_LABEL[plan.mta]} by hand"
     lines += [by_hand, ""]
-    steps = _server_steps(plan) if plan.on_server else []
+    steps: list[str] = []
+    hand: list[str] = []
+    if plan.on_server:
+        if plan.needs_certificate:
+            steps.append(_dns_step(plan))
+        steps.append(_copy_step(plan))
+        if plan.needs_certificate:
+            steps.append(_issue_step(plan))
+        if plan.has("serve-full-chain"):
+            steps.append(_full_chain_step(plan))
+        hand = _hand_steps(plan)
+        steps.append(_apply_step(plan))
+        if plan.has("enable-auth") and plan.mta == "exim":
+            steps.append(_password_step(plan))
+        if plan.has("open-port"):
+            steps.append(_firewall_step(plan))
     steps += [_verify_step(plan), _gmail_step(plan), *_after(plan)]
     lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
+    if hand:
+        apply_number = next(n for n, s in enumerate(steps, 1) if s.startswith(_APPLY_START))
+        lines += [
+            "",
+            f"## By hand, instead of step {apply_number}",
+            "",
+            "If gmailfix cannot run on the mail server, these commands make the same "
+            "changes (without the automatic backup, check and rollback):",
+            "",
+        ]
+        lines += [f"{n}. {step}" for n, step in enumerate(hand, 1)]
     return "\n".join(lines) + "\n"
+
+
+def _the_fix(plan: Plan) -> list[str]:
+    if len(plan.remedies) == 1:
+        remedy = plan.remedy
+        return [f"**The fix: {remedy.title}.** {md_text(remedy.reason, limit=1000)}", ""]
+    lines = [f"**The fix, {len(plan.remedies)} parts in one plan** (each is needed):", ""]
+    lines += [
+        f"- **{r.title}.** {md_text(r.reason, limit=1000)}" if r.reason else f"- **{r.title}.**"
+        for r in plan.remedies
+    ]
+    return [*lines, ""]
+
+
+def _copy_step(plan: Plan) -> str:
+    return (
+        "Copy this folder to the mail server (for example `scp -r THIS-FOLDER "
+        "root@your-server:`) and open a shell there, as root, in the folder. The steps below "
+        "run there; `gmailfix` must be installed on the server (see gmailfix's README)."
+    )
+
+
+_APPLY_START = "As root on the mail server, in this folder, let gmailfix make the changes"
+
+
+def _apply_step(plan: Plan) -> str:
+    what = [
+        step.title[0].lower() + step.title[1:]
+        for step in plan.steps
+        if step.where == "server" and step.key not in ("dns-records", "certificate", "full-chain")
+    ]
+    return (
+        f"{_APPLY_START}: {'; '.join(what)}."
+        + _block(["gmailfix apply .", "gmailfix apply . --yes"])
+        + "\n\n   The first command only shows the changes, as a diff. With `--yes` it backs up "
+        "every file it touches, writes, checks the configuration with the mail server's own "
+        "tool, restarts it, checks as Gmail does, and puts everything back if any of that "
+        "fails. `gmailfix rollback` undoes it later. It reads only `MANIFEST.json` and writes "
+        "what the installed gmailfix makes of it; the other files are for reading."
+    )
+
+
+def _dns_step(plan: Plan) -> str:
+    hosts = ", ".join(md_code(h) for h in plan.cert_hosts)
+    return (
+        f"In your DNS provider's panel, make {hosts} point at your mail server: "
+        "`dns/records.zone` lists the records to add (skip those already there). Let's "
+        "Encrypt checks the name from the internet before it issues."
+    )
+
+
+def _issue_step(plan: Plan) -> str:
+    return (
+        "As root on the mail server, install certbot and get the certificate:"
+        + _block(["apt-get install certbot", "sh certbot/issue.sh"])
+        + "\n\n   `issue.sh` answers Let's Encrypt on port 80 itself. If a web server already "
+        "uses port 80, run `sh certbot/issue.sh webroot /var/www/html` (its document root) "
+        "instead; with no port 80 at all, `sh certbot/issue.sh dns` (you add a TXT record "
+        "when asked). certbot in Docker: `sh certbot/docker-run.sh`. The deploy hook then "
+        f"copies the certificate to {md_code(plan.tls_dir)}, where the mail server reads it, and "
+        "does so again at every renewal."
+    )
+
+
+def _hand_steps(plan: Plan) -> list[str]:
+    """The server's changes without gmailfix on the server: what apply would do."""
+    if plan.mta == "postfix":
+        return _postfix_steps(plan)
+    steps: list[str] = []
+    if plan.exim_layout is None:
+        steps.append(_which_layout_step())
+    steps.append(_install_step(plan))
+    return steps
 
 
 _MTA_LABEL = {"exim": "Exim", "postfix": "Postfix"}
 
 
-def _panel_section(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
+def _panel_section(plan: Plan, diagnosis: Diagnosis) -> list[str]:
     """A control panel's own way first: its files are not to be edited by hand."""
     stack = info(plan.stack)
     seen = diagnosis.mail_stack
@@ -71,7 +168,7 @@ def _panel_section(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
-def _today(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
+def _today(plan: Plan, diagnosis: Diagnosis) -> list[str]:
     verdict = diagnosis.verdict
     where = f"{md_code(verdict.settings.smtp_server)} port {verdict.settings.port}"
     if verdict.outcome == "accept":
@@ -92,28 +189,8 @@ def _block(commands: list[str]) -> str:
     return f"\n\n   ```sh\n{body}\n   ```"
 
 
-def _server_steps(plan: FixPlan) -> list[str]:
-    if plan.mta == "postfix":
-        return _postfix_steps(plan)
+def _postfix_steps(plan: Plan) -> list[str]:
     steps: list[str] = []
-    if plan.exim_layout is None:
-        steps.append(_which_layout_step())
-    if plan.needs_certificate:
-        steps += _certificate_steps(plan)
-    if plan.kind == "serve-full-chain":
-        steps.append(_full_chain_step(plan))
-    if plan.kind == "enable-auth":
-        steps.append(_password_step(plan))
-    steps.append(_install_step(plan))
-    if plan.kind == "open-port":
-        steps.append(_firewall_step(plan))
-    return steps
-
-
-def _postfix_steps(plan: FixPlan) -> list[str]:
-    steps = _certificate_steps(plan) if plan.needs_certificate else []
-    if plan.kind == "serve-full-chain":
-        steps.append(_full_chain_step(plan))
     commands = postfix_apply_commands(plan)
     text = (
         "As root on the mail server, from this folder, apply the Postfix settings (the "
@@ -126,8 +203,6 @@ def _postfix_steps(plan: FixPlan) -> list[str]:
             "and password Gmail uses are those Dovecot accepts (on Debian, the system's users)."
         )
     steps.append(text + "\n\n   `postfix check` must print nothing before the reload.")
-    if plan.kind in ("open-port", "fix-tls-mode"):
-        steps.append(_firewall_step(plan))
     return steps
 
 
@@ -142,28 +217,11 @@ def _which_layout_step() -> str:
     )
 
 
-def _certificate_steps(plan: FixPlan) -> list[str]:
-    hosts = ", ".join(md_code(h) for h in plan.cert_hosts)
-    return [
-        f"Make {hosts} point at your mail server: `dns/records.zone` lists the records to add "
-        "in your DNS provider's panel (skip those already there). Let's Encrypt checks the "
-        "name from the internet before it issues.",
-        "As root on the mail server, install certbot and get the certificate:"
-        + _block(["apt-get install certbot", "sh certbot/issue.sh"])
-        + "\n\n   `issue.sh` answers Let's Encrypt on port 80 itself. If a web server already "
-        "uses port 80, run `sh certbot/issue.sh webroot /var/www/html` (its document root) "
-        "instead; with no port 80 at all, `sh certbot/issue.sh dns` (you add a TXT record "
-        "when asked). certbot in Docker: `sh certbot/docker-run.sh`. The deploy hook then "
-        f"copies the certificate to {md_code(plan.tls_dir)}, where the mail server reads it, and "
-        "does so again at every renewal.",
-    ]
-
-
-def _mta_user(plan: FixPlan) -> str:
+def _mta_user(plan: Plan) -> str:
     return "root only" if plan.mta == "postfix" else "group Debian-exim, mode 0640"
 
 
-def _full_chain_step(plan: FixPlan) -> str:
+def _full_chain_step(plan: Plan) -> str:
     host = plan.cert_hosts[0] if plan.cert_hosts else plan.smtp_host
     directory = plan.cert_dir(host)
     return (
@@ -184,7 +242,7 @@ def _full_chain_step(plan: FixPlan) -> str:
     )
 
 
-def _password_step(plan: FixPlan) -> str:
+def _password_step(plan: Plan) -> str:
     user = plan.username or "me@example.com"
     text = (
         "As root on the mail server, give each person who sends through Gmail a login. "
@@ -205,7 +263,7 @@ def _password_step(plan: FixPlan) -> str:
     return text + f"\n\n   {who} The password itself is never written anywhere."
 
 
-def _install_step(plan: FixPlan) -> str:
+def _install_step(plan: Plan) -> str:
     blocks = []
     for layout in layouts(plan):
         label = LAYOUT_LABELS[layout]
@@ -225,7 +283,7 @@ def _install_step(plan: FixPlan) -> str:
     )
 
 
-def _firewall_step(plan: FixPlan) -> str:
+def _firewall_step(plan: Plan) -> str:
     return (
         "Let Gmail reach the ports through the server's firewall (use the one your server has):"
         + _block(
@@ -239,10 +297,10 @@ def _firewall_step(plan: FixPlan) -> str:
     )
 
 
-def _verify_step(plan: FixPlan) -> str:
+def _verify_step(plan: Plan) -> str:
     command = verify_command(plan)
     text = f"Check it works, before you touch Gmail: `{command}` must print OK for every line."
-    if plan.on_server and changes_certificate(plan):
+    if plan.on_server and plan.changes_certificate:
         text += (
             f" On the mail server, `{command} --server` also proves the running "
             f"{_MTA_LABEL[plan.mta]} uses the new settings (it runs "
@@ -257,8 +315,8 @@ def _verify_step(plan: FixPlan) -> str:
     return text
 
 
-def _gmail_step(plan: FixPlan) -> str:
-    if plan.kind == "sni":
+def _gmail_step(plan: Plan) -> str:
+    if plan.has("sni"):
         return "In Gmail, for each address, enter its block from `gmail-settings.txt`."
     how = "TLS" if plan.security == "TLS" else "SSL"
     return (
@@ -268,14 +326,14 @@ def _gmail_step(plan: FixPlan) -> str:
     )
 
 
-def _after(plan: FixPlan) -> list[str]:
+def _after(plan: Plan) -> list[str]:
     steps = []
     if plan.needs_certificate:
         steps.append(
             "Renewal is automatic: certbot's timer renews about every 60 days and runs the "
             "deploy hook again. Test it as root with `certbot renew --dry-run`."
         )
-    if plan.kind == "sni":
+    if plan.has("sni"):
         steps.append("To add a domain later, run `gmailfix export` again with every alias domain.")
     if steps:
         return steps

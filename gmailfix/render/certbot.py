@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shlex import quote
 
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.plan import Plan
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 DEFAULT_LINEAGE = "default"
@@ -52,7 +52,7 @@ $reload || echo "deploy hook: '$reload' failed; restart Exim by hand" >&2
 """
 
 
-def deploy_hook(plan: FixPlan) -> str:
+def deploy_hook(plan: Plan) -> str:
     """The deploy hook for the plan's MTA: the one place certbot hands over to it."""
     if plan.mta == "postfix":
         from gmailfix.render.postfix import postfix_deploy_hook
@@ -61,19 +61,19 @@ def deploy_hook(plan: FixPlan) -> str:
     return DEPLOY_HOOK.format(tls_dir=plan.tls_dir)
 
 
-def mta_label(plan: FixPlan) -> str:
+def mta_label(plan: Plan) -> str:
     return "Postfix" if plan.mta == "postfix" else "Exim"
 
 
-def _certificates(plan: FixPlan) -> list[tuple[str, tuple[str, ...]]]:
+def _certificates(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
     """(lineage name, host names) for every certificate the plan needs."""
     certs: list[tuple[str, tuple[str, ...]]] = [(host, (host,)) for host in plan.cert_hosts]
-    if plan.kind == "sni":
+    if plan.has("sni"):
         certs.append((DEFAULT_LINEAGE, plan.cert_hosts))
     return certs
 
 
-def issue_script(plan: FixPlan) -> str:
+def issue_script(plan: Plan) -> str:
     lines = [
         "#!/bin/sh",
         f"# Get Let's Encrypt certificates for {', '.join(plan.cert_hosts)} and install them",
@@ -127,7 +127,7 @@ def issue_script(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def docker_script(plan: FixPlan) -> str:
+def docker_script(plan: Plan) -> str:
     lines = [
         "#!/bin/sh",
         f"# The same with certbot in Docker (for {mta_label(plan)} in Docker or no certbot package).",
@@ -149,7 +149,7 @@ def docker_script(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def docker_compose(plan: FixPlan) -> str:
+def docker_compose(plan: Plan) -> str:
     """A compose file for people who run Exim in Docker: renew twice a day."""
     names = [f'"{h}"' for h in plan.cert_hosts]  # safe names; quoted for YAML anyway
     return "\n".join(
@@ -174,7 +174,7 @@ def docker_compose(plan: FixPlan) -> str:
     )
 
 
-def certbot_files(plan: FixPlan) -> dict[str, str]:
+def certbot_files(plan: Plan) -> dict[str, str]:
     return {
         "certbot/issue.sh": issue_script(plan),
         "certbot/deploy-hook.sh": deploy_hook(plan),

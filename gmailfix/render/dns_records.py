@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 from gmailfix.inputs import is_ip_address
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.plan import Plan
 
 
-def zone_lines(plan: FixPlan) -> str:
+def zone_lines(plan: Plan) -> str:
     lines = [
         f"; DNS records for the mail server of {plan.domain}, written by gmailfix.",
         "; Zone-file lines: add them in your DNS provider's panel (type, name, value).",

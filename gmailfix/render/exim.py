@@ -1,4 +1,4 @@
-"""Exim configuration for a FixPlan, in three layouts.
+"""Exim configuration for a Plan, in three layouts.
 
 - ``exim4/tls-main.conf``: main-section options only, for ``.include`` in any
   exim.conf (the plain layout);
@@ -17,7 +17,7 @@ sends ``..`` or anything unknown gets the default certificate.
 
 from __future__ import annotations
 
-from gmailfix.remedies.plan import EximLayout, FixPlan
+from gmailfix.remedies.plan import EximLayout, Plan
 
 TLS_VERSIONS = """\
 # TLS 1.2 or newer. Exim defines _HAVE_GNUTLS or _HAVE_OPENSSL for its TLS library.
@@ -53,20 +53,16 @@ PASSWD = "/etc/exim4/passwd"
 WHICH_LAYOUT = "grep dc_use_split_config /etc/exim4/update-exim4.conf.conf"
 
 
-def layouts(plan: FixPlan) -> tuple[EximLayout, ...]:
+def layouts(plan: Plan) -> tuple[EximLayout, ...]:
     """The layouts the bundle writes files for: the one known, or all three."""
     if plan.exim_layout is not None:
         return (plan.exim_layout,)
     return ("debian-single", "debian-split", "plain")
 
 
-def changes_certificate(plan: FixPlan) -> bool:
-    return plan.kind in ("new-certificate", "sni", "serve-full-chain", "enable-starttls")
-
-
-def certificate_expressions(plan: FixPlan) -> tuple[str, str]:
+def certificate_expressions(plan: Plan) -> tuple[str, str]:
     """The values of tls_certificate and tls_privatekey."""
-    if plan.kind != "sni":
+    if not plan.has("sni"):
         directory = plan.default_dir
         return f"{directory}/fullchain.pem", f"{directory}/privkey.pem"
     default, sni_map_file = plan.default_dir, sni_map_path(plan)
@@ -81,49 +77,49 @@ def certificate_expressions(plan: FixPlan) -> tuple[str, str]:
     return lookup("fullchain.pem"), lookup("privkey.pem")
 
 
-def expected_certificate_text(plan: FixPlan) -> str:
+def expected_certificate_text(plan: Plan) -> str:
     """What ``exim -bP tls_certificate`` must contain once the fix is live."""
-    return sni_map_path(plan) if plan.kind == "sni" else certificate_expressions(plan)[0]
+    return sni_map_path(plan) if plan.has("sni") else certificate_expressions(plan)[0]
 
 
-def sni_map_path(plan: FixPlan) -> str:
+def sni_map_path(plan: Plan) -> str:
     return f"{plan.tls_dir}/sni.map"
 
 
-def _header(plan: FixPlan, where: str) -> str:
+def _header(plan: Plan, where: str) -> str:
     hosts = ", ".join(plan.cert_hosts) or plan.smtp_host
     return (
-        f"# Written by gmailfix for {plan.domain}: {plan.remedy.title}\n"
+        f"# Written by gmailfix for {plan.domain}: {plan.title}\n"
         f"# Host names: {hosts}\n# Goes into: {where}\n\n"
     )
 
 
-def tls_main(plan: FixPlan) -> str:
+def tls_main(plan: Plan) -> str:
     """Main-section options only; load with .include before the first 'begin'."""
     text = _header(plan, "/etc/exim4/tls-main.conf, loaded by '.include /etc/exim4/tls-main.conf'")
     text += PORTS
-    if changes_certificate(plan):
+    if plan.changes_certificate:
         certificate, key = certificate_expressions(plan)
         text += "tls_advertise_hosts = *\n\n" + _certificate_comment(plan)
         text += f"tls_certificate = {certificate}\ntls_privatekey = {key}\n\n" + TLS_VERSIONS
     return text
 
 
-def debian_macros(plan: FixPlan, where: str) -> str:
+def debian_macros(plan: Plan, where: str) -> str:
     """The Debian local macros file (split or single config: the same text)."""
     text = _header(plan, where)
-    if changes_certificate(plan):
+    if plan.changes_certificate:
         certificate, key = certificate_expressions(plan)
         text += "MAIN_TLS_ENABLE = yes\n" + _certificate_comment(plan)
         text += f"MAIN_TLS_CERTIFICATE = {certificate}\nMAIN_TLS_PRIVATEKEY = {key}\n\n"
     text += PORTS
-    if changes_certificate(plan):
+    if plan.changes_certificate:
         text += "\n" + TLS_VERSIONS
     return text
 
 
-def _certificate_comment(plan: FixPlan) -> str:
-    if plan.kind == "sni":
+def _certificate_comment(plan: Plan) -> str:
+    if plan.has("sni"):
         return (
             "# One certificate per alias host, chosen by the name the client asks for (SNI).\n"
             f"# Known names are listed in {sni_map_path(plan)}; any other name, or none,\n"
@@ -135,7 +131,7 @@ def _certificate_comment(plan: FixPlan) -> str:
     )
 
 
-def sni_map(plan: FixPlan) -> str:
+def sni_map(plan: Plan) -> str:
     lines = ["# SNI host name: directory with fullchain.pem and privkey.pem (lsearch, any case)"]
     lines += [f"{host}: {plan.cert_dir(host)}" for host in plan.cert_hosts]
     return "\n".join(lines) + "\n"
@@ -177,7 +173,7 @@ login_server:
 AUTHENTICATORS = authenticators()
 
 
-def exim_files(plan: FixPlan) -> dict[str, str]:
+def exim_files(plan: Plan) -> dict[str, str]:
     """Bundle path -> text for the plan's Exim layout(s)."""
     files: dict[str, str] = {}
     if not plan.on_server or plan.mta != "exim":
@@ -185,16 +181,16 @@ def exim_files(plan: FixPlan) -> dict[str, str]:
     for layout in layouts(plan):
         path, where = LAYOUT_FILES[layout]
         files[path] = tls_main(plan) if layout == "plain" else debian_macros(plan, where)
-    if plan.kind == "enable-auth":
+    if plan.has("enable-auth"):
         files["exim4/auth-tls-only.conf"] = AUTHENTICATORS
         if "debian-split" in layouts(plan):
             files[AUTH_FILES["debian-split"][0]] = AUTHENTICATORS
-    if plan.kind == "sni":
+    if plan.has("sni"):
         files["exim4/tls/sni.map"] = sni_map(plan)
     return files
 
 
-def install_commands(plan: FixPlan, layout: EximLayout) -> list[str]:
+def install_commands(plan: Plan, layout: EximLayout) -> list[str]:
     """Shell lines that install one layout's files without overwriting a person's own."""
     bundle_path, server_path = LAYOUT_FILES[layout]
     lines = [
@@ -209,7 +205,7 @@ def install_commands(plan: FixPlan, layout: EximLayout) -> list[str]:
         lines.append(
             "# then add '.include /etc/exim4/tls-main.conf' before the first 'begin' of exim.conf"
         )
-    if plan.kind == "enable-auth":
+    if plan.has("enable-auth"):
         if layout == "debian-split":
             lines.append(f"install -m 0644 {AUTH_FILES['debian-split'][0]} /etc/exim4/conf.d/auth/")
         elif layout == "debian-single":
@@ -221,7 +217,7 @@ def install_commands(plan: FixPlan, layout: EximLayout) -> list[str]:
             lines.append(
                 "# paste exim4/auth-tls-only.conf below 'begin authenticators' in exim.conf"
             )
-    if plan.kind == "sni":
+    if plan.has("sni"):
         lines.append(f"install -m 0644 exim4/tls/sni.map {sni_map_path(plan)}")
     return lines
 

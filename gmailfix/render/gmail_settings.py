@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gmailfix.gmail import GmailSettings
 from gmailfix.ports import security_for
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.plan import Plan
 
 WHERE = (
     "Where: Gmail on the web > Settings (the gear) > See all settings > Accounts and Import >\n"
@@ -12,9 +12,9 @@ WHERE = (
 )
 
 
-def settings_for(plan: FixPlan) -> list[tuple[str, GmailSettings]]:
+def settings_for(plan: Plan) -> list[tuple[str, GmailSettings]]:
     """(address, settings) for every alias the plan covers."""
-    if plan.kind == "sni":
+    if plan.has("sni"):
         out = []
         for alias in plan.aliases:
             known = (
@@ -34,7 +34,30 @@ def placeholder(domain: str) -> str:
     return f"<your address>@{domain}"
 
 
-def render_settings(address: str, settings: GmailSettings) -> str:
+PASSWORDS = {
+    "mailbox": "your mailbox password (gmailfix never asks for it or stores it)",
+    "exim": "the one you set in the README's login step (its hash is in /etc/exim4/passwd)",
+    "postfix": "that user's password on the mail server (Dovecot checks it)",
+}
+
+
+# the same, short enough for one line of the wizard
+SHORT_PASSWORDS = {
+    "mailbox": "your mailbox password",
+    "exim": "the one you set for login on the server",
+    "postfix": "that user's password on the server",
+}
+
+
+def password_words(plan: Plan, *, short: bool = False) -> str:
+    """Which password goes in Gmail's form: the one the plan's login step makes, if any."""
+    words = SHORT_PASSWORDS if short else PASSWORDS
+    return words[plan.mta] if plan.has("enable-auth") else words["mailbox"]
+
+
+def render_settings(
+    address: str, settings: GmailSettings, password: str = PASSWORDS["mailbox"]
+) -> str:
     tls = "(*)" if settings.security == "TLS" else "( )"
     ssl = "(*)" if settings.security == "SSL" else "( )"
     username = settings.username or "your login: often the full address (your provider says)"
@@ -52,7 +75,7 @@ def render_settings(address: str, settings: GmailSettings) -> str:
             f"  SMTP Server:        {settings.smtp_server}",
             f"  Port:               {settings.port}",
             f"  Username:           {username}",
-            "  Password:           your mailbox password (gmailfix never asks for it or stores it)",
+            f"  Password:           {password}",
             f"  {tls} Secured connection using TLS (recommended)",
             f"  {ssl} Secured connection using SSL",
             '  > click "Add Account" (or "Save Changes")',
@@ -63,7 +86,8 @@ def render_settings(address: str, settings: GmailSettings) -> str:
     )
 
 
-def gmail_settings_text(plan: FixPlan) -> str:
-    blocks = [render_settings(address, s) for address, s in settings_for(plan)]
+def gmail_settings_text(plan: Plan) -> str:
+    password = password_words(plan)
+    blocks = [render_settings(address, s, password) for address, s in settings_for(plan)]
     header = f'Gmail "Send mail as" settings for {plan.domain}\n\n{WHERE}\n'
     return header + "\n\n" + "\n\n----\n\n".join(blocks) + "\n"

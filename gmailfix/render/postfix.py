@@ -1,4 +1,4 @@
-"""Postfix configuration for a FixPlan (Postfix 3.4 or newer).
+"""Postfix configuration for a Plan (Postfix 3.4 or newer).
 
 Files, by bundle path:
 
@@ -26,13 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from shlex import quote
 
-from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.model import RemedyKind
+from gmailfix.remedies.plan import Plan
 
-# Kinds whose fix is the server's certificate, and kinds whose fix is the
-# services Gmail dials (587, 465) with login after TLS. Plain strings: the
-# plan's kind type grows new members while this module already handles them.
-SERVICE_KINDS = frozenset({"enable-auth", "open-port", "fix-tls-mode"})
+# Kinds whose fix is the services Gmail dials (587, 465) with login after TLS.
+SERVICE_KINDS: tuple[RemedyKind, ...] = ("enable-auth", "open-port", "fix-tls-mode")
 
 # $config_directory is /etc/postfix on Debian; Postfix expands it itself, so
 # the same line also works for another instance (postfix -c DIR, MAIL_CONFIG).
@@ -109,11 +107,7 @@ SUBMISSIONS = Service(
 )
 
 
-def _kind(plan: FixPlan) -> str:
-    return str(plan.kind)
-
-
-def chain_files(plan: FixPlan, host: str | None = None) -> tuple[str, str]:
+def chain_files(plan: Plan, host: str | None = None) -> tuple[str, str]:
     """The key, then its full chain, as the deploy hook installs them.
 
     ``host=None``: the default certificate (every host, for kind ``sni``).
@@ -122,14 +116,13 @@ def chain_files(plan: FixPlan, host: str | None = None) -> tuple[str, str]:
     return f"{directory}/privkey.pem", f"{directory}/fullchain.pem"
 
 
-def main_settings(plan: FixPlan) -> tuple[Setting, ...]:
+def main_settings(plan: Plan) -> tuple[Setting, ...]:
     """The main.cf parameters of the fix (empty when nothing changes on the server)."""
-    kind = _kind(plan)
     settings: list[Setting] = []
-    if kind in CERTIFICATE_CHANGE_KINDS:
+    if plan.changes_certificate:
         key, chain = chain_files(plan)
         served = (
-            "the default certificate" if kind == "sni" else f"the certificate of {plan.smtp_host}"
+            "the default certificate" if plan.has("sni") else f"the certificate of {plan.smtp_host}"
         )
         settings += [
             Setting(
@@ -155,7 +148,7 @@ def main_settings(plan: FixPlan) -> tuple[Setting, ...]:
                 "smtpd_tls_mandatory_protocols", TLS_1_2_OR_NEWER, "The same where TLS is required."
             ),
         ]
-    if kind == "sni":
+    if plan.has("sni"):
         settings.append(
             Setting(
                 "tls_server_sni_maps",
@@ -166,7 +159,7 @@ def main_settings(plan: FixPlan) -> tuple[Setting, ...]:
                 "hook does).",
             )
         )
-    if kind in SERVICE_KINDS:
+    if plan.has(*SERVICE_KINDS):
         settings += [
             Setting(
                 "smtpd_sasl_type",
@@ -179,12 +172,12 @@ def main_settings(plan: FixPlan) -> tuple[Setting, ...]:
     return tuple(settings)
 
 
-def services(plan: FixPlan) -> tuple[Service, ...]:
+def services(plan: Plan) -> tuple[Service, ...]:
     """The master.cf services of the fix."""
-    return (SUBMISSION, SUBMISSIONS) if _kind(plan) in SERVICE_KINDS else ()
+    return (SUBMISSION, SUBMISSIONS) if plan.has(*SERVICE_KINDS) else ()
 
 
-def _header(plan: FixPlan, what: str) -> list[str]:
+def _header(plan: Plan, what: str) -> list[str]:
     return [
         f"# Written by gmailfix for {plan.domain}: Postfix TLS that Gmail 'Send mail as' accepts.",
         f"# Gmail's SMTP Server: {plan.smtp_host}, port {plan.port}. {what}",
@@ -195,8 +188,8 @@ def _comment(text: str) -> list[str]:
     return [f"# {line}" for line in text.splitlines()]
 
 
-def _port_note(plan: FixPlan) -> list[str]:
-    if _kind(plan) != "open-port":
+def _port_note(plan: Plan) -> list[str]:
+    if not plan.has("open-port"):
         return []
     return _comment(
         "If the port still cannot be reached: 'postconf -h inet_interfaces' must not\n"
@@ -205,7 +198,7 @@ def _port_note(plan: FixPlan) -> list[str]:
     )
 
 
-def postconf_script(plan: FixPlan) -> str:
+def postconf_script(plan: Plan) -> str:
     """``postfix/postconf.sh``: edits main.cf and master.cf in place, keeping the rest."""
     lines = [
         "#!/bin/sh",
@@ -215,7 +208,7 @@ def postconf_script(plan: FixPlan) -> str:
         "# then postfix reload.",
         "set -eu",
     ]
-    if _kind(plan) in CERTIFICATE_CHANGE_KINDS:
+    if plan.changes_certificate:
         lines += [
             "",
             "# Older Postfix would take smtpd_tls_chain_files without a word and ignore it.",
@@ -258,7 +251,7 @@ def postconf_script(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main_snippet(plan: FixPlan) -> str:
+def main_snippet(plan: Plan) -> str:
     """``postfix/main.cf.snippet``: the same settings as ``name = value`` lines."""
     lines = [
         *_header(plan, "Paste into /etc/postfix/main.cf:"),
@@ -273,7 +266,7 @@ def main_snippet(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def master_snippet(plan: FixPlan) -> str:
+def master_snippet(plan: Plan) -> str:
     """``postfix/master.cf.snippet``: the services, to replace or add in master.cf."""
     lines = [
         *_header(plan, "Paste into /etc/postfix/master.cf,"),
@@ -287,7 +280,7 @@ def master_snippet(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sni_map(plan: FixPlan) -> str:
+def sni_map(plan: Plan) -> str:
     """``postfix/sni``: each host name, then its key and chain files."""
     lines = [
         "# Host name (as the client sends it in SNI) -> key file, then chain file.",
@@ -298,7 +291,7 @@ def sni_map(plan: FixPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dovecot_auth(plan: FixPlan) -> str:
+def dovecot_auth(plan: Plan) -> str:
     """Dovecot's side of ``smtpd_sasl_type = dovecot`` (Debian's dovecot-core)."""
     return "\n".join(
         [
@@ -322,8 +315,10 @@ def dovecot_auth(plan: FixPlan) -> str:
     )
 
 
-def postfix_files(plan: FixPlan) -> dict[str, str]:
-    """Bundle path -> text; empty when the fix changes nothing on the server."""
+def postfix_files(plan: Plan) -> dict[str, str]:
+    """Bundle path -> text; empty when the fix changes nothing in Postfix."""
+    if plan.mta != "postfix" or not plan.on_server:
+        return {}
     if not main_settings(plan) and not services(plan):
         return {}
     files = {
@@ -333,12 +328,12 @@ def postfix_files(plan: FixPlan) -> dict[str, str]:
     if services(plan):
         files["postfix/master.cf.snippet"] = master_snippet(plan)
         files[DOVECOT_FILE] = dovecot_auth(plan)
-    if _kind(plan) == "sni":
+    if plan.has("sni"):
         files["postfix/sni"] = sni_map(plan)
     return files
 
 
-def postfix_apply_commands(plan: FixPlan) -> list[str]:
+def postfix_apply_commands(plan: Plan) -> list[str]:
     """Shell lines, run as root from the bundle folder, that apply the fix and check it."""
     files = postfix_files(plan)
     if not files:
@@ -421,9 +416,9 @@ fi
 """
 
 
-def postfix_deploy_hook(plan: FixPlan) -> str:
+def postfix_deploy_hook(plan: Plan) -> str:
     """The certbot deploy hook (POSIX sh) that installs a renewal for Postfix."""
-    sni = _kind(plan) == "sni"
+    sni = plan.has("sni")
     return DEPLOY_HOOK.format(
         tls_dir=plan.tls_dir,
         sni_summary="rebuilds the SNI map (postmap -F),\n# " if sni else "",

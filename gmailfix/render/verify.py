@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from shlex import quote
 
-from gmailfix.remedies.plan import FixPlan
-from gmailfix.render.exim import WHICH_LAYOUT, changes_certificate, expected_certificate_text
+from gmailfix.remedies.plan import Plan
+from gmailfix.render.exim import WHICH_LAYOUT, expected_certificate_text
 
 HEAD = """\
 #!/bin/sh
@@ -76,29 +76,29 @@ HINT = {
 }
 
 
-def expected_server_text(plan: FixPlan) -> str:
+def expected_server_text(plan: Plan) -> str:
     """What the running config must show once the fix is live."""
     if plan.mta == "postfix":
         return f"{plan.default_dir}/fullchain.pem"
     return expected_certificate_text(plan)
 
 
-def verify_script(plan: FixPlan) -> str:
-    hosts = plan.cert_hosts if plan.kind == "sni" else (plan.smtp_host,)
+def verify_script(plan: Plan) -> str:
+    hosts = plan.cert_hosts if plan.has("sni") else (plan.smtp_host,)
     mode = "implicit" if plan.port == 465 else "starttls"
     head = HEAD.replace("SHOW_DEFAULT", SHOW_COMMAND[plan.mta]).replace("HINT", HINT[plan.mta])
     lines = [head]
-    if plan.kind == "enable-auth":
+    if plan.has("enable-auth"):
         lines.append("need_auth=1")
     lines += [f"check {quote(h)} {plan.port} {mode}" for h in hosts]
-    if plan.on_server and changes_certificate(plan):
+    if plan.on_server and plan.changes_certificate:
         expected = quote(expected_server_text(plan))
         lines.append(f'[ "${{1:-}}" = --server ] && server_check {expected}')
     lines.append('\n[ "$failed" -eq 0 ] && echo "All checks passed."\nexit "$failed"\n')
     return "\n".join(lines)
 
 
-def verify_command(plan: FixPlan) -> str:
+def verify_command(plan: Plan) -> str:
     """How to run verify.sh for this plan: with the test CA and address when the
     diagnosis used them (the lab), plain otherwise."""
     env = []
@@ -110,7 +110,7 @@ def verify_command(plan: FixPlan) -> str:
     return " ".join([*env, "sh verify.sh"])
 
 
-def diagnose_command(plan: FixPlan) -> str:
+def diagnose_command(plan: Plan) -> str:
     """The ``gmailfix diagnose`` line that checks this fix as Gmail will use it, with the
     DNS server, trust anchors and addresses the diagnosis used (the lab's), if any."""
     words = [

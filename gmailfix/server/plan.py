@@ -1,34 +1,53 @@
-"""What ``gmailfix apply`` would do: a bundle checked against this server, as diffs and steps.
+"""What ``gmailfix apply`` would do: a bundle's plan checked against this server, as diffs
+and steps.
 
-``plan_apply`` reads only. It finds the MTA and its layout, refuses a bundle
-that does not fit (another layout, another MTA, a panel, a fix that is only
-Gmail's settings), and returns an ``ApplyPlan``: every file change with its
-diff, and the steps that follow the writes (generate, check, files, reload,
-re-check as Gmail). ``apply.apply`` carries a plan out.
+``plan_apply`` reads only. The bundle is data: its typed manifest gives the
+plan, and every file is rendered again here by the installed gmailfix's own
+renderers; the bundle's texts are only compared with that (a bundle whose
+files differ is refused, with the difference shown). Every target path comes
+from gmailfix's own tables for the detected MTA and layout. It finds the MTA
+and its layout, refuses a plan that does not fit (another layout, another MTA,
+a panel, a fix that is only Gmail's settings), and returns an ``ApplyPlan``:
+every file change with its diff, and the steps that follow the writes
+(generate, check, files, reload, re-check as Gmail). ``apply.apply`` carries
+a plan out, as one journal entry.
 """
 
 from __future__ import annotations
 
-import re
+import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from gmailfix.remedies.plan import SERVER_KINDS
-from gmailfix.render.exim import AUTH_FILES, LAYOUT_FILES
+from gmailfix.remedies.plan import Plan
+from gmailfix.render.exim import (
+    AUTH_FILES,
+    AUTHENTICATORS,
+    LAYOUT_FILES,
+    debian_macros,
+    exim_files,
+    sni_map,
+    sni_map_path,
+    tls_main,
+)
+from gmailfix.render.postfix import postfix_files
 from gmailfix.server import exim
 from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
+from gmailfix.server.exim_auth import DEBIAN_TEMPLATE, with_authenticators
 from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, detect
 from gmailfix.server.postfix_apply import postfix_changes
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
 from gmailfix.stacks.catalog import STACKS
+from gmailfix.text import clean
 
 APPLY_TAG = "apply"
-# fixes with something to apply on a server: fix-tls-mode may be Gmail's settings only,
-# and then its bundle holds no server files (apply says so)
-SERVER_REMEDIES: frozenset[str] = SERVER_KINDS | {"fix-tls-mode"}
+# where apply may write Exim's SNI map (it lies in the plan's certificate folder)
+SNI_MAP_FOLDERS = ("/etc/exim4/", "/etc/exim/")
+# bundle folders whose files are the server's configuration (compared, never used)
+SERVER_FOLDERS = ("exim4/", "postfix/", "dovecot/")
 
 
 @dataclass(frozen=True)
@@ -57,9 +76,6 @@ class ApplyPlan:
         return [" ".join(step.argv) for step in self.steps if step.argv]
 
 
-# --- Exim -----------------------------------------------------------------------
-
-
 def plan_apply(
     bundle: Bundle | str | Path,
     root: Root | None = None,
@@ -72,54 +88,87 @@ def plan_apply(
 
     ``reload`` replaces the MTA's reload command (under ``--root`` there is no
     service to reload unless one is given). Raises ServerError when the bundle
-    does not fit this server; reads only.
+    does not fit this server; reads only, and runs nothing the bundle holds.
     """
     root = root or Root()
     if not isinstance(bundle, Bundle):
         bundle = read_bundle(bundle)
-    _check_bundle(bundle)
-    setup = detect(root, mta or bundle.mta)  # type: ignore[arg-type]
-    if setup.mta != bundle.mta:
+    plan = bundle.plan
+    _check_plan(plan)
+    _compare(bundle, rendered_server_files(plan))
+    setup = detect(root, mta or plan.mta)
+    if setup.mta != plan.mta:
         raise ServerError(
-            f"this bundle is for {bundle.mta.capitalize()} but this server runs {setup.label}; "
+            f"this bundle is for {plan.mta.capitalize()} but this server runs {setup.label}; "
             f"export it again for {setup.mta}"
         )
     if setup.mta == "postfix":
-        return _postfix_plan(bundle, setup, runner, reload)
-    return _exim_plan(bundle, setup, reload)
+        return _postfix_plan(bundle, plan, setup, runner, reload)
+    return _exim_plan(bundle, plan, setup, reload)
 
 
-def _check_bundle(bundle: Bundle) -> None:
-    stack = STACKS.get(bundle.stack)  # type: ignore[call-overload]  # any text from the manifest
+def rendered_server_files(plan: Plan) -> dict[str, str]:
+    """Bundle path -> text of every server file gmailfix renders for this plan."""
+    return {**exim_files(plan), **postfix_files(plan)} if plan.on_server else {}
+
+
+def _compare(bundle: Bundle, rendered: dict[str, str]) -> None:
+    """Refuse a bundle whose server files are not exactly what gmailfix renders for its plan."""
+    for path, data in sorted(bundle.files.items()):
+        if not path.startswith(SERVER_FOLDERS):
+            continue
+        mine = rendered.get(path)
+        if mine is None:
+            raise ServerError(
+                f"the bundle holds {show_path(path)}, which gmailfix does not make for its "
+                "plan: it was changed after export; export it again"
+            )
+        theirs = data.decode("utf-8", "surrogateescape")
+        if theirs != mine:
+            diff = "".join(
+                difflib.unified_diff(
+                    mine.splitlines(keepends=True),
+                    theirs.splitlines(keepends=True),
+                    f"{path} (as gmailfix makes it)",
+                    f"{path} (in the bundle)",
+                )
+            )
+            raise ServerError(
+                f"{show_path(path)} in the bundle is not what gmailfix makes for its plan "
+                "(changed after export, or another gmailfix version); export it again. "
+                f"The difference:\n{clean(diff, keep_newlines=True)}"
+            )
+
+
+def _check_plan(plan: Plan) -> None:
+    stack = STACKS.get(plan.stack)
     if stack is not None and stack.managed:
         raise ServerError(
             f"this bundle is for a server managed by {stack.label}: it rewrites the mail "
             "configuration, so follow the bundle's README instead of gmailfix apply"
         )
-    if bundle.remedy not in SERVER_REMEDIES:
+    if not plan.on_server:
         raise ServerError(
             "this fix changes only Gmail's settings (see gmail-settings.txt); nothing to apply "
             "on the server"
         )
 
 
-def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> ApplyPlan:
+def _exim_plan(bundle: Bundle, plan: Plan, setup: Setup, reload: Sequence[str] | None) -> ApplyPlan:
     layout = setup.layout or "plain"
-    bundle_file = LAYOUT_FILES[layout][0]
-    if not any(path in bundle.files for path, _ in LAYOUT_FILES.values()):
-        raise ServerError("this bundle holds no Exim settings: nothing to apply on the server")
-    if bundle_file not in bundle.files:
-        written = bundle.exim_layout or "another layout"
+    if plan.exim_layout is not None and plan.exim_layout != layout:
         raise ServerError(
-            f"this bundle was written for {written}, but this server uses {setup.label}; "
-            f"export it again for the {layout} layout"
+            f"this bundle was written for {plan.exim_layout}, but this server uses "
+            f"{setup.label}; export it again for the {layout} layout"
         )
-    block = bundle.text(bundle_file)
-    changes = [*_layout_changes(setup, block), *_extra_exim_files(bundle, setup, block)]
+    mine = replace(plan, exim_layout=layout)
+    _, where = LAYOUT_FILES[layout]
+    block = tls_main(mine) if layout == "plain" else debian_macros(mine, where)
+    changes = [*_layout_changes(setup, block), *_extra_exim_files(mine, setup)]
     steps, rewritten = exim_check_steps(setup)
     steps.append(Step("files", "check the certificate and key Exim will read, as its user"))
     steps.append(reload_step(setup, reload))
-    steps.append(_recheck_step(bundle))
+    steps.append(_recheck_step(plan))
     warnings = _missing_files_warning(setup, block)
     return ApplyPlan(
         bundle,
@@ -129,12 +178,12 @@ def _exim_plan(bundle: Bundle, setup: Setup, reload: Sequence[str] | None) -> Ap
         rewritten,
         _expected(block),
         warnings,
-        what=_what(bundle),
+        what=_what(bundle, plan),
     )
 
 
-def _what(bundle: Bundle) -> str:
-    return f"apply {show_path(bundle.path)} ({bundle.remedy} for {bundle.smtp_host})"
+def _what(bundle: Bundle, plan: Plan) -> str:
+    return f"apply {show_path(bundle.path)} ({', '.join(plan.kinds)} for {plan.smtp_host})"
 
 
 def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
@@ -148,9 +197,10 @@ def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
     included = file_change(
         include, root.shown(include), block.encode(), "the TLS settings, loaded by .include"
     )
-    line = f".include {include}\n"
+    current = current_text(setup.config)
+    line = f".include {root.named(include, current)}\n"  # the server's path, not the copy's
     text = with_block(
-        current_text(setup.config),
+        current,
         line,
         APPLY_TAG,
         main_section_only=True,
@@ -162,38 +212,33 @@ def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
     return [included, config]
 
 
-def _extra_exim_files(bundle: Bundle, setup: Setup, block: str) -> list[FileChange]:
+def _extra_exim_files(plan: Plan, setup: Setup) -> list[FileChange]:
+    """The SNI map and the authenticators, where gmailfix's tables put them for this layout."""
+    root = setup.root
     changes = []
-    if "exim4/tls/sni.map" in bundle.files:
-        match = re.search(r"lsearch\{(/[^}]+)\}", block)
-        if match is None:
-            raise ServerError("the bundle's SNI map has no place in its Exim settings")
-        path = setup.root.file(match.group(1))
-        changes.append(
-            file_change(
-                path,
-                setup.root.shown(path),
-                bundle.files["exim4/tls/sni.map"],
-                "the SNI name to certificate map",
-            )
-        )
-    if bundle.remedy == "enable-auth":
-        if setup.layout != "debian-split":
+    if plan.has("sni"):
+        where = sni_map_path(plan)
+        if not where.startswith(SNI_MAP_FOLDERS):
             raise ServerError(
-                "turning on login needs authenticators pasted into Exim's config by hand for "
-                f"{setup.label}: follow the bundle's README (gmailfix apply does it only for "
-                "Debian's split config)"
+                f"the SNI map would go to {show_path(where)}, outside Exim's own folder: "
+                "export the bundle again with the default certificate folder"
             )
-        source, folder = AUTH_FILES["debian-split"]
-        path = setup.root.file(folder + source.rsplit("/", 1)[1])
+        path = root.file(where)
         changes.append(
             file_change(
-                path,
-                setup.root.shown(path),
-                bundle.files[source],
-                "authenticators offered only over TLS",
+                path, root.shown(path), sni_map(plan).encode(), "the SNI name to certificate map"
             )
         )
+    if plan.has("enable-auth"):
+        why = "authenticators offered only over TLS"
+        if setup.layout == "debian-split":
+            source, folder = AUTH_FILES["debian-split"]
+            path = root.file(folder + source.rsplit("/", 1)[1])
+            changes.append(file_change(path, root.shown(path), AUTHENTICATORS.encode(), why))
+        else:
+            path = root.file(DEBIAN_TEMPLATE) if setup.debian else setup.config
+            text = with_authenticators(current_text(path), AUTHENTICATORS)
+            changes.append(file_change(path, root.shown(path), _bytes(text), why))
     return changes
 
 
@@ -243,10 +288,10 @@ def reload_step(setup: Setup, reload: Sequence[str] | None) -> Step:
     return Step("reload", "restart Exim with the new config", ("systemctl", "restart", "exim"))
 
 
-def _recheck_step(bundle: Bundle) -> Step:
+def _recheck_step(plan: Plan) -> Step:
     return Step(
         "recheck",
-        f"check {bundle.smtp_host} port {bundle.port} here as Gmail does (a trusted "
+        f"check {plan.smtp_host} port {plan.port} here as Gmail does (a trusted "
         "certificate for that name)",
     )
 
@@ -259,13 +304,13 @@ def _bytes(text: str) -> bytes:
 
 
 def _postfix_plan(
-    bundle: Bundle, setup: Setup, runner: Runner, reload: Sequence[str] | None
+    bundle: Bundle, plan: Plan, setup: Setup, runner: Runner, reload: Sequence[str] | None
 ) -> ApplyPlan:
-    changes, steps, rewritten = postfix_changes(bundle, setup, runner)
+    changes, steps, rewritten = postfix_changes(plan, setup, runner)
     steps = [*steps, Step("files", "check the certificate and key Postfix will read")]
-    steps += [reload_step(setup, reload), _recheck_step(bundle)]
+    steps += [reload_step(setup, reload), _recheck_step(plan)]
     return ApplyPlan(
-        bundle, setup, tuple(changes), tuple(steps), tuple(rewritten), what=_what(bundle)
+        bundle, setup, tuple(changes), tuple(steps), tuple(rewritten), what=_what(bundle, plan)
     )
 
 

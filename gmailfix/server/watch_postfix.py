@@ -28,13 +28,12 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from shlex import quote
 
 from gmailfix.server.edit import file_change
 from gmailfix.server.mta import Setup, parse_settings, port_number
 from gmailfix.server.plan import ApplyPlan, reload_step
 from gmailfix.server.postfix import postconf_command
-from gmailfix.server.postfix_apply import EDITED, run_on_copy
+from gmailfix.server.postfix_apply import EDITED, Postconf, postconf_on_copy
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Runner, ServerError, read_limited, show_path
 from gmailfix.server.watch import (
@@ -83,15 +82,18 @@ def plan_postfix_watch(
     """``smtpd_tls_loglevel = 1`` in main.cf, and in master.cf for any service that sets
     its own lower level (postconf on a copy); None when every service logs already.
     Level 1 is the summary: one line per TLS session or failure."""
-    commands = []
+    calls: list[tuple[str, ...]] = []
     if _level(_values(setup, runner).get(LOGLEVEL, "")) < 1:
-        commands.append(f"postconf -e {quote(f'{LOGLEVEL} = 1')}")
-    commands += [
-        f"postconf -P {quote(f'{s}/{LOGLEVEL}=1')}" for s in _quiet_services(setup, runner)
-    ]
-    if not commands:
+        calls.append(("-e", f"{LOGLEVEL} = 1"))
+    calls += [("-P", f"{s}/{LOGLEVEL}=1") for s in _quiet_services(setup, runner)]
+    if not calls:
         return None
-    edited = run_on_copy(("\n".join(commands) + "\n").encode(), setup.config, runner, "postconf")
+
+    def edit(postconf: Postconf) -> None:
+        for call in calls:
+            postconf(*call)
+
+    edited = postconf_on_copy(setup.config, runner, edit)
     changes = tuple(
         file_change(
             setup.config / name,

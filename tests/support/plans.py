@@ -1,15 +1,23 @@
-"""FixPlans built directly, for renderer and real-Exim tests (no diagnosis needed)."""
+"""Plans built directly, for renderer and real-Exim tests (no diagnosis needed), and from a
+diagnosis as the CLI makes them."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from gmailfix.diagnose import Diagnosis
 from gmailfix.ports import security_for
-from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS, Remedy, RemedyKind
+from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS, Proposal, Remedy, RemedyKind
 from gmailfix.remedies.plan import (
     DEFAULT_TLS_DIR,
     AliasHost,
+    Choices,
     EximLayout,
-    FixPlan,
     Mta,
+    Plan,
+)
+from gmailfix.remedies.plan import (
+    make_plan as plan_of,
 )
 
 
@@ -26,14 +34,19 @@ def make_plan(
     addresses: tuple[str, ...] = (),
     verified: bool = False,
     mta: Mta = "exim",
-) -> FixPlan:
+    also: tuple[RemedyKind, ...] = (),
+) -> Plan:
+    """A plan of ``kind`` (and the ``also`` kinds: one plan for several causes)."""
     host = host or f"mail.{domain}"
-    names = (host,) if kind in CERTIFICATE_CHANGE_KINDS else ()
-    remedy = Remedy(
-        kind, "recommended", "the test's reason", host, port, security_for(port), verified, names
-    )
-    return FixPlan(
-        remedy,
+
+    def remedy(kind: RemedyKind) -> Remedy:
+        names = (host,) if kind in CERTIFICATE_CHANGE_KINDS else ()
+        return Remedy(
+            kind, "recommended", "the test's reason", host, port, security_for(port), verified, names
+        )
+
+    return Plan(
+        tuple(remedy(k) for k in (kind, *also)),
         domain,
         username,
         aliases=aliases,
@@ -42,3 +55,8 @@ def make_plan(
         tls_dir=tls_dir,
         mta=mta,
     )
+
+
+def plan_from(diagnosis: Diagnosis, *kinds: Any, **choices: Any) -> Plan:
+    """The plan ``gmailfix export`` makes: these fixes (default: every recommended one)."""
+    return plan_of(Proposal(diagnosis, diagnosis.remedies), Choices(kinds=kinds, **choices))
