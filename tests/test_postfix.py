@@ -27,7 +27,7 @@ from cryptography import x509
 
 from gmailfix import gmail
 from gmailfix.lab import ca
-from gmailfix.remedies.plan import AliasHost, FixPlan
+from gmailfix.remedies.plan import AliasHost, Plan
 from gmailfix.render.certbot import certbot_files
 from gmailfix.render.postfix import (
     DOVECOT_FILE,
@@ -61,7 +61,7 @@ SERVER_KINDS = [
 PROVEN_KINDS = ["new-certificate", "sni", "enable-auth"]
 
 
-def make_plan(kind: str, tls_dir: Path) -> FixPlan:
+def make_plan(kind: str, tls_dir: Path) -> Plan:
     if kind == "sni":
         return plan_of("sni", "alpha.test", aliases=ALIASES, tls_dir=str(tls_dir), mta="postfix")
     return plan_of(kind, "pf.test", HOST, tls_dir=str(tls_dir), mta="postfix")  # type: ignore[arg-type]
@@ -101,7 +101,7 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def write_bundle(plan: FixPlan, bundle: Path) -> Path:
+def write_bundle(plan: Plan, bundle: Path) -> Path:
     """The bundle's Postfix files, with the Postfix deploy hook as certbot's hook."""
     files = {**postfix_files(plan), "certbot/deploy-hook.sh": postfix_deploy_hook(plan)}
     for path, text in files.items():
@@ -110,7 +110,7 @@ def write_bundle(plan: FixPlan, bundle: Path) -> Path:
     return bundle
 
 
-def apply(pf: ph.Postfix, plan: FixPlan, bundle: Path) -> dict[int, int]:
+def apply(pf: ph.Postfix, plan: Plan, bundle: Path) -> dict[int, int]:
     """Run the bundle's apply commands, in order, from the bundle folder.
 
     Departures, all the test's own: Dovecot is the test's instance (it loads
@@ -451,7 +451,7 @@ def test_login_only_after_tls_checked_by_dovecot(fixed_server: FixedServer, pki:
 @dataclass(frozen=True)
 class SniServer:
     server: Server
-    plan: FixPlan
+    plan: Plan
     bundle: Path
     live: Path
 
