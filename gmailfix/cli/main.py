@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --from: domains checked at once (default 8)",
     )
+    from gmailfix.cli.check import add_check_parser
+
+    add_check_parser(sub, conn)
     export = sub.add_parser("export", parents=[conn], help="write the fix as a folder or zip")
     export.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
     export.add_argument(
@@ -145,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if whole_process and getattr(args, "doh", None) is None:
         _skip_doh_stack()
     status = _run(args)
-    if whole_process and args.command == "diagnose" and args.from_file is None:
+    one_diagnosis = args.command == "check" or (
+        args.command == "diagnose" and args.from_file is None
+    )
+    if whole_process and one_diagnosis:
         _exit_now(status)
     return status
 
@@ -228,6 +234,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gmailfix.cli.diagnose import run_diagnose
 
         return run_diagnose(args, sys.stdout)
+    if args.command == "check":
+        from gmailfix.cli.check import run_check
+
+        return run_check(args, sys.stdout)
     if args.command == "export":
         from gmailfix.cli.export import run_export
 
