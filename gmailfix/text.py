@@ -7,12 +7,19 @@ window, write the clipboard or repaint a forged verdict; in Rich or Textual a
 command the reader is told to run. Every renderer passes outside text through
 these functions, and hands Rich and Textual ``Text`` objects, never markup.
 JSON needs none of this: ``json.dumps`` escapes controls itself.
+
+An output in a Latin-1 or ASCII locale cannot carry every character: there,
+``unicode_output`` is False and the CLI writes gmailfix's own marks plainly
+(``plain_marks``), JSON with ``\\u`` escapes, and the stream shows any other
+character escaped (``b\\xfccher.test``; ``gmailfix.cli.main`` sets that).
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from typing import TextIO
 
 MAX_SHOWN = 300  # characters of one outside string shown anywhere but JSON
 
@@ -68,3 +75,24 @@ def md_text(text: object, *, limit: int = MAX_SHOWN) -> str:
 def said(text: object, *, limit: int = MAX_SHOWN) -> str:
     """What a server said, for Markdown: quoted as code and labelled as its words."""
     return f"the server said {md_code(text, limit=limit)}"
+
+
+def unicode_output(out: TextIO) -> bool:
+    """Can ``out`` carry any character? Not in a Latin-1 or ASCII locale.
+
+    The one question behind plain marks and ASCII-only JSON: a stream that is not
+    UTF-8 gets both, since ASCII is valid in every locale's encoding and as UTF-8."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+# gmailfix's own marks, for an output that cannot carry them
+_ASCII_MARKS = str.maketrans({"✓": "OK", "✗": "X", "→": "->", "…": "..."})
+
+
+def plain_marks(text: str) -> str:
+    """``text`` with the marks gmailfix prints (✓ ✗ → …) spelled in ASCII."""
+    return text.translate(_ASCII_MARKS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
+import json
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -16,12 +18,22 @@ from gmailfix.batch import json_line, read_targets, run_batch, text_line
 from gmailfix.cli.args import connection_from_args
 from gmailfix.errors import InputError, shorten
 from gmailfix.inputs import parse_port
+from gmailfix.text import plain_marks, unicode_output
 
 
 @contextlib.contextmanager
 def _lines(source: str) -> Iterator[TextIO]:
     if source == "-":
-        yield sys.stdin
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # a stand-in for stdin that has only text
+            yield sys.stdin
+            return
+        # UTF-8 like a file, whatever the locale: an ASCII one would fail on the first ü
+        handle = io.TextIOWrapper(buffer, encoding="utf-8", errors="replace")
+        try:
+            yield handle
+        finally:
+            handle.detach()  # stdin stays open
         return
     try:
         handle = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115 - yielded
@@ -29,6 +41,14 @@ def _lines(source: str) -> Iterator[TextIO]:
         raise InputError(f"cannot read {shorten(source)}: {exc.strerror}", field="option") from None
     with handle:
         yield handle
+
+
+def _ascii_json(line: str) -> str:
+    """The same JSON with every non-ASCII character as a \\u escape.
+
+    ``json_line`` (gmailfix.batch) keeps the characters; parsed and written again by
+    the json module, the line stays exactly the same data."""
+    return json.dumps(json.loads(line))
 
 
 def run_batch_cli(args: argparse.Namespace, out: TextIO) -> int:
@@ -53,7 +73,12 @@ async def _stream(
     args: argparse.Namespace,
     out: TextIO,
 ) -> int:
-    """Print each result as it arrives; a counter on stderr when it is a terminal."""
+    """Print each result as it arrives; a counter on stderr when it is a terminal.
+
+    An output that cannot carry every character (``unicode_output``) gets plain marks,
+    and JSON lines with \\u escapes: pure ASCII, so each line is still JSON in any
+    locale, and UTF-8 as RFC 8259 wants."""
+    wide = unicode_output(out)
     counts = {"accept": 0, "reject": 0, "unknown": 0, "invalid": 0}
     show_progress = sys.stderr.isatty()
     progress = Progress(
@@ -74,7 +99,10 @@ async def _stream(
             concurrency=args.concurrency,
         ):
             counts[item.outcome] += 1
-            line = json_line(item) if args.json else text_line(item)
+            if args.json:
+                line = json_line(item) if wide else _ascii_json(json_line(item))
+            else:
+                line = text_line(item) if wide else plain_marks(text_line(item))
             print(line, file=out, flush=True)
             progress.advance(task)
     if not args.json:

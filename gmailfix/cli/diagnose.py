@@ -15,7 +15,8 @@ from gmailfix.cli.args import (
 )
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import GmailfixError, InputError, reason
-from gmailfix.render.terminal import NextStep, print_report, unicode_output
+from gmailfix.render.terminal import NextStep, print_report
+from gmailfix.text import unicode_output
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
 

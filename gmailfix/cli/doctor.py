@@ -154,18 +154,24 @@ def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise ServerError(f"cannot check the server: {reason(exc)}") from None
     if args.json:
-        print(json.dumps(report_json(report), indent=2), file=out)
+        from gmailfix.text import unicode_output
+
+        wide = unicode_output(out)  # else \u escapes: still JSON in any locale
+        print(json.dumps(report_json(report), indent=2, ensure_ascii=not wide), file=out)
     else:
         print_report(report, out)
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
 def print_report(report: DoctorReport, out: TextIO) -> None:
-    """The report in plain words; everything that came from files or servers is cleaned."""
-    from gmailfix.text import clean
+    """The report in plain words; everything that came from files or servers is cleaned.
+    An output that cannot carry every character gets plain marks (X for ✗)."""
+    from gmailfix.text import clean, plain_marks, unicode_output
+
+    wide = unicode_output(out)
 
     def say(text: str = "") -> None:
-        print(text, file=out)
+        print(text if wide else plain_marks(text), file=out)
 
     setup, tls = report.setup, report.tls
     say(f"Mail server: {setup.label}")

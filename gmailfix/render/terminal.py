@@ -11,7 +11,6 @@ and this report needs only wrapping and a few colours.
 
 from __future__ import annotations
 
-import codecs
 import os
 import unicodedata
 from collections import defaultdict
@@ -24,7 +23,7 @@ from gmailfix.findings import Finding, Severity
 from gmailfix.inputs import display_name
 from gmailfix.remedies.model import panel_way, recognised_stack
 from gmailfix.stacks.catalog import looks_like, own_way_lines
-from gmailfix.text import clean
+from gmailfix.text import clean, plain_marks, unicode_output
 
 INDENT = 3  # where the text under a marked line starts
 
@@ -78,19 +77,6 @@ class Terminal:
         if not self.color or not style or not text:
             return text
         return f"\x1b[{_SGR[style]}m{text}\x1b[0m"
-
-
-def unicode_output(out: TextIO) -> bool:
-    """Can ``out`` carry any character? Not in a Latin-1 or ASCII locale."""
-    encoding = getattr(out, "encoding", None) or "utf-8"
-    try:
-        return codecs.lookup(encoding).name.startswith("utf")
-    except LookupError:
-        return False
-
-
-# the report's own marks, for an output that cannot carry them
-_ASCII_MARKS = str.maketrans({"✓": "OK", "✗": "X", "→": "->", "…": "..."})
 
 
 def _isatty(out: TextIO) -> bool:
@@ -249,7 +235,7 @@ def render(
     if diagnosis.endpoints:
         _checks(report, diagnosis)
     text = str(report)
-    return text if report.terminal.unicode else text.translate(_ASCII_MARKS)
+    return text if report.terminal.unicode else plain_marks(text)
 
 
 def print_report(diagnosis: Diagnosis, out: TextIO, next_steps: Sequence[NextStep] = ()) -> None:
