@@ -129,7 +129,7 @@ def test_apply_fixes_the_blogs_server_and_rollback_restores_it(
             server.root / p for p in changed_files(original, snapshot(server.root))
         }
 
-        undone = rollback(Root(server.root), runner=server.run)
+        undone = rollback(Root(server.root), runner=server.run, reload=RESTART)
         assert changed_files(original, snapshot(server.root)) == []
         assert {r.shown for r in undone.restored} == {
             "/etc/exim4/exim4.conf.localmacros",
@@ -224,7 +224,8 @@ def test_a_killed_run_must_be_rolled_back_first(pki: Pki, broken: Diagnosis, bun
         original = snapshot(server.root)
         root = Root(server.root)
         journal = Journal.start(root, "apply", "apply a bundle (killed)", {})
-        journal.record(server.macros, "/etc/exim4/exim4.conf.localmacros")
+        journal.record(server.macros, after=b"half of a change\n")
+        journal.begin()
         write_atomic(server.macros, b"half of a change\n", mode=0o644)  # then SIGKILL
         bundle = export(broken, "debian-single", server.tls_dir, bundles / "fix")
         with pytest.raises(ServerError, match="stopped halfway"):
@@ -360,9 +361,7 @@ def test_a_postfix_bundle_on_real_postfix(pki: Pki, bundles: Path) -> None:
     try:
         with tp.gmail_ready_postfix(workdir) as ready, dns_for({HOST: "127.0.0.1"}) as dns:
             pf = ready.pf
-            root = workdir / "root"
-            (root / "etc").mkdir(parents=True)
-            os.symlink(pf.conf, root / "etc/postfix")
+            root = pf.conf.parents[1]  # the instance's config is ROOT/etc/postfix
 
             def run(argv: Sequence[str]) -> Ran:
                 if tuple(argv) == RESTART:  # 'postfix reload', waiting until the master did it
@@ -403,7 +402,7 @@ def test_a_postfix_bundle_on_real_postfix(pki: Pki, bundles: Path) -> None:
             assert result.outcome == "applied", result.results
             assert result.confirmed
 
-            undone = rollback(Root(root), runner=run)
+            undone = rollback(Root(root), runner=run, reload=RESTART)
             assert {n: (pf.conf / n).read_bytes() for n in original} == original
             assert undone.reload is not None and undone.reload.ok
             assert not run_diagnosis(connection, f"me@{DOMAIN}", HOST, 587).accepted

@@ -177,7 +177,7 @@ def test_watch_shows_gmail_refusing_the_certificate(
     words = "\n".join(describe(first))
     assert f"name asked for (SNI): {HOST}" in words and "refuses the certificate" in words
 
-    undone = rollback(root, runner=server.run, only=result.journal)
+    undone = rollback(root, runner=server.run, only=result.journal, reload=RESTART)
     assert undone.reload is not None and undone.reload.ok
     assert changed_files(original, snapshot(server.root)) == []
 

@@ -11,7 +11,6 @@ over lines captured from this Postfix (FACTS.md).
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import socket
 import ssl
@@ -73,10 +72,8 @@ def watched() -> Iterator[Watched]:
                 assert pf.postconf("-F", f"{port}/inet/chroot = n").returncode == 0
             pf.age_config()
             pf.reload()
-            (workdir / "etc").mkdir()
-            os.symlink(pf.conf, workdir / "etc/postfix")
             original = {n: (pf.conf / n).read_bytes() for n in ("main.cf", "master.cf")}
-            yield Watched(workdir, pf, ready.ports, original)
+            yield Watched(pf.conf.parents[1], pf, ready.ports, original)  # ROOT/etc/postfix
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -175,7 +172,7 @@ def test_watch_on_postfix(watched: Watched) -> None:
     assert "refuses the certificate" in words and "tls_server_sni_maps" in words
     assert "Exim" not in words
 
-    undone = rollback(root, runner=watched.run, only=result.journal)
+    undone = rollback(root, runner=watched.run, only=result.journal, reload=RELOAD)
     assert undone.reload is not None and undone.reload.ok
     assert watched.files() == watched.original
 
@@ -207,7 +204,7 @@ def test_a_service_that_silences_tls_logging(watched: Watched) -> None:
         assert client(port).startswith("refused")
         [attempt] = attempts(log.path, start, 1)
         assert attempt.server_port == 587 and attempt.stopped == "tls-refused"
-        rollback(root, runner=watched.run, only=result.journal)
+        rollback(root, runner=watched.run, only=result.journal, reload=RELOAD)
         assert watched.files() == before
     finally:
         for name, data in watched.original.items():

@@ -4,7 +4,8 @@ apply exit statuses: 0 applied (and Gmail's check passes, or was not run) or,
 without --yes, nothing written; 1 a step failed and everything was put back;
 2 bad input (the bundle does not fit this server, not root, ...); 3 applied,
 but Gmail's check could not be made from this computer.
-rollback: 0 the last change was undone; 2 nothing to undo, or not root.
+rollback: 0 the last change was undone; 2 nothing to undo, not root, or a file was
+edited since the change (the difference is shown; --force puts the old file back anyway).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ def add_apply_parsers(sub: Any) -> None:
     rollback = sub.add_parser(
         "rollback", parents=[server_options()], help="undo the last change gmailfix made here"
     )
-    del rollback
+    rollback.add_argument(
+        "--force",
+        action="store_true",
+        help="put the old files back even where they were edited since the change (the "
+        "edited copies are kept in the journal)",
+    )
 
 
 def _recheck_connection(args: argparse.Namespace) -> Any:
@@ -122,11 +128,16 @@ def show_result(result: ApplyResult, out: TextIO) -> int:
 def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
     from gmailfix.errors import reason
     from gmailfix.server.apply import describe_restored, rollback
+    from gmailfix.server.journal import ChangedSince
     from gmailfix.server.system import Root, ServerError
     from gmailfix.text import clean
 
+    root = Root.at(args.root)
     try:
-        done = rollback(Root.at(args.root), reload=reload_argv(args))
+        done = rollback(root, reload=reload_argv(args), force=args.force)
+    except ChangedSince as exc:
+        print(clean(exc.diff, limit=500_000, keep_newlines=True), file=out, end="")
+        raise
     except OSError as exc:
         raise ServerError(f"cannot roll back: {reason(exc)}") from None
     print(f"Undid: {clean(done.what)}", file=out)
@@ -135,6 +146,10 @@ def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
     if done.reload is not None:
         state = "done" if done.reload.ok else clean(done.reload.detail)
         print(f"  restarted the MTA with the old config: {state}", file=out)
-    else:
+    elif not any(r.action != "unchanged" for r in done.restored):
+        print("  (nothing was restarted: no file had changed)", file=out)
+    elif not root.is_system:
         print("  (nothing was restarted: under --root no MTA runs from the copy)", file=out)
+    else:
+        print("  (nothing was restarted: no MTA found here; restart it yourself)", file=out)
     return EXIT_APPLIED

@@ -255,7 +255,9 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
         return _follow(args, log, out)
     finally:
         if journal is not None and not args.keep_logging:
-            undone = rollback(root, runner=_default_runner(), only=journal)
+            undone = rollback(
+                root, runner=_default_runner(), only=journal, reload=reload_argv(args)
+            )
             print("TLS logging is off again (the files are as they were).", file=out)
             if undone.reload is not None and not undone.reload.ok:
                 from gmailfix.text import clean

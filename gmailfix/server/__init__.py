@@ -12,6 +12,10 @@
     postfix_apply.py  a Postfix bundle's postconf.sh run on a copy, as file changes
     plan.py           bundle + server -> ApplyPlan (diffs, steps)     plan_apply()
     journal.py        a backup of every file a change touches; undo
+    journal_entry.py  one file's record in a journal, checked before it is acted on
+    journal_folder.py where journals live: a folder of root's alone
+    leftovers.py      what killed runs leave (temporary files), removed
+    allowlist.py      where gmailfix may write, and rollback put files back
     apply.py          ApplyPlan -> writes, checks, reload, re-check, rollback on failure
                                                                       apply(), rollback()
     watch.py          TLS logging on (a journaled change); Google's connections

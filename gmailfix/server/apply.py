@@ -34,7 +34,7 @@ from gmailfix.inputs import parse_target
 from gmailfix.server import exim, postfix
 from gmailfix.server.certfiles import check_files
 from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
-from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, port_list
+from gmailfix.server.mta import DEBIAN_GENERATED, MTA_NAMES, Setup, TlsConfig, detect, port_list
 from gmailfix.server.plan import ApplyPlan, plan_apply, reload_step
 from gmailfix.server.steps import Step, StepResult
 from gmailfix.server.system import (
@@ -126,8 +126,7 @@ def apply(
 
 
 def _journal_facts(plan: ApplyPlan) -> dict[str, Any]:
-    reload = next((s.argv for s in plan.steps if s.key == "reload"), None)
-    return {"mta": plan.setup.mta, "reload": list(reload) if reload else None}
+    return {"mta": plan.setup.mta}  # no command: rollback works out how to restart anew
 
 
 def _apply_recorded(
@@ -135,11 +134,12 @@ def _apply_recorded(
 ) -> ApplyResult:
     try:
         for change in plan.changes:
-            journal.record(change.path, change.shown)
+            journal.record(change.path, after=change.after)
         for path in plan.rewritten:
-            journal.record(path, plan.root.shown(path))
+            journal.record(path)
+        journal.begin()  # from here files change
     except BaseException:
-        journal.finish("rolled-back")  # nothing was written yet: the journal is closed
+        journal.discard()  # nothing was written yet: no journal is left open
         raise
     results: list[StepResult] = []
     diagnosis: Diagnosis | None = None
@@ -157,7 +157,12 @@ def _apply_recorded(
             _undo(plan, journal, runner, results)
         raise
     if all(r.ok for r in results):
-        journal.finish("done")
+        try:
+            journal.finish("done")  # keeps what the change left: may fail on a full disk
+        except BaseException:
+            with _signals_held():
+                _undo(plan, journal, runner, results)  # a change rollback cannot check: undone
+            raise
         return ApplyResult("applied", tuple(results), journal.folder, diagnosis=diagnosis)
     with _signals_held():
         restored, again = _undo(plan, journal, runner, results)
@@ -168,25 +173,22 @@ def _apply_recorded(
 
 def _write_all(plan: ApplyPlan, journal: Journal) -> None:
     for change in plan.changes:
-        _make_parents(change.path.parent, journal)
-        write_atomic(change.path, change.after, mode=change.mode, uid=change.uid, gid=change.gid)
-
-
-def _make_parents(folder: Path, journal: Journal) -> None:
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o755)
-        journal.record_dir(path)
+        journal.make_folders(change.path.parent)
+        write_atomic(
+            change.path,
+            change.after,
+            mode=change.mode,
+            uid=change.uid,
+            gid=change.gid,
+            root=plan.root,
+        )
 
 
 def _undo(
     plan: ApplyPlan, journal: Journal, runner: Runner, results: list[StepResult]
 ) -> tuple[list[Restored], StepResult | None]:
     """Put every file back; reload again if the MTA was reloaded with the new config."""
-    restored = journal.restore()
+    restored = journal.restore(force=True)  # gmailfix's own files, seconds ago
     again = None
     reload = next((s for s in plan.steps if s.key == "reload"), None)
     if reload is not None and reload.argv and any(r.step.key == "reload" for r in results):
@@ -324,11 +326,15 @@ def rollback(
     runner: Runner = run_command,
     only: Path | None = None,
     reload: Sequence[str] | None = None,
+    force: bool = False,
 ) -> RollbackResult:
-    """Undo the last change (an apply, or TLS logging turned on) and reload the MTA.
+    """Undo the last change (an apply, or TLS logging turned on) and restart the MTA.
 
-    The MTA is reloaded with the command the change used (kept in its journal),
-    or ``reload``. ``only``: undo that journal's change, if it is still the last.
+    The restart command is worked out anew for the MTA found (as apply's
+    reload step does), or is ``reload``; never read from the journal, and run
+    only when a file was put back. ``only``: undo that journal's change, if it
+    is still the last. A file edited since the change stops everything
+    (ChangedSince, with the difference) unless ``force``.
     """
     root = root or Root()
     if root.is_system and os.geteuid() != 0:
@@ -342,15 +348,24 @@ def rollback(
                 f"another change ({journal.what}) was made since; undo changes one at a time "
                 "with 'gmailfix rollback'"
             )
-        restored = journal.restore()
+        restored = journal.restore(force=force)
         again = None
-        reload = reload or journal.extra.get("reload")
-        if reload:
-            again = _command(
-                Step("reload", "restart the MTA with the old config", tuple(reload)), runner
-            )
+        argv = tuple(reload) if reload else _restart_command(root, journal)
+        if argv and any(r.action != "unchanged" for r in restored):
+            again = _command(Step("reload", "restart the MTA with the old config", argv), runner)
         journal.finish("rolled-back")
     return RollbackResult(journal.folder, journal.what, tuple(restored), again)
+
+
+def _restart_command(root: Root, journal: Journal) -> tuple[str, ...] | None:
+    """How this server's MTA restarts, from the MTA found now (the journal names only
+    which one); None under --root, or when none is found."""
+    mta = journal.extra.get("mta")
+    try:
+        setup = detect(root, mta if mta in MTA_NAMES else None)
+    except ServerError:
+        return None
+    return reload_step(setup, None).argv
 
 
 # --- signals ------------------------------------------------------------------------
@@ -402,5 +417,20 @@ def _handlers(
                 signal.signal(signum, previous)
 
 
+RESTORED_WORDS = {
+    "restored": "restored {}",
+    "removed": "removed {} (the change had made it)",
+    "unchanged": "{} was already as before (not touched)",
+    "folder-removed": "removed the empty folder {} (the change had made it)",
+}
+
+
 def describe_restored(restored: Sequence[Restored]) -> list[str]:
-    return [f"{'removed' if r.removed else 'restored'} {show_path(r.shown)}" for r in restored]
+    """One line per file or folder, saying exactly what was done to it."""
+    lines = []
+    for item in restored:
+        line = RESTORED_WORDS[item.action].format(show_path(item.shown))
+        if item.kept:
+            line += f"; the edited copy it replaced is kept as {show_path(item.kept)}"
+        lines.append(line)
+    return lines

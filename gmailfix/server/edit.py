@@ -10,13 +10,11 @@ second one. Bytes that are not UTF-8 pass through unchanged.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmailfix.server.system import ServerError, read_limited
+from gmailfix.server.system import Root, read_file
 
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*==?")
 _BEGIN_SECTION = re.compile(r"^\s*begin\s+\w+\s*$")
@@ -63,23 +61,30 @@ def _lines(data: bytes) -> list[str]:
     return data.decode("utf-8", "surrogateescape").splitlines(keepends=True)
 
 
-def file_change(path: Path, shown: str, after: bytes, why: str, mode: int = 0o644) -> FileChange:
-    """A change of ``path`` to ``after``, keeping an existing file's mode and owner."""
+def file_change(
+    path: Path,
+    shown: str,
+    after: bytes,
+    why: str,
+    mode: int = 0o644,
+    root: Root | None = None,
+) -> FileChange:
+    """A change of ``path`` to ``after``, keeping an existing file's mode and owner.
+
+    The file is read as it will be written: reached one folder at a time from
+    the root (``/`` unless given), never through a link (system.read_file).
+    """
     try:
-        found = os.lstat(path)
+        found = read_file(path, root)
     except FileNotFoundError:
         return FileChange(path, shown, None, after, mode, why=why)
-    if not stat.S_ISREG(found.st_mode):
-        raise ServerError(f"{shown} is not a regular file (a link?); gmailfix does not replace it")
-    before = read_limited(path)
-    return FileChange(
-        path, shown, before, after, stat.S_IMODE(found.st_mode), found.st_uid, found.st_gid, why
-    )
+    return FileChange(path, shown, found.data, after, found.mode, found.uid, found.gid, why)
 
 
-def current_text(path: Path) -> str:
+def current_text(path: Path, root: Root | None = None) -> str:
+    """A config file's text ("" when it is not there), read as ``file_change`` reads it."""
     try:
-        return read_limited(path).decode("utf-8", "surrogateescape")
+        return read_file(path, root).data.decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return ""
 

@@ -186,9 +186,10 @@ def make_postfix(workdir: Path) -> Postfix:
     """A stopped instance configured like a fresh Debian install: STARTTLS with a
     self-signed snakeoil certificate (CN = host name), which Gmail refuses."""
     root = postfix_root()
-    conf = workdir / "conf"
+    conf = workdir / "etc/postfix"  # so workdir is a --root with the instance's config in it
     workdir.mkdir(mode=0o755, exist_ok=True)
-    for sub in ("conf", "queue", "data", "log", "snakeoil"):
+    (workdir / "etc").mkdir(mode=0o755)
+    for sub in ("etc/postfix", "queue", "data", "log", "snakeoil"):
         (workdir / sub).mkdir(mode=0o755)
     shutil.chown(workdir / "data", "postfix")
     snakeoil = ca.make_leaf(None, ["mail.gmailfix.test"], org="snakeoil")
