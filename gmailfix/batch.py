@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
 from gmailfix.connection import Connection
-from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import InputError, shorten
 from gmailfix.findings.codes import Code
 from gmailfix.inputs import parse_target
 from gmailfix.ports import Port
+from gmailfix.remedies.model import Proposal
+from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.render.json_report import to_dict
 from gmailfix.text import clean
 
@@ -29,8 +31,12 @@ MAX_LINE = 2048  # a longer line is no address; do not keep it whole
 class BatchItem:
     line: int
     text: str
-    diagnosis: Diagnosis | None = None
+    proposal: Proposal | None = None  # the diagnosis and its fixes
     error: str | None = None
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        return self.proposal.diagnosis if self.proposal is not None else None
 
     @property
     def outcome(self) -> str:
@@ -95,7 +101,7 @@ async def _one(line: int, text: str, connection: Connection, ports: tuple[Port, 
     if ports:
         target = type(target)(target.domain, target.username, None, ports)
     try:
-        return BatchItem(line, text, diagnosis=await diagnose(target, connection))
+        return BatchItem(line, text, proposal=await diagnose_and_propose(target, connection))
     except Exception as exc:
         return BatchItem(line, text, error=f"internal error ({type(exc).__name__})")
 
@@ -110,7 +116,8 @@ def json_line(item: BatchItem) -> str:
                 "error": item.error,
             }
         )
-    data = to_dict(item.diagnosis)
+    assert item.proposal is not None
+    data = to_dict(item.proposal)
     data["line"], data["input"] = item.line, item.text
     return json.dumps(data, ensure_ascii=False)
 

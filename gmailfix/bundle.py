@@ -26,9 +26,9 @@ from types import FrameType
 from typing import Any, BinaryIO, Literal
 
 from gmailfix.csr import write_new, write_private
-from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import BundleError, reason
 from gmailfix.remedies.manifest import BUNDLE_SCHEMA, OLD_SCHEMAS, Manifest, ManifestFile
+from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.plan import Plan
 from gmailfix.render.bundle_readme import bundle_readme
 from gmailfix.render.certbot import certbot_files
@@ -54,22 +54,23 @@ class BundleFile:
 
 
 def bundle_files(
-    plan: Plan, diagnosis: Diagnosis, extra: tuple[BundleFile, ...] = ()
+    plan: Plan, proposal: Proposal, extra: tuple[BundleFile, ...] = ()
 ) -> list[BundleFile]:
     """Every file of the bundle, MANIFEST.json last. Only what the plan's steps use."""
+    diagnosis = proposal.diagnosis
     files = [
         _text(
             "README.md",
             "the steps to follow, written for this case",
-            bundle_readme(plan, diagnosis),
+            bundle_readme(plan, diagnosis, tuple(f.path for f in extra)),
         ),
         _text(
             "gmail-settings.txt",
             "what to type in Gmail's 'Send mail as' form",
             gmail_settings_text(plan),
         ),
-        _text("report.md", "the diagnosis, for people", markdown_report(diagnosis)),
-        _text("report.json", "the diagnosis, schema gmailfix.diagnosis/1", dumps(diagnosis) + "\n"),
+        _text("report.md", "the diagnosis, for people", markdown_report(proposal)),
+        _text("report.json", "the diagnosis, schema gmailfix.diagnosis/1", dumps(proposal) + "\n"),
         _text(
             "verify.sh", "checks that the fix works, as Gmail does", verify_script(plan), EXECUTABLE
         ),
@@ -82,9 +83,13 @@ def bundle_files(
             _text(p, CERTBOT_ROLES[p], t, EXECUTABLE if p.endswith(".sh") else 0o644)
             for p, t in certbot_files(plan).items()
         ]
-    if plan.needs_certificate:
+    if plan.needs_certificate or plan.has("fix-dns-address"):
         files.append(
-            _text("dns/records.zone", "DNS records to add (zone-file lines)", zone_lines(plan))
+            _text(
+                "dns/records.zone",
+                "DNS records to add or remove (zone-file lines)",
+                zone_lines(plan),
+            )
         )
     files += list(extra)
     files.append(_manifest(plan, files))

@@ -1,11 +1,13 @@
-"""The whole diagnosis: DNS facts, concurrent probes, analysis, verdict, fixes.
+"""The whole diagnosis: DNS facts, concurrent probes, analysis, verdict and findings.
 
     Target + Connection ─► DNS facts ─► probes (every host, port and address at once)
-        ─► analysis ─► verdict + findings ─► remedies
+        ─► analysis ─► verdict + findings
 
 This module only orchestrates: the facts come from ``dns``, ``smtp`` and
-``certs``, the verdict from ``gmail``, the findings from ``findings.rules``,
-the fixes from ``remedies``. The seams live in ``Connection``.
+``certs``, the verdict from ``gmail``, the findings from ``findings.rules``.
+A Diagnosis holds facts and findings only: what can be done about them is
+``remedies.propose``'s, which reads a Diagnosis (never the other way round).
+The seams live in ``Connection``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gmailfix import dns as gdns
 from gmailfix import gmail
@@ -23,7 +25,6 @@ from gmailfix.findings import Finding
 from gmailfix.findings.codes import Code
 from gmailfix.findings.rules import cannot_check_findings, diagnosis_findings
 from gmailfix.inputs import Target, is_ip_address
-from gmailfix.remedies.model import Remedy
 from gmailfix.smtp import Credentials, ProbeResult
 from gmailfix.stacks.recognise import MailStack, Sighting, recognise
 
@@ -37,7 +38,6 @@ class Diagnosis:
     chosen: Endpoint | None
     verdict: gmail.Verdict
     findings: tuple[Finding, ...]
-    remedies: tuple[Remedy, ...] = field(default_factory=tuple)
     mail_stack: MailStack | None = None  # None only when nothing could be checked
 
     @property
@@ -178,7 +178,7 @@ class _Run:
         chosen = _choose(endpoints)
         verdict = chosen.verdict if chosen else _no_server_verdict(facts, settings)
         findings = diagnosis_findings(facts, target.smtp_host, candidates, endpoints)
-        diagnosis = Diagnosis(
+        return Diagnosis(
             target,
             facts,
             candidates,
@@ -188,10 +188,6 @@ class _Run:
             tuple(findings),
             mail_stack=recognise([sighting(e.main) for e in endpoints]),
         )
-        from gmailfix.remedies.propose import propose  # the fixes probe too: after the verdict
-
-        self.emit(Stage("Looking for a fix", timeout))
-        return await propose(diagnosis, self.connection)
 
 
 def sighting(check: AddressCheck) -> Sighting:

@@ -57,7 +57,8 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
     def compose_body(self) -> ComposeResult:
         diagnosis = self.state.diagnosis
         assert diagnosis is not None
-        self.remedies = list(diagnosis.remedies)
+        assert self.state.proposal is not None
+        self.remedies = list(self.state.proposal.remedies)
         intro = (
             "Gmail already accepts this server; nothing needs fixing. You can still prepare "
             "certificates for more domains:"

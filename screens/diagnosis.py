@@ -16,8 +16,10 @@ from textual.widgets import Button, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
 from gmailfix.connection import Connection
-from gmailfix.diagnose import Diagnosis, DnsDone, Event, ProbeDone, Stage, diagnose
+from gmailfix.diagnose import DnsDone, Event, ProbeDone, Stage
 from gmailfix.findings.codes import Code
+from gmailfix.remedies.model import Proposal
+from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.screens.base import WizardScreen
 from gmailfix.screens.widgets import (
     check_words,
@@ -37,7 +39,7 @@ class Progress(Message):
     event: Event
 
 
-class DiagnosisScreen(WizardScreen[Diagnosis]):
+class DiagnosisScreen(WizardScreen[Proposal]):
     STEP = 2
     CSS_PATH = "diagnosis.tcss"
     HELP = (
@@ -60,7 +62,7 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
     def __init__(self, connection: Connection) -> None:
         super().__init__()
         self.connection = connection
-        self.result: Diagnosis | None = None
+        self.result: Proposal | None = None
         self.rows: list[tuple[Text, str, Text, Text]] = []
 
     def compose_body(self) -> ComposeResult:
@@ -76,8 +78,8 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
     def on_mount(self) -> None:
         self.query_one("#checks").display = False
         self.query_one("#continue", Button).disabled = True
-        if self.state.diagnosis is not None:
-            self._show(self.state.diagnosis)
+        if self.state.proposal is not None:
+            self._show(self.state.proposal)
         else:
             self.run_diagnosis()
 
@@ -95,10 +97,10 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
         checks.display = bool(self.rows)  # no empty header when nothing could be checked
 
     @work(exclusive=True, exit_on_error=False, group="diagnosis")
-    async def run_diagnosis(self) -> Diagnosis:
+    async def run_diagnosis(self) -> Proposal:
         target = self.state.target
         assert target is not None
-        return await diagnose(
+        return await diagnose_and_propose(
             target, self.connection, on_event=self._post, credentials=self.state.credentials
         )
 
@@ -129,7 +131,7 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "diagnosis":
             return
-        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, Diagnosis):
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, Proposal):
             self._show(event.worker.result)
         elif event.state == WorkerState.ERROR:
             self.query_one("#spinner").display = False
@@ -141,9 +143,10 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
                 )
             )
 
-    def _show(self, diagnosis: Diagnosis) -> None:
-        self.result = diagnosis
-        self.state.diagnosis = diagnosis
+    def _show(self, proposal: Proposal) -> None:
+        self.result = proposal
+        self.state.proposal = proposal
+        diagnosis = proposal.diagnosis
         self.query_one("#spinner").display = False
         # rows came in as probes finished; now in a stable order, with verdicts
         self.rows = []
@@ -183,7 +186,7 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
 
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
-        if self.result is not None and self.result.outcome != "unknown":
+        if self.result is not None and self.result.diagnosis.outcome != "unknown":
             self.dismiss(self.result)
 
     def action_check_again(self) -> None:
@@ -210,7 +213,7 @@ class DiagnosisScreen(WizardScreen[Diagnosis]):
             return
         from gmailfix.screens.technical import TechnicalScreen
 
-        self.app.push_screen(TechnicalScreen(evidence_text(self.result)))
+        self.app.push_screen(TechnicalScreen(evidence_text(self.result.diagnosis)))
 
 
 def _not_checked_words(count: int) -> str:

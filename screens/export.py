@@ -127,8 +127,8 @@ class ExportScreen(WizardScreen[Path]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def write(self, target: Path, force: bool) -> tuple[Written, int]:
         state = self.state
-        assert state.plan is not None and state.diagnosis is not None
-        files = bundle_files(state.plan, state.diagnosis)
+        assert state.plan is not None and state.proposal is not None
+        files = bundle_files(state.plan, state.proposal)
         return write_bundle(files, target, as_zip=state.as_zip, force=force), len(files)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

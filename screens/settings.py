@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from gmailfix.errors import GmailfixError
-from gmailfix.remedies.model import Proposal, panel_way
+from gmailfix.remedies.model import panel_way
 from gmailfix.remedies.plan import Choices, Plan, make_plan
 from gmailfix.render.exim import LAYOUT_LABELS, exim_files
 from gmailfix.render.gmail_settings import gmail_settings_text, password_words, settings_for
@@ -113,7 +113,8 @@ class SettingsScreen(WizardScreen[Plan]):
         error = self.query_one("#plan-error", Static)
         error.display = False
         try:
-            proposal = Proposal(state.diagnosis, state.diagnosis.remedies)
+            proposal = state.proposal
+            assert proposal is not None
             # the recommended fix stands for the whole plan: every recommended part
             recommended = tuple(r.kind for r in proposal.recommended)
             kinds = recommended if state.kind in recommended else (state.kind,)

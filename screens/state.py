@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gmailfix.diagnose import Diagnosis
     from gmailfix.inputs import Target
-    from gmailfix.remedies.model import RemedyKind
+    from gmailfix.remedies.model import Proposal, RemedyKind
     from gmailfix.remedies.plan import EximLayout, Mta, Plan
     from gmailfix.smtp import Credentials
     from gmailfix.stacks.recognise import StackName
@@ -26,7 +26,7 @@ class WizardState:
     # what the engine made of it
     target: Target | None = None
     credentials: Credentials | None = None
-    diagnosis: Diagnosis | None = None
+    proposal: Proposal | None = None  # the diagnosis, with every fix judged
     # the fix and its choices
     kind: RemedyKind | None = None
     aliases: str = ""
@@ -39,7 +39,11 @@ class WizardState:
     written: Path | None = None
     rechecked: Diagnosis | None = None  # the check with the fix's settings
 
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        return self.proposal.diagnosis if self.proposal is not None else None
+
     def forget_diagnosis(self) -> None:
-        self.diagnosis = None
+        self.proposal = None
         self.kind = self.plan = None
         self.written = self.rechecked = None

@@ -45,7 +45,7 @@ async def diagnosis(app: GmailfixApp) -> Step:
     result = await app.push_screen_wait(DiagnosisScreen(app.connection))
     if result is None:
         return "details"
-    app.state.diagnosis = result
+    app.state.proposal = result
     return "fix"
 
 

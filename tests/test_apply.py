@@ -24,12 +24,13 @@ from gmailfix.bundle import bundle_files, write_bundle
 from gmailfix.cli.main import main
 from gmailfix.diagnose import Diagnosis
 from gmailfix.lab.runner import LabInfo
-from gmailfix.remedies.plan import plan_fix
+from gmailfix.remedies.model import Proposal
 from gmailfix.server.apply import apply, plan_apply, rollback
 from gmailfix.server.journal import Journal, journals
 from gmailfix.server.system import Ran, Root, ServerError, write_atomic
 from tests.support import exim as eh
-from tests.support.diagnosis import run_diagnosis
+from tests.support.diagnosis import run_diagnosis, run_proposal
+from tests.support.plans import plan_from
 from tests.support.server_root import (
     DOMAIN,
     HOST,
@@ -63,25 +64,26 @@ def dns() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def broken(pki: Pki, dns: str) -> Diagnosis:
-    """Gmail's view of the blog's broken server (once: the bundles are made from it)."""
+def broken(pki: Pki, dns: str) -> Proposal:
+    """Gmail's view of the blog's broken server, with its fixes (once: the bundles are
+    made from it)."""
     with debian_server("debian-single") as server:
         server.add_macros(blog_certificate(server))
         server.generate()
         server.start()
-        diagnosis = diagnose(server, dns, pki)
-    assert not diagnosis.accepted
-    assert {f.code for f in diagnosis.findings} & {"self-signed", "hostname-mismatch"}
-    return diagnosis
+        proposal = run_proposal(server.connection(dns, pki.root_file), f"me@{DOMAIN}", HOST, 587)
+    assert not proposal.diagnosis.accepted
+    assert {f.code for f in proposal.diagnosis.findings} & {"self-signed", "hostname-mismatch"}
+    return proposal
 
 
 def diagnose(server: Server, dns: str, pki: Pki) -> Diagnosis:
     return run_diagnosis(server.connection(dns, pki.root_file), f"me@{DOMAIN}", HOST, 587)
 
 
-def export(diagnosis: Diagnosis, layout: str, tls_dir: Path, where: Path) -> Path:
+def export(diagnosis: Proposal, layout: str, tls_dir: Path, where: Path) -> Path:
     """``gmailfix export --remedy new-certificate --exim-layout LAYOUT`` (tls_dir in the root)."""
-    plan = plan_fix(diagnosis, "new-certificate", exim_layout=layout, tls_dir=str(tls_dir))  # type: ignore[arg-type]
+    plan = plan_from(diagnosis, "new-certificate", exim_layout=layout, tls_dir=str(tls_dir))  # type: ignore[arg-type]
     return write_bundle(bundle_files(plan, diagnosis), where, as_zip=False).path
 
 
@@ -101,7 +103,7 @@ def broken_server(server: Server) -> None:
 
 
 def test_apply_fixes_the_blogs_server_and_rollback_restores_it(
-    pki: Pki, dns: str, broken: Diagnosis, bundles: Path
+    pki: Pki, dns: str, broken: Proposal, bundles: Path
 ) -> None:
     with debian_server("debian-single") as server:
         broken_server(server)
@@ -142,7 +144,7 @@ def test_apply_fixes_the_blogs_server_and_rollback_restores_it(
 
 
 def test_a_failing_check_puts_every_file_back(
-    pki: Pki, dns: str, broken: Diagnosis, bundles: Path
+    pki: Pki, dns: str, broken: Proposal, bundles: Path
 ) -> None:
     """The bundle names a certificate that is not there: Exim's own check passes (it does
     not look at files), gmailfix's check of the files Exim will read fails, and every file
@@ -172,7 +174,7 @@ def test_a_failing_check_puts_every_file_back(
         assert journals(Root(server.root))[0].state == "rolled-back"
 
 
-def test_exims_own_check_failing_is_rolled_back(pki: Pki, broken: Diagnosis, bundles: Path) -> None:
+def test_exims_own_check_failing_is_rolled_back(pki: Pki, broken: Proposal, bundles: Path) -> None:
     """A macro the person defines in another conf.d file: Exim refuses it twice."""
     with debian_server("debian-split") as server:
         broken_server(server)
@@ -197,7 +199,7 @@ def test_exims_own_check_failing_is_rolled_back(pki: Pki, broken: Diagnosis, bun
     assert "exim failed" in result.failed.detail and "MAIN_TLS_CERTIFICATE" in result.failed.detail
 
 
-def test_an_interrupted_apply_is_rolled_back(pki: Pki, broken: Diagnosis, bundles: Path) -> None:
+def test_an_interrupted_apply_is_rolled_back(pki: Pki, broken: Proposal, bundles: Path) -> None:
     """Ctrl+C (or SIGTERM) while Exim checks the config: the files go back, then it stops."""
     with debian_server("debian-single") as server:
         broken_server(server)
@@ -217,7 +219,7 @@ def test_an_interrupted_apply_is_rolled_back(pki: Pki, broken: Diagnosis, bundle
         assert journals(Root(server.root))[0].state == "rolled-back"
 
 
-def test_a_killed_run_must_be_rolled_back_first(pki: Pki, broken: Diagnosis, bundles: Path) -> None:
+def test_a_killed_run_must_be_rolled_back_first(pki: Pki, broken: Proposal, bundles: Path) -> None:
     """A run killed halfway left an open journal: apply refuses, rollback repairs."""
     with debian_server("debian-single") as server:
         broken_server(server)
@@ -238,7 +240,7 @@ def test_a_killed_run_must_be_rolled_back_first(pki: Pki, broken: Diagnosis, bun
 # --- refusals --------------------------------------------------------------------------
 
 
-def test_a_bundle_for_the_other_layout_is_refused(broken: Diagnosis, bundles: Path) -> None:
+def test_a_bundle_for_the_other_layout_is_refused(broken: Proposal, bundles: Path) -> None:
     with debian_server("debian-single") as server:
         bundle = export(broken, "debian-split", server.tls_dir, bundles / "fix")
         with pytest.raises(ServerError, match="the debian-single layout"):
@@ -246,7 +248,7 @@ def test_a_bundle_for_the_other_layout_is_refused(broken: Diagnosis, bundles: Pa
 
 
 def test_a_changed_bundle_is_refused(
-    broken: Diagnosis, bundles: Path, capsys: pytest.CaptureFixture[str]
+    broken: Proposal, bundles: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with debian_server("debian-single") as server:
         bundle = export(broken, "debian-single", server.tls_dir, bundles / "fix")
@@ -265,7 +267,7 @@ def test_not_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "not a readable .zip" in capsys.readouterr().err
 
 
-def test_apply_refuses_to_run_as_non_root_without_root(broken: Diagnosis, bundles: Path) -> None:
+def test_apply_refuses_to_run_as_non_root_without_root(broken: Proposal, bundles: Path) -> None:
     bundle = export(broken, "debian-single", Path("/etc/exim4/tls"), bundles / "fix")
     os.chmod(bundles, 0o755)
     setpriv = shutil.which("setpriv")
@@ -300,7 +302,7 @@ def test_apply_refuses_to_run_as_non_root_without_root(broken: Diagnosis, bundle
 
 
 def test_cli_shows_the_diff_then_applies_and_rolls_back(
-    pki: Pki, broken: Diagnosis, bundles: Path, capsys: pytest.CaptureFixture[str]
+    pki: Pki, broken: Proposal, bundles: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The split layout, with the real update-exim4.conf and exim (no runner of the test's):
     under --root nothing is restarted and Gmail's check is not run."""
@@ -333,11 +335,11 @@ def test_cli_shows_the_diff_then_applies_and_rolls_back(
     assert "nothing to roll back" in capsys.readouterr().err
 
 
-def test_a_zip_bundle_applies_too(pki: Pki, broken: Diagnosis, bundles: Path) -> None:
+def test_a_zip_bundle_applies_too(pki: Pki, broken: Proposal, bundles: Path) -> None:
     with debian_server("debian-split") as server:
         broken_server(server)
         issue(server, pki)
-        plan = plan_fix(
+        plan = plan_from(
             broken, "new-certificate", exim_layout="debian-split", tls_dir=str(server.tls_dir)
         )
         zipped = write_bundle(bundle_files(plan, broken), bundles / "fix.zip", as_zip=True).path
@@ -380,10 +382,10 @@ def test_a_postfix_bundle_on_real_postfix(pki: Pki, bundles: Path) -> None:
                 connect={(HOST, 587): ("127.0.0.1", ready.ports[587])},
                 timeout=5,
             )
-            before = run_diagnosis(connection, f"me@{DOMAIN}", HOST, 587)
-            assert not before.accepted
+            before = run_proposal(connection, f"me@{DOMAIN}", HOST, 587)
+            assert not before.diagnosis.accepted
             tls_dir = root / "etc/postfix/tls"
-            plan = plan_fix(before, "new-certificate", mta="postfix", tls_dir=str(tls_dir))
+            plan = plan_from(before, "new-certificate", mta="postfix", tls_dir=str(tls_dir))
             bundle = write_bundle(bundle_files(plan, before), bundles / "pf-fix", as_zip=False).path
             leaf = ca.make_leaf(pki.intermediate, [HOST])  # what the deploy hook installs
             (tls_dir / HOST).mkdir(parents=True, mode=0o700)
@@ -413,7 +415,7 @@ def test_a_postfix_bundle_on_real_postfix(pki: Pki, bundles: Path) -> None:
 # --- a plain exim.conf (not Debian's) -----------------------------------------------------
 
 
-def test_a_plain_exim_conf(pki: Pki, dns: str, broken: Diagnosis, bundles: Path) -> None:
+def test_a_plain_exim_conf(pki: Pki, dns: str, broken: Proposal, bundles: Path) -> None:
     """Exim with its own exim.conf: doctor reads it as it is, apply adds the bundle's
     tls-main.conf with an .include before the first 'begin' and comments out the lines it
     replaces; a daemon started from the result passes Gmail's check; rollback restores it."""
@@ -496,7 +498,7 @@ def test_a_plain_exim_conf(pki: Pki, dns: str, broken: Diagnosis, bundles: Path)
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_symlinked_config_file_is_not_replaced(broken: Diagnosis, bundles: Path) -> None:
+def test_a_symlinked_config_file_is_not_replaced(broken: Proposal, bundles: Path) -> None:
     with debian_server("debian-single") as server:
         real = server.root / "elsewhere.conf"
         real.write_text("# the person keeps the macros elsewhere\n")
@@ -528,8 +530,8 @@ def test_a_bundle_for_a_managed_stack_is_not_applied_by_hand(
 ) -> None:
     """A panel or container rewrites the mail config: apply sends the person to the
     README (the panel's own way) and touches nothing."""
-    diagnosis = run_diagnosis(lab.connection(timeout=5), "me@blog.test", "mail.blog.test", 587)
-    plan = plan_fix(diagnosis, "new-certificate", stack=stack)  # type: ignore[arg-type]
+    diagnosis = run_proposal(lab.connection(timeout=5), "me@blog.test", "mail.blog.test", 587)
+    plan = plan_from(diagnosis, "new-certificate", stack=stack)  # type: ignore[arg-type]
     bundle = write_bundle(bundle_files(plan, diagnosis), tmp_path / "bundle", as_zip=False).path
     root = tmp_path / "root"
     root.mkdir()

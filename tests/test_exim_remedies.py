@@ -20,14 +20,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from gmailfix import gmail
 from gmailfix.connection import build
-from gmailfix.diagnose import Diagnosis
 from gmailfix.lab import ca
-from gmailfix.remedies.model import RemedyKind
+from gmailfix.remedies.model import Proposal, RemedyKind
 from gmailfix.render.certbot import deploy_hook
 from gmailfix.render.exim import authenticators, exim_files
 from gmailfix.smtp import Credentials
 from tests.support import exim as eh
-from tests.support.diagnosis import run_diagnosis
+from tests.support.diagnosis import run_proposal
 from tests.support.plans import plan_from
 from tests.support.programs import require_program, sha512_crypt
 from tests.support.servers import dns_for, http_files
@@ -45,14 +44,14 @@ class Server:
     root: Path
     dns: str
 
-    def diagnose(self, port: int = 587, credentials: Credentials | None = None) -> Diagnosis:
+    def diagnose(self, port: int = 587, credentials: Credentials | None = None) -> Proposal:
         connection = build(
             dns_server=self.dns,
             ca_files=[str(self.root)],
             connect={(HOST, p): (IFACE, p) for p in (587, 465, 25)},
             timeout=5,
         )
-        return run_diagnosis(connection, f"me@{HOST[5:]}", HOST, port, credentials=credentials)
+        return run_proposal(connection, f"me@{HOST[5:]}", HOST, port, credentials=credentials)
 
     def config(self, lines: list[str], *, auth: str | None = None, name: str = "exim.conf") -> Path:
         main = self.workdir / f"{name}.main"
@@ -64,12 +63,12 @@ class Server:
         conf = eh.minimal_config(self.workdir, [main], auth_file, interface=IFACE)
         return conf.rename(self.workdir / name)
 
-    def run(self, conf: Path, port: int = 587, credentials: Credentials | None = None) -> Diagnosis:
+    def run(self, conf: Path, port: int = 587, credentials: Credentials | None = None) -> Proposal:
         with eh.exim_daemon(conf, self.workdir, interface=IFACE):
             result = self.diagnose(port, credentials)
         return result
 
-    def bundle(self, diagnosis: Diagnosis, kind: RemedyKind) -> dict[str, str]:
+    def bundle(self, diagnosis: Proposal, kind: RemedyKind) -> dict[str, str]:
         plan = plan_from(diagnosis, kind, exim_layout="plain", tls_dir=str(self.tls_dir))
         files = exim_files(plan)
         # the bundle's main-section file, as the plain layout's README installs it
@@ -125,21 +124,24 @@ def test_enable_starttls(server: Server) -> None:
     before = server.run(
         server.config(["daemon_smtp_ports = 587", "tls_advertise_hosts ="], auth=auth)
     )
-    assert before.verdict.cause == "no-starttls"
-    assert before.verdict.error == gmail.NO_STARTTLS
+    assert before.diagnosis.verdict.cause == "no-starttls"
+    assert before.diagnosis.verdict.error == gmail.NO_STARTTLS
     assert before.remedies[0].kind == "enable-starttls"
     server.bundle(before, "enable-starttls")
     after = server.run(server.config(with_tls_main(server), auth=auth, name="after.conf"))
-    assert after.verdict.accept, after.findings
+    assert after.diagnosis.verdict.accept, after.diagnosis.findings
 
 
 def test_enable_auth_and_a_real_login(server: Server) -> None:
     passwd = add_login(server)
     before = server.run(server.config([*certificate_lines(server), "daemon_smtp_ports = 587"]))
-    assert before.verdict.cause == "no-auth"
+    assert before.diagnosis.verdict.cause == "no-auth"
     assert before.remedies[0].kind == "enable-auth"
     # the real Exim is recognised from outside by its greeting (its own config: not Debian's)
-    assert before.mail_stack is not None and before.mail_stack.name in ("exim", "exim-debian")
+    assert before.diagnosis.mail_stack is not None and before.diagnosis.mail_stack.name in (
+        "exim",
+        "exim-debian",
+    )
     files = server.bundle(before, "enable-auth")
     assert "/etc/exim4/passwd" in files["exim4/auth-tls-only.conf"]
     auth = authenticators(str(passwd))  # the same text, with the test's passwd file
@@ -150,13 +152,15 @@ def test_enable_auth_and_a_real_login(server: Server) -> None:
         after = server.diagnose()
         right = server.diagnose(credentials=Credentials("me@fix.test", PASSWORD))
         wrong = server.diagnose(credentials=Credentials("me@fix.test", "not the password"))
-    assert after.verdict.accept, after.findings
-    assert not after.chosen.probe.auth_before_tls  # type: ignore[union-attr]
-    assert right.verdict.accept, right.findings
-    assert right.chosen.main.login is not None and right.chosen.main.login.ok  # type: ignore[union-attr]
-    assert wrong.verdict.cause == "auth-failed"
-    assert wrong.verdict.error == gmail.MISCONFIGURED.format(response=gmail.AUTH_REFUSED_RESPONSE)
-    assert "auth-failed" in {f.code for f in wrong.findings}
+    assert after.diagnosis.verdict.accept, after.diagnosis.findings
+    assert not after.diagnosis.chosen.probe.auth_before_tls  # type: ignore[union-attr]
+    assert right.diagnosis.verdict.accept, right.diagnosis.findings
+    assert right.diagnosis.chosen.main.login is not None and right.diagnosis.chosen.main.login.ok  # type: ignore[union-attr]
+    assert wrong.diagnosis.verdict.cause == "auth-failed"
+    assert wrong.diagnosis.verdict.error == gmail.MISCONFIGURED.format(
+        response=gmail.AUTH_REFUSED_RESPONSE
+    )
+    assert "auth-failed" in {f.code for f in wrong.diagnosis.findings}
     assert next(r for r in wrong.remedies if r.kind == "enable-auth").applicable
 
 
@@ -170,7 +174,7 @@ def test_serve_full_chain(server: Server, pki: tuple[ca.Issued, ca.Issued]) -> N
         eh.install_cert(server.tls_dir, HOST, leaf.cert_pem(), leaf.key_pem())
         conf = server.config([*certificate_lines(server), "daemon_smtp_ports = 587"], auth=auth)
         before = server.run(conf)
-        assert before.verdict.cause == "incomplete-chain", before.findings
+        assert before.diagnosis.verdict.cause == "incomplete-chain", before.diagnosis.findings
         assert before.remedies[0].kind == "serve-full-chain"
         plan = plan_from(before, "serve-full-chain", tls_dir=str(server.tls_dir))
         # the README's step: the deploy hook installs the full chain from certbot's lineage
@@ -190,20 +194,20 @@ def test_serve_full_chain(server: Server, pki: tuple[ca.Issued, ca.Issued]) -> N
         )
         assert done.returncode == 0, done.stderr
         after = server.run(conf)
-    assert after.verdict.accept, after.findings
+    assert after.diagnosis.verdict.accept, after.diagnosis.findings
 
 
 def test_open_port(server: Server) -> None:
     auth = authenticators(str(add_login(server)))
     base = [*certificate_lines(server), "tls_advertise_hosts = *"]
     before = server.run(server.config([*base, "daemon_smtp_ports = 2525"], auth=auth))
-    assert before.verdict.cause == "connection-failed"
-    assert before.verdict.error == gmail.UNREACHABLE
+    assert before.diagnosis.verdict.cause == "connection-failed"
+    assert before.diagnosis.verdict.error == gmail.UNREACHABLE
     assert before.remedies[0].kind == "open-port"
     server.bundle(before, "open-port")
     after = server.run(server.config(with_tls_main(server, base), auth=auth, name="after.conf"))
-    assert after.verdict.accept, after.findings
-    assert server.run(server.workdir / "after.conf", port=465).verdict.accept
+    assert after.diagnosis.verdict.accept, after.diagnosis.findings
+    assert server.run(server.workdir / "after.conf", port=465).diagnosis.verdict.accept
 
 
 def test_fix_tls_mode_on_the_server(server: Server) -> None:
@@ -211,9 +215,9 @@ def test_fix_tls_mode_on_the_server(server: Server) -> None:
     base = [*certificate_lines(server), "tls_advertise_hosts = *"]
     swapped = ["daemon_smtp_ports = 465 : 587", "tls_on_connect_ports = 587"]
     before = server.run(server.config([*base, *swapped], auth=auth))
-    assert before.verdict.cause == "wrong-tls-mode"
+    assert before.diagnosis.verdict.cause == "wrong-tls-mode"
     first = before.remedies[0]
     assert (first.kind, first.recommended, first.verified) == ("fix-tls-mode", True, False)
     server.bundle(before, "fix-tls-mode")
     after = server.run(server.config(with_tls_main(server, base), auth=auth, name="after.conf"))
-    assert after.verdict.accept, after.findings
+    assert after.diagnosis.verdict.accept, after.diagnosis.findings

@@ -16,7 +16,7 @@ from gmailfix.lab.scenarios import SCENARIOS, TRICKY, Scenario
 from gmailfix.remedies.manifest import parse_manifest
 from gmailfix.remedies.model import REMEDY_KINDS
 from gmailfix.server.plan import rendered_server_files
-from tests.support.diagnosis import diagnose_lab
+from tests.support.diagnosis import propose_lab
 from tests.support.plans import plan_from
 from tests.test_cli import gmailfix
 
@@ -50,7 +50,7 @@ REJECTED = [s for s in SCENARIOS + TRICKY if s.expect != "accept"]
 def test_every_bundle_can_be_followed_to_the_end(
     lab: LabInfo, lab_connection: Connection, scenario: Scenario
 ) -> None:
-    result = diagnose_lab(lab, lab_connection, scenario.domain)
+    result = propose_lab(lab, lab_connection, scenario.domain)
     plan = plan_from(result)
     files = {f.path: f.content.decode() for f in bundle_files(plan, result)}
     readme = files["README.md"]

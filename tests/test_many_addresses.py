@@ -33,13 +33,13 @@ from textual.widgets import Button
 
 from gmailfix.batch import BatchItem, json_line, text_line
 from gmailfix.connection import Connection, build
-from gmailfix.diagnose import Diagnosis
 from gmailfix.dns import MAX_ADDRESSES, keep_addresses
 from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
 from gmailfix.lab.dns_server import DnsServer, Zone
 from gmailfix.lab.runner import _server_context
 from gmailfix.lab.servers import ServerSpec, serve
+from gmailfix.remedies.model import Proposal
 from gmailfix.render.markdown_report import markdown_report
 from gmailfix.render.terminal import Terminal, render
 from gmailfix.screens.app import GmailfixApp
@@ -48,7 +48,7 @@ from gmailfix.screens.diagnosis import DiagnosisScreen
 from gmailfix.screens.state import WizardState
 from gmailfix.screens.welcome import WelcomeScreen
 from gmailfix.smtp import Endpoint
-from tests.support.diagnosis import run_diagnosis
+from tests.support.diagnosis import run_proposal
 from tests.support.pilot import on, screen_text, text_of, until
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schema" / "diagnosis-1.json").read_text())
@@ -153,13 +153,16 @@ def gmailfix(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
 
 def test_one_bad_address_among_ten_refuses_and_is_named(crowd: Crowd) -> None:
     """Before: only the first 8 addresses (all A) were probed, and this was 'accept'."""
-    result = run_diagnosis(crowd.connection(), "nine.test", "mail.nine.test", 587)
-    assert result.outcome == "reject"
-    assert (result.verdict.cause, result.verdict.address) == (Code.SELF_SIGNED, BAD)
-    assert result.chosen is not None
-    assert {c.address for c in result.chosen.checks} == set(HOSTS["mail.nine.test"])
-    assert result.addresses_not_checked == 0
-    found = {f.code: f for f in result.findings}
+    result = run_proposal(crowd.connection(), "nine.test", "mail.nine.test", 587)
+    assert result.diagnosis.outcome == "reject"
+    assert (result.diagnosis.verdict.cause, result.diagnosis.verdict.address) == (
+        Code.SELF_SIGNED,
+        BAD,
+    )
+    assert result.diagnosis.chosen is not None
+    assert {c.address for c in result.diagnosis.chosen.checks} == set(HOSTS["mail.nine.test"])
+    assert result.diagnosis.addresses_not_checked == 0
+    found = {f.code: f for f in result.diagnosis.findings}
     assert Code.ADDRESSES_NOT_CHECKED not in found
     assert found[Code.SELF_SIGNED].address == BAD
     mixed = found[Code.INCONSISTENT_ADDRESSES]
@@ -203,17 +206,17 @@ def test_past_the_limit_is_unknown_and_the_json_counts_what_was_not_checked(
 
 
 @pytest.fixture(scope="module")
-def crowd_unknown(crowd: Crowd) -> Diagnosis:
+def crowd_unknown(crowd: Crowd) -> Proposal:
     """crowd.test as typed, 66 addresses: one diagnosis that several tests read."""
-    return run_diagnosis(crowd.connection(), "me@crowd.test", "mail.crowd.test", 587)
+    return run_proposal(crowd.connection(), "me@crowd.test", "mail.crowd.test", 587)
 
 
 @pytest.fixture(scope="module")
-def crowdbad_reject(crowd: Crowd) -> Diagnosis:
-    return run_diagnosis(crowd.connection(), "crowdbad.test", "mail.crowdbad.test", 587)
+def crowdbad_reject(crowd: Crowd) -> Proposal:
+    return run_proposal(crowd.connection(), "crowdbad.test", "mail.crowdbad.test", 587)
 
 
-def test_the_text_report_says_how_many_were_not_checked(crowd_unknown: Diagnosis) -> None:
+def test_the_text_report_says_how_many_were_not_checked(crowd_unknown: Proposal) -> None:
     out = render(crowd_unknown, terminal=Terminal(width=200))
     assert (
         "? gmailfix cannot tell what Gmail would do: 2 of the server's addresses were not "
@@ -227,19 +230,24 @@ def test_the_text_report_says_how_many_were_not_checked(crowd_unknown: Diagnosis
     assert "2 of the server's addresses were not checked" in report
 
 
-def test_a_bad_address_past_the_limit_still_refuses(crowdbad_reject: Diagnosis) -> None:
+def test_a_bad_address_past_the_limit_still_refuses(crowdbad_reject: Proposal) -> None:
     """70 A and one AAAA: IPv6 keeps its share of the 64 probed, and it is the bad one."""
     result = crowdbad_reject
-    assert result.outcome == "reject"
-    assert (result.verdict.cause, result.verdict.address) == (Code.SELF_SIGNED, BAD)
-    assert result.addresses_not_checked == 7
-    assert result.chosen is not None and len(result.chosen.checks) == MAX_ADDRESSES
-    left = next(f for f in result.findings if f.code == Code.ADDRESSES_NOT_CHECKED)
+    assert result.diagnosis.outcome == "reject"
+    assert (result.diagnosis.verdict.cause, result.diagnosis.verdict.address) == (
+        Code.SELF_SIGNED,
+        BAD,
+    )
+    assert result.diagnosis.addresses_not_checked == 7
+    assert (
+        result.diagnosis.chosen is not None and len(result.diagnosis.chosen.checks) == MAX_ADDRESSES
+    )
+    left = next(f for f in result.diagnosis.findings if f.code == Code.ADDRESSES_NOT_CHECKED)
     assert left.evidence["not checked"] == "7"
     assert left.host == "mail.crowdbad.test"
-    line = text_line(BatchItem(3, "crowdbad.test", diagnosis=result))
+    line = text_line(BatchItem(3, "crowdbad.test", proposal=result))
     assert line.endswith("mail.crowdbad.test:587 at ::1  self-signed  (7 addresses not checked)")
-    row = json.loads(json_line(BatchItem(3, "crowdbad.test", diagnosis=result)))
+    row = json.loads(json_line(BatchItem(3, "crowdbad.test", proposal=result)))
     jsonschema.validate(row, SCHEMA, format_checker=jsonschema.FormatChecker())
     assert row["dns"]["addresses_not_checked"] == {"mail.crowdbad.test": 7}
     assert row["gmail"]["address"] == BAD

@@ -5,9 +5,11 @@ the verdict."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from gmailfix.bundle import bundle_files
 from gmailfix.connection import Connection
 from gmailfix.findings import CATALOG, Severity
 from gmailfix.findings.codes import SERVER_CODES, Code
@@ -16,7 +18,8 @@ from gmailfix.lab.runner import LabInfo
 from gmailfix.lab.scenarios import HOSTILE, SCENARIOS, TRICKY, Scenario
 from gmailfix.remedies.model import FIXES, REMEDY_KINDS, TITLES
 from gmailfix.remedies.propose import rejection_causes
-from tests.support.diagnosis import diagnose_lab, run_diagnosis
+from tests.support.diagnosis import propose_lab, run_proposal
+from tests.support.plans import plan_from
 
 CASES = [s for s in SCENARIOS + TRICKY + HOSTILE if s.domain != "dnsdrop.test"]
 TODAY_ACCEPTED = re.compile(r"accept\w*[^.]*today|today[^.]*accept", re.IGNORECASE)
@@ -26,7 +29,7 @@ TODAY_ACCEPTED = re.compile(r"accept\w*[^.]*today|today[^.]*accept", re.IGNORECA
 def test_every_cause_has_a_fix_and_no_fix_contradicts_the_verdict(
     lab: LabInfo, lab_connection: Connection, scenario: Scenario
 ) -> None:
-    result = diagnose_lab(lab, lab_connection, scenario.domain, port=_port(scenario))
+    result = propose_lab(lab, lab_connection, scenario.domain, port=_port(scenario))
     kinds = [r.kind for r in result.remedies]
     assert sorted(kinds) == sorted(REMEDY_KINDS), "every kind is judged, once"
     for remedy in result.remedies:
@@ -35,14 +38,14 @@ def test_every_cause_has_a_fix_and_no_fix_contradicts_the_verdict(
         assert remedy.recommended == (remedy.status == "recommended")
         if remedy.kind in ("new-certificate", "sni"):
             assert not any(is_ip_address(n) for n in remedy.names), "never a certificate for an IP"
-    if result.outcome == "accept":
+    if result.diagnosis.outcome == "accept":
         assert not [r for r in result.remedies if r.recommended]
         return
     for remedy in result.remedies:
         if remedy.applicable:
             assert not TODAY_ACCEPTED.search(remedy.reason), remedy
-    causes = rejection_causes(result)
-    assert causes, result.findings
+    causes = rejection_causes(result.diagnosis)
+    assert causes, result.diagnosis.findings
     for cause in causes:
         helping = [r for r in result.remedies if r.applicable and cause in r.fixes]
         assert helping, f"no fix for {cause}: {[(r.kind, r.status) for r in result.remedies]}"
@@ -76,7 +79,7 @@ def test_every_error_code_has_a_kind_that_can_fix_it() -> None:
 
 
 def test_ip_typed_gets_a_verified_name(lab: LabInfo, lab_connection: Connection) -> None:
-    result = diagnose_lab(lab, lab_connection, "ip.test")
+    result = propose_lab(lab, lab_connection, "ip.test")
     first = result.remedies[0]
     assert (first.kind, first.status, first.verified) == ("use-host-name", "recommended", True)
     assert first.smtp_host == "mail.ip.test"
@@ -88,8 +91,8 @@ def test_use_host_name_says_how_the_name_was_found(
     lab: LabInfo, lab_connection: Connection
 ) -> None:
     """Before: "You typed a server name already" also when nothing was typed."""
-    found = diagnose_lab(lab, lab_connection, "selfsigned.test")
-    typed = run_diagnosis(lab_connection, "selfsigned.test", "mail.selfsigned.test", 587)
+    found = propose_lab(lab, lab_connection, "selfsigned.test")
+    typed = run_proposal(lab_connection, "selfsigned.test", "mail.selfsigned.test", 587)
     reasons = [
         next(r for r in d.remedies if r.kind == "use-host-name").reason for d in (found, typed)
     ]
@@ -102,7 +105,7 @@ def test_use_host_name_says_how_the_name_was_found(
 def test_self_signed_is_never_offered_sni_or_an_isp_name(
     lab: LabInfo, lab_connection: Connection
 ) -> None:
-    result = diagnose_lab(lab, lab_connection, "selfsigned.test")
+    result = propose_lab(lab, lab_connection, "selfsigned.test")
     status = {r.kind: r.status for r in result.remedies}
     assert status["new-certificate"] == "recommended"
     assert status["sni"] == status["isp-hostname"] == "unavailable"
@@ -118,12 +121,13 @@ def test_self_signed_is_never_offered_sni_or_an_isp_name(
         ("closed.test", "open-port"),
         ("blog.test", "isp-hostname"),
         ("broken.test", "new-certificate"),
+        ("twoaddr.test", "fix-dns-address"),  # one address passes: the other is stale
     ],
 )
 def test_the_recommended_fix(
     lab: LabInfo, lab_connection: Connection, domain: str, kind: str
 ) -> None:
-    result = diagnose_lab(lab, lab_connection, domain, port=587)
+    result = propose_lab(lab, lab_connection, domain, port=587)
     assert result.remedies[0].kind == kind, [(r.kind, r.status) for r in result.remedies]
     assert result.remedies[0].recommended
 
@@ -131,7 +135,7 @@ def test_the_recommended_fix(
 def test_a_working_port_is_verified_and_needs_no_server_change(
     lab: LabInfo, lab_connection: Connection
 ) -> None:
-    result = diagnose_lab(lab, lab_connection, "sslonly.test", port=587)
+    result = propose_lab(lab, lab_connection, "sslonly.test", port=587)
     first = result.remedies[0]
     assert (first.kind, first.port, first.security, first.verified) == (
         "fix-tls-mode",
@@ -139,3 +143,31 @@ def test_a_working_port_is_verified_and_needs_no_server_change(
         "SSL",
         True,
     )
+
+
+def test_a_stale_address_is_fixed_in_dns_before_any_certificate(
+    lab: LabInfo, lab_connection: Connection, tmp_path: Path
+) -> None:
+    """twoaddr.test: one address serves the right certificate, the other the ISP's. The
+    record of the other is the likely fault: it is named, and a new certificate (which
+    the good address already has) is only available."""
+    proposal = propose_lab(lab, lab_connection, "twoaddr.test", port=587)
+    diagnosis = proposal.diagnosis
+    chosen = diagnosis.chosen
+    assert chosen is not None
+    failing = [c.address for c in chosen.checks if not c.verdict.accept]
+    passing = [c.address for c in chosen.checks if c.verdict.accept]
+    assert failing and passing
+    first = proposal.remedies[0]
+    assert (first.kind, first.status) == ("fix-dns-address", "recommended")
+    assert list(first.addresses) == failing
+    assert all(a in first.reason for a in (*failing, *passing))
+    assert proposal.get("new-certificate").status != "recommended"  # type: ignore[union-attr]
+    plan = plan_from(proposal)
+    assert plan.kinds == ("fix-dns-address",) and not plan.on_server
+    assert plan.steps[0].where == "dns-panel"
+    files = {f.path: f.content.decode() for f in bundle_files(plan, proposal)}
+    assert all(f"; remove: {chosen.host}. IN A {a}" in files["dns/records.zone"] for a in failing)
+    readme = files["README.md"]
+    assert "remove the record of" in readme and failing[0] in readme
+    assert readme.index("remove the record of") < readme.index("gmail-settings.txt")

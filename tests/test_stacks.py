@@ -37,7 +37,7 @@ from gmailfix.stacks.recognise import (
     parse_subject,
 )
 from tests.support import exim as eh
-from tests.support.diagnosis import run_diagnosis
+from tests.support.diagnosis import run_proposal
 from tests.support.programs import require_program
 
 HOST = "mail.stack.test"
@@ -415,18 +415,18 @@ def test_what_facts_leave_unconfirmed_is_said_to_be() -> None:
 def test_each_lab_stack_is_recognised_end_to_end(lab: LabInfo, scenario: Scenario) -> None:
     """A real server on loopback with the stack's greeting, EHLO and certificate,
     through the whole diagnosis and its JSON."""
-    result = run_diagnosis(lab.connection(timeout=3), scenario.domain, port=587)
-    assert scenario.look is not None and result.mail_stack is not None
-    assert result.mail_stack.name == scenario.look.stack, result.mail_stack
+    result = run_proposal(lab.connection(timeout=3), scenario.domain, port=587)
+    assert scenario.look is not None and result.diagnosis.mail_stack is not None
+    assert result.diagnosis.mail_stack.name == scenario.look.stack, result.diagnosis.mail_stack
     data = to_dict(result)
     assert data["mail_stack"]["name"] == scenario.look.stack
     assert data["mail_stack"]["evidence"]
 
 
 def test_an_unfamiliar_lab_server_is_unknown(lab: LabInfo) -> None:
-    result = run_diagnosis(lab.connection(timeout=3), "good.test", port=587)
-    assert result.mail_stack is not None and result.mail_stack.name == "unknown"
-    assert result.mail_stack.confidence == "low"
+    result = run_proposal(lab.connection(timeout=3), "good.test", port=587)
+    assert result.diagnosis.mail_stack is not None and result.diagnosis.mail_stack.name == "unknown"
+    assert result.diagnosis.mail_stack.confidence == "low"
 
 
 @pytest.mark.parametrize("scenario", STACK_CASES, ids=lambda s: s.domain)
@@ -436,7 +436,7 @@ def test_the_cli_says_the_stack_and_a_panels_own_way(lab: LabInfo, scenario: Sce
 
     from gmailfix.render.terminal import Terminal, render
 
-    result = run_diagnosis(lab.connection(timeout=3), scenario.domain, port=587)
+    result = run_proposal(lab.connection(timeout=3), scenario.domain, port=587)
     text = render(result, terminal=Terminal(width=200))
     assert scenario.look is not None
     entry = info(scenario.look.stack)

@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from gmailfix.cli.main import main
 from gmailfix.lab.runner import LabInfo
 from gmailfix.render.terminal import NextStep, Terminal, cells, render, wrap
-from tests.support.diagnosis import diagnose_lab
+from tests.support.diagnosis import propose_lab
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 WORDS = st.lists(
@@ -68,7 +69,7 @@ def test_a_terminal_is_asked_what_it_wants(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize("domain", ["blog.test", "wild.test", "good.test", "noauth.test"])
 @pytest.mark.parametrize("width", [40, 80, 200])
 def test_the_report_fits_and_a_command_stays_whole(lab: LabInfo, domain: str, width: int) -> None:
-    diagnosis = diagnose_lab(lab, lab.connection(timeout=3), domain, port=587)
+    diagnosis = propose_lab(lab, lab.connection(timeout=3), domain, port=587)
     command = shlex.join(["gmailfix", "export", domain, "--out", "a folder/with spaces"])
     step = NextStep("Write the fix as files:", command)
     for color in (False, True):
@@ -85,7 +86,10 @@ def test_the_report_fits_and_a_command_stays_whole(lab: LabInfo, domain: str, wi
 
 
 def test_the_cli_prints_a_command_that_runs_as_printed(
-    lab: LabInfo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    lab: LabInfo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("COLUMNS", "60")
     status = main(["diagnose", "blog.test", "--port", "587", *lab.diagnose_args("blog.test")])
@@ -95,8 +99,12 @@ def test_the_cli_prints_a_command_that_runs_as_printed(
     command = next(line.strip() for line in lines if line.strip().startswith("gmailfix export"))
     words = shlex.split(command)
     assert words[:3] == ["gmailfix", "export", "blog.test"]
-    assert words[-2:] == ["--out", "gmailfix-fix"] and "--remedy" in words
+    # every recommended fix is one plan, export's default: no --remedy needed
+    assert words[-2:] == ["--out", "gmailfix-fix"] and "--remedy" not in words
     assert all(cells(line) <= 60 for line in lines if line.strip() != command)
+    done = subprocess.run(_gmailfix(*words[1:]), cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "gmailfix-fix" / "MANIFEST.json").is_file()
 
 
 def _gmailfix(*args: str) -> list[str]:
@@ -144,7 +152,7 @@ def test_a_full_disk_is_said_not_hidden(lab: LabInfo, json_out: bool) -> None:
 
 
 def test_marks_are_plain_for_an_output_without_them(lab: LabInfo) -> None:
-    diagnosis = diagnose_lab(lab, lab.connection(timeout=3), "blog.test", port=587)
+    diagnosis = propose_lab(lab, lab.connection(timeout=3), "blog.test", port=587)
     text = render(diagnosis, terminal=Terminal(unicode=False))
     assert not set(text) & set("✓✗→…")
     assert "X Gmail would reject this server" in text

@@ -81,7 +81,8 @@ def show_plan(plan: ApplyPlan, out: TextIO) -> None:
     assert bundle is not None
     print(f"Mail server: {plan.setup.label}", file=out)
     print(
-        f"Fix: {clean(bundle.remedy)} for {clean(bundle.smtp_host)} port {bundle.port}",
+        f"Fix: {clean(', '.join(bundle.plan.kinds))} for {clean(bundle.plan.smtp_host)} "
+        f"port {bundle.plan.port}",
         file=out,
     )
     print("\nChanges:", file=out)
@@ -137,6 +138,7 @@ def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
         done = rollback(root, reload=reload_argv(args), force=args.force)
     except ChangedSince as exc:
         print(clean(exc.diff, limit=500_000, keep_newlines=True), file=out, end="")
+        print("To put the old files back anyway: gmailfix rollback --force", file=out)
         raise
     except OSError as exc:
         raise ServerError(f"cannot roll back: {reason(exc)}") from None

@@ -13,8 +13,10 @@ from gmailfix.cli.args import (
     credentials_from_args,
     target_from_args,
 )
-from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.errors import GmailfixError, InputError, reason
+from gmailfix.findings.codes import Code
+from gmailfix.remedies.model import Proposal
+from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.render.terminal import NextStep, print_report
 from gmailfix.text import unicode_output
 
@@ -31,9 +33,10 @@ def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
     target = target_from_args(args)
     connection = connection_from_args(args)
     credentials = credentials_from_args(args)
-    result = asyncio.run(diagnose(target, connection, credentials=credentials))
+    proposal = asyncio.run(diagnose_and_propose(target, connection, credentials=credentials))
+    result = proposal.diagnosis
     try:
-        _print(result, args, out)
+        _print(proposal, args, out)
     except BrokenPipeError:  # the reader took what it wanted (| head): the verdict stands
         from gmailfix.cli.main import stdout_gone
 
@@ -43,18 +46,21 @@ def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FOR_OUTCOME[result.outcome]
 
 
-def _print(result: Diagnosis, args: argparse.Namespace, out: TextIO) -> None:
+def _print(proposal: Proposal, args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         from gmailfix.render.json_report import dumps
 
-        print(dumps(result, ascii_only=not unicode_output(out)), file=out)
+        print(dumps(proposal, ascii_only=not unicode_output(out)), file=out)
     else:
-        print_report(result, out, next_steps=next_steps(result, args))
+        print_report(proposal, out, next_steps=next_steps(proposal, args))
     out.flush()  # a closed pipe shows here, not at exit
 
 
-def next_steps(diagnosis: Diagnosis, args: argparse.Namespace) -> list[NextStep]:
+def next_steps(proposal: Proposal, args: argparse.Namespace) -> list[NextStep]:
     """The commands to run next, with the same connection options as this run."""
+    diagnosis = proposal.diagnosis
+    if diagnosis.verdict.cause == Code.ADDRESSES_NOT_CHECKED:
+        return []  # nothing wrong here: the server has more addresses than gmailfix checks
     if diagnosis.outcome == "unknown":
         return [
             NextStep(
@@ -62,11 +68,13 @@ def next_steps(diagnosis: Diagnosis, args: argparse.Namespace) -> list[NextStep]
                 "--dns-server IP (e.g. 1.1.1.1) or --doh https://dns.google/dns-query"
             )
         ]
-    best = next((r for r in diagnosis.remedies if r.applicable), None)
+    best = next((r for r in proposal.remedies if r.applicable), None)
     if diagnosis.accepted or best is None:
         return []
     flags = connection_flags(args)
-    words = ["gmailfix", "export", args.target, "--remedy", best.kind, *flags]
+    # every recommended fix is one plan, export's default; else the best one by name
+    chosen = [] if proposal.recommended else ["--remedy", best.kind]
+    words = ["gmailfix", "export", args.target, *chosen, *flags]
     if best.kind == "sni":
         words += ["--alias-domain", "OTHER-DOMAIN"]
     return [NextStep("Write the fix as files:", command_line(*words, "--out", "gmailfix-fix"))]

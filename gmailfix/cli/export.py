@@ -10,10 +10,10 @@ from pathlib import Path
 from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_bundle
 from gmailfix.cli.args import connection_from_args, credentials_from_args, target_from_args
 from gmailfix.csr import make_key_and_csr
-from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import BundleError, CannotCheck
-from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.plan import Choices, Plan, make_plan
+from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.text import clean
 
 
@@ -21,13 +21,13 @@ def run_export(args: argparse.Namespace) -> int:
     target = target_from_args(args)
     connection = connection_from_args(args)
     credentials = credentials_from_args(args)
-    diagnosis = asyncio.run(diagnose(target, connection, credentials=credentials))
+    proposal = asyncio.run(diagnose_and_propose(target, connection, credentials=credentials))
+    diagnosis = proposal.diagnosis
     if diagnosis.outcome == "unknown":
         raise CannotCheck(
             "no bundle written: this computer could not check the server, so there is "
             "nothing known to fix (run 'gmailfix diagnose' to see why)"
         )
-    proposal = Proposal(diagnosis, diagnosis.remedies)
     choices = Choices(
         kinds=tuple(args.remedy),
         alias_domains=tuple(args.alias_domain),
@@ -41,7 +41,11 @@ def run_export(args: argparse.Namespace) -> int:
     plan = make_plan(proposal, choices)
     where = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
-    files = bundle_files(plan, diagnosis, extra)
+    if args.timer:
+        from gmailfix.cli.check import timer_files
+
+        extra += timer_files(plan)
+    files = bundle_files(plan, proposal, extra)
     # One call writes key and bundle, or neither, and checks the key's path before
     # writing anything: the CSR in the bundle always matches the key that is kept.
     written = write_bundle(files, where, as_zip=bool(args.zip), force=args.force, private_key=key)

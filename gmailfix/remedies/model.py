@@ -11,19 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
+if TYPE_CHECKING:  # the CLI's parser reads the kinds without loading the engine
+    from gmailfix.diagnose import Diagnosis
 from gmailfix.findings.codes import CERTIFICATE_CODES, Code
 from gmailfix.ports import Security
 from gmailfix.stacks.catalog import StackInfo, info
 from gmailfix.stacks.recognise import StackName
-
-if TYPE_CHECKING:
-    from gmailfix.diagnose import Diagnosis
 
 # In the order the fixes are offered: the simplest (a setting in Gmail) first.
 RemedyKind = Literal[
     "isp-hostname",
     "use-host-name",
     "fix-tls-mode",
+    "fix-dns-address",
     "serve-full-chain",
     "new-certificate",
     "enable-starttls",
@@ -43,6 +43,7 @@ TITLES: dict[RemedyKind, str] = {
     "isp-hostname": "Use the name the certificate already covers",
     "use-host-name": "Type the server's name instead of its address",
     "fix-tls-mode": "Choose the port and SSL/TLS setting that work",
+    "fix-dns-address": "Remove or correct the address in DNS that leads elsewhere",
     "serve-full-chain": "Make the server send its full certificate chain",
     "new-certificate": "Get a free certificate for your mail server's name",
     "enable-starttls": "Turn on encryption (STARTTLS) on the server",
@@ -59,6 +60,18 @@ FIXES: dict[RemedyKind, frozenset[Code]] = {
         {Code.IP_SMTP_HOST, Code.HOSTNAME_MISMATCH, Code.NXDOMAIN, Code.NO_CANDIDATES}
     ),
     "fix-tls-mode": frozenset({Code.WRONG_TLS_MODE, Code.STARTTLS_INJECTION, Code.NO_STARTTLS}),
+    # when another address of the same host passes: the failing one is a stale record
+    "fix-dns-address": CERTIFICATE_CODES
+    | {
+        Code.STARTTLS_REFUSED,
+        Code.TLS_HANDSHAKE_FAILED,
+        Code.CONNECTION_FAILED,
+        Code.TIMEOUT,
+        Code.NO_STARTTLS,
+        Code.NO_AUTH,
+        Code.WRONG_TLS_MODE,
+        Code.SMTP_PROTOCOL_ERROR,
+    },
     "serve-full-chain": frozenset({Code.INCOMPLETE_CHAIN}),
     "new-certificate": CERTIFICATE_CODES | {Code.STARTTLS_REFUSED, Code.TLS_HANDSHAKE_FAILED},
     "enable-starttls": frozenset({Code.NO_STARTTLS, Code.STARTTLS_REFUSED}),
@@ -81,6 +94,7 @@ class Remedy:
     verified: bool = False  # isp-hostname / use-host-name: a real handshake with smtp_host passed
     names: tuple[str, ...] = ()  # names a new certificate must cover
     fixes: tuple[Code, ...] = ()  # the causes found here that this remedy fixes
+    addresses: tuple[str, ...] = ()  # fix-dns-address: the host's addresses that fail
 
     @property
     def title(self) -> str:

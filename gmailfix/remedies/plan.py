@@ -65,6 +65,7 @@ class AliasHost:
 
 
 StepKey = Literal[
+    "dns-address",
     "dns-records",
     "certificate",
     "full-chain",
@@ -237,6 +238,18 @@ def plan_steps(plan: Plan) -> tuple[PlanStep, ...]:
     changed = tuple(k for k in plan.kinds if k in CERTIFICATE_CHANGE_KINDS)
     hosts = ", ".join(plan.cert_hosts)
     steps: list[PlanStep] = []
+    stale = plan.get("fix-dns-address")
+    if stale is not None:
+        where = ", ".join(stale.addresses)
+        steps.append(
+            PlanStep(
+                "dns-address",
+                "dns-panel",
+                f"Remove or correct the DNS record of {stale.smtp_host} that points at {where}",
+                ("fix-dns-address",),
+                f"{stale.smtp_host} resolves only to the addresses that pass",
+            )
+        )
     if certificate:
         steps.append(
             PlanStep(

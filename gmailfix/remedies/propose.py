@@ -10,21 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from gmailfix.certs import ChainAnalysis, name_matches
 from gmailfix.check import Checker, Endpoint
 from gmailfix.connection import Connection
+from gmailfix.diagnose import Diagnosis, Listener, Stage, diagnose
 from gmailfix.dns import lookup_addresses, reverse
 from gmailfix.findings import CATALOG, Severity
 from gmailfix.findings.codes import CERTIFICATE_CODES, Code
-from gmailfix.inputs import is_ip_address, is_valid_dns_host
+from gmailfix.inputs import Target, is_ip_address, is_valid_dns_host
 from gmailfix.ports import PORTS, security_for
-from gmailfix.remedies.model import FIXES, REMEDY_KINDS, Remedy, RemedyKind, Status
-
-if TYPE_CHECKING:
-    from gmailfix.diagnose import Diagnosis
+from gmailfix.remedies.model import FIXES, REMEDY_KINDS, Proposal, Remedy, RemedyKind, Status
+from gmailfix.smtp import Credentials
 
 MAX_NAMES_TRIED = 5  # a hostile certificate may list thousands of names
 PORT_CAUSES = frozenset(
@@ -38,18 +36,38 @@ PORT_CAUSES = frozenset(
     }
 )
 _META = frozenset({Code.INCONSISTENT_ADDRESSES, Code.CANNOT_CHECK_HERE, Code.DNS_ERROR})
+# kinds that stay recommended when a stale DNS address is the likelier cause
+_NOT_AFTER_DNS = frozenset({"fix-dns-address", "isp-hostname", "use-host-name", "fix-tls-mode"})
 
 
-async def propose(diagnosis: Diagnosis, connection: Connection) -> Diagnosis:
-    """The diagnosis with every kind of remedy judged, the best first."""
+async def propose(
+    diagnosis: Diagnosis, connection: Connection, *, on_event: Listener | None = None
+) -> Proposal:
+    """Every kind of remedy judged for the diagnosis, the best first.
+
+    Recommending a name or a port probes it first, through the same connection."""
     if diagnosis.outcome == "unknown":
-        return diagnosis  # nothing is known, so nothing can be fixed yet
+        return Proposal(diagnosis, ())  # nothing is known, so nothing can be fixed yet
+    if on_event is not None:
+        on_event(Stage("Looking for a fix", connection.timeout))
     ctx = _Context(diagnosis, Checker(connection))
     await ctx.look_around()
     remedies = [ctx.judge(kind) for kind in REMEDY_KINDS]
     order = {"recommended": 0, "available": 1, "unavailable": 2}
     remedies.sort(key=lambda r: order[r.status])
-    return replace(diagnosis, remedies=tuple(remedies))
+    return Proposal(diagnosis, tuple(remedies))
+
+
+async def diagnose_and_propose(
+    target: Target,
+    connection: Connection,
+    *,
+    on_event: Listener | None = None,
+    credentials: Credentials | None = None,
+) -> Proposal:
+    """What the CLI and the wizard do: diagnose, then judge every fix."""
+    diagnosis = await diagnose(target, connection, on_event=on_event, credentials=credentials)
+    return await propose(diagnosis, connection, on_event=on_event)
 
 
 def rejection_causes(diagnosis: Diagnosis) -> tuple[Code, ...]:
@@ -83,6 +101,13 @@ class _Context:
         self.causes = rejection_causes(d)
         self.analysis: ChainAnalysis | None = chosen.analysis if chosen else None
         self.ip_typed = is_ip_address(self.host)
+        checks = chosen.checks if chosen else ()
+        failing = [c.address for c in checks if c.address and not c.verdict.accept]
+        passing = [c.address for c in checks if c.address and c.verdict.accept]
+        # some addresses of the host pass and some fail: the failing ones are most
+        # likely a stale record (an old server, another provider), not this server
+        self.stale: tuple[str, ...] = tuple(failing) if failing and passing else ()
+        self.passing = tuple(passing)
 
     @property
     def cert_problems(self) -> set[Code]:
@@ -169,6 +194,8 @@ class _Context:
         if kind == "fix-tls-mode" and self.working is not None:
             fixes = tuple(c for c in self.causes if c in PORT_CAUSES)
         status, reason = _JUDGES[kind](self, fixes)
+        if self.stale and status == "recommended" and kind not in _NOT_AFTER_DNS:
+            status = "available"  # first the DNS record that leads elsewhere
         host, port, verified = self.host, self.port, False
         if (
             kind in ("isp-hostname", "use-host-name")
@@ -179,7 +206,10 @@ class _Context:
         if kind == "fix-tls-mode" and self.working is not None:
             port, verified = self.working.port, True
         names = (self.cert_name(),) if kind in ("new-certificate", "sni") else ()
-        return Remedy(kind, status, reason, host, port, security_for(port), verified, names, fixes)
+        stale = self.stale if kind == "fix-dns-address" and status != "unavailable" else ()
+        return Remedy(
+            kind, status, reason, host, port, security_for(port), verified, names, fixes, stale
+        )
 
     def cert_name(self) -> str:
         """The name a new certificate is for: never an IP address."""
@@ -275,6 +305,25 @@ def _fix_tls_mode(ctx: _Context, fixes: tuple[Code, ...]) -> Judgement:
             "choose it in Gmail.",
         )
     return "unavailable", "The port and the SSL/TLS choice already match."
+
+
+def _fix_dns_address(ctx: _Context, fixes: tuple[Code, ...]) -> Judgement:
+    if not ctx.stale or not fixes:
+        return (
+            "unavailable",
+            f"Every address of {ctx.host} gives the same answer; no DNS record stands out.",
+        )
+    bad = ", ".join(ctx.stale[:4]) + (
+        f" and {len(ctx.stale) - 4} more" if len(ctx.stale) > 4 else ""
+    )
+    good = ", ".join(ctx.passing[:4])
+    return (
+        "recommended",
+        f"{ctx.host} has addresses that pass ({good}) and addresses that fail ({bad}). Gmail "
+        "picks any of them, so some sends fail. The failing address most likely belongs to "
+        "an old server or another provider: in your DNS provider's panel, remove its record, "
+        "or point it at the server that passes. Nothing on the mail server changes.",
+    )
 
 
 def _serve_full_chain(ctx: _Context, fixes: tuple[Code, ...]) -> Judgement:
@@ -381,6 +430,7 @@ _JUDGES = {
     "isp-hostname": _isp,
     "use-host-name": _use_host_name,
     "fix-tls-mode": _fix_tls_mode,
+    "fix-dns-address": _fix_dns_address,
     "serve-full-chain": _serve_full_chain,
     "new-certificate": _new_certificate,
     "enable-starttls": _enable_starttls,

@@ -23,12 +23,14 @@ from gmailfix.render.exim import (
     layouts,
 )
 from gmailfix.render.postfix import DOVECOT_FILE, postfix_apply_commands, postfix_files
+from gmailfix.render.systemd import GMAILFIX, SYSTEMD_ROLES, TIMER, TIMER_NAME, UNIT_FOLDER
 from gmailfix.render.verify import SHOW_COMMAND, diagnose_command, verify_command
 from gmailfix.stacks.catalog import info
 from gmailfix.text import md_code, md_text
 
 
-def bundle_readme(plan: Plan, diagnosis: Diagnosis) -> str:
+def bundle_readme(plan: Plan, diagnosis: Diagnosis, extras: tuple[str, ...] = ()) -> str:
+    """``extras``: paths of optional files the bundle also holds (the systemd timer)."""
     lines = [f"# Your Gmail fix for {md_text(plan.domain)}", ""]
     lines += _today(plan, diagnosis)
     lines += _the_fix(plan)
@@ -44,6 +46,8 @@ def bundle_readme(plan: Plan, diagnosis: Diagnosis) -> str:
     lines += [by_hand, ""]
     steps: list[str] = []
     hand: list[str] = []
+    if plan.has("fix-dns-address"):
+        steps.append(_dns_address_step(plan))
     if plan.on_server:
         if plan.needs_certificate:
             steps.append(_dns_step(plan))
@@ -59,6 +63,8 @@ def bundle_readme(plan: Plan, diagnosis: Diagnosis) -> str:
         if plan.has("open-port"):
             steps.append(_firewall_step(plan))
     steps += [_verify_step(plan), _gmail_step(plan), *_after(plan)]
+    if TIMER in extras:
+        steps.append(_timer_step())
     lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
     if hand:
         apply_number = next(n for n, s in enumerate(steps, 1) if s.startswith(_APPLY_START))
@@ -84,6 +90,18 @@ def _the_fix(plan: Plan) -> list[str]:
         for r in plan.remedies
     ]
     return [*lines, ""]
+
+
+def _dns_address_step(plan: Plan) -> str:
+    remedy = plan.get("fix-dns-address")
+    assert remedy is not None
+    where = ", ".join(md_code(a) for a in remedy.addresses)
+    return (
+        f"In your DNS provider's panel, remove the record of {md_code(remedy.smtp_host)} that "
+        f"points at {where} (or point it at the server that passes): `dns/records.zone` names "
+        "it. Gmail picks any of the host's addresses, so while that record is there, some "
+        "sends fail. A change can take up to the record's TTL to reach everyone."
+    )
 
 
 def _copy_step(plan: Plan) -> str:
@@ -340,3 +358,24 @@ def _after(plan: Plan) -> list[str]:
     if not plan.on_server:
         return ["If your provider moves you to another server one day, run gmailfix again."]
     return []
+
+
+def _timer_step() -> str:
+    units = " ".join(SYSTEMD_ROLES)
+    return (
+        "Optional: keep checking. As root on the mail server (or any Linux machine with "
+        "gmailfix and systemd), let systemd check daily as Gmail does:"
+        + _block(
+            [
+                f'test -x {GMAILFIX} || ln -s "$(command -v gmailfix)" {GMAILFIX}',
+                f"install -m 0644 {units} {UNIT_FOLDER}/",
+                f"systemctl daemon-reload && systemctl enable --now {TIMER_NAME}",
+            ]
+        )
+        + "\n\n   Each day it writes one line to the journal (`journalctl -u gmailfix-check`): "
+        "OK, WARN when less than a third of the certificate's lifetime is left (a renewal "
+        "should have replaced it by then), REFUSED with Gmail's words, or UNKNOWN when it "
+        "could not check. Anything but OK also mails root, when the server has a `mail` "
+        f"command (`apt-get install bsd-mailx`). `systemctl list-timers {TIMER_NAME}` shows "
+        "the next run."
+    )

@@ -12,9 +12,23 @@ def zone_lines(plan: Plan) -> str:
     lines = [
         f"; DNS records for the mail server of {plan.domain}, written by gmailfix.",
         "; Zone-file lines: add them in your DNS provider's panel (type, name, value).",
-        "; Let's Encrypt checks these names from the internet before it issues.",
         "",
     ]
+    stale = plan.get("fix-dns-address")
+    if stale is not None:
+        lines.append(f"; Remove these records of {stale.smtp_host} (or point them at the server")
+        lines.append("; that passes): Gmail picks any address, and these fail.")
+        for address in stale.addresses:
+            kind = "AAAA" if ":" in address else "A"
+            lines.append(f"; remove: {stale.smtp_host}. IN {kind} {address}")
+        lines.append("")
+    if plan.cert_hosts and plan.needs_certificate:
+        lines += _certificate_records(plan)
+    return "\n".join(lines) + "\n"
+
+
+def _certificate_records(plan: Plan) -> list[str]:
+    lines = ["; Let's Encrypt checks these names from the internet before it issues."]
     seen = [a for a in plan.addresses if is_ip_address(a)]
     public = [a for a in seen if ipaddress.ip_address(a).is_global]
     for host in plan.cert_hosts:
@@ -40,4 +54,4 @@ def zone_lines(plan: Plan) -> str:
         "",
         "; Reverse DNS (PTR) of the server's address should name the host; your ISP sets it.",
     ]
-    return "\n".join(lines) + "\n"
+    return lines

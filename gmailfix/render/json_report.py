@@ -12,13 +12,15 @@ from typing import Any
 from gmailfix.certs import Chain
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import Finding
-from gmailfix.remedies.model import Remedy
+from gmailfix.remedies.model import Proposal, Remedy
 from gmailfix.smtp import ProbeResult
 
 SCHEMA = "gmailfix.diagnosis/1"
 
 
-def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
+def to_dict(proposal: Proposal) -> dict[str, Any]:
+    """The diagnosis and every fix judged for it (schema ``gmailfix.diagnosis/1``)."""
+    diagnosis = proposal.diagnosis
     facts = diagnosis.facts
     verdict = diagnosis.verdict
     chosen = diagnosis.chosen
@@ -70,15 +72,15 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             },
         },
         "findings": [_finding(f) for f in diagnosis.findings],
-        "remedies": [_remedy(r) for r in diagnosis.remedies],
+        "remedies": [_remedy(r) for r in proposal.remedies],
         "mail_stack": _stack(diagnosis),
     }
 
 
-def dumps(diagnosis: Diagnosis, *, ascii_only: bool = False) -> str:
+def dumps(proposal: Proposal, *, ascii_only: bool = False) -> str:
     """The JSON text; ``ascii_only`` escapes every other character (\\u…), for an
     output whose encoding cannot carry them."""
-    return json.dumps(to_dict(diagnosis), indent=2, ensure_ascii=ascii_only)
+    return json.dumps(to_dict(proposal), indent=2, ensure_ascii=ascii_only)
 
 
 def _certificate(chain: Chain) -> dict[str, Any] | None:
@@ -163,6 +165,7 @@ def _remedy(remedy: Remedy) -> dict[str, Any]:
         "security": remedy.security,
         "verified": remedy.verified,
         "names": list(remedy.names),
+        "addresses": list(remedy.addresses),
         "fixes": [str(c) for c in remedy.fixes],
     }
 

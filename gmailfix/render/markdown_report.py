@@ -8,13 +8,14 @@ heading, a link, HTML, nor a command the reader is told to run.
 from __future__ import annotations
 
 from gmailfix.check import AddressCheck
-from gmailfix.diagnose import Diagnosis
 from gmailfix.inputs import display_name
+from gmailfix.remedies.model import Proposal
 from gmailfix.render.terminal import group_findings
 from gmailfix.text import md_code, md_text
 
 
-def markdown_report(diagnosis: Diagnosis) -> str:
+def markdown_report(proposal: Proposal) -> str:
+    diagnosis = proposal.diagnosis
     verdict = diagnosis.verdict
     s = verdict.settings
     lines = [
@@ -50,9 +51,9 @@ def markdown_report(diagnosis: Diagnosis) -> str:
             for key, value in list(item.evidence.items())[:6]:
                 lines.append(f"  - {md_text(key)}: {md_code(value)}")
         lines.append("")
-    if diagnosis.remedies:
+    if proposal.remedies:
         lines += ["## Fixes", ""]
-        for remedy in diagnosis.remedies:
+        for remedy in proposal.remedies:
             mark = {"recommended": "recommended", "available": "", "unavailable": "not available"}
             note = mark[remedy.status]
             lines.append(

@@ -21,7 +21,7 @@ from typing import TextIO
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import Finding, Severity
 from gmailfix.inputs import display_name
-from gmailfix.remedies.model import panel_way, recognised_stack
+from gmailfix.remedies.model import Proposal, panel_way, recognised_stack
 from gmailfix.stacks.catalog import looks_like, own_way_lines
 from gmailfix.text import clean, plain_marks, unicode_output
 
@@ -216,17 +216,18 @@ def _runs(line: Sequence[Span]) -> list[Span]:
 
 
 def render(
-    diagnosis: Diagnosis,
+    proposal: Proposal,
     next_steps: Sequence[NextStep] = (),
     terminal: Terminal | None = None,
 ) -> str:
+    diagnosis = proposal.diagnosis
     report = _Report(terminal or Terminal())
     _header(report, diagnosis)
     report.blank()
     _verdict(report, diagnosis)
     _findings(report, diagnosis)
     if not diagnosis.accepted:
-        _remedies(report, diagnosis)
+        _remedies(report, proposal)
     for step in next_steps:
         report.blank()
         report.text(clean(step.words, limit=2000), "dim", indent=INDENT)
@@ -238,8 +239,8 @@ def render(
     return text if report.terminal.unicode else plain_marks(text)
 
 
-def print_report(diagnosis: Diagnosis, out: TextIO, next_steps: Sequence[NextStep] = ()) -> None:
-    out.write(render(diagnosis, next_steps, Terminal.of(out)))
+def print_report(proposal: Proposal, out: TextIO, next_steps: Sequence[NextStep] = ()) -> None:
+    out.write(render(proposal, next_steps, Terminal.of(out)))
 
 
 def _header(report: _Report, diagnosis: Diagnosis) -> None:
@@ -290,8 +291,9 @@ def _findings(report: _Report, diagnosis: Diagnosis) -> None:
         report.text(clean(item.detail, limit=2000), indent=INDENT)
 
 
-def _remedies(report: _Report, diagnosis: Diagnosis) -> None:
-    usable = [r for r in diagnosis.remedies if r.applicable]
+def _remedies(report: _Report, proposal: Proposal) -> None:
+    diagnosis = proposal.diagnosis
+    usable = [r for r in proposal.remedies if r.applicable]
     if not usable:
         return
     report.blank()

@@ -242,12 +242,12 @@ def _applied_exim_config(setup: Setup, runner: Runner) -> TlsConfig:
     if not setup.debian:
         return exim.tls_config(setup, runner)
     config = setup.root.file(DEBIAN_GENERATED)
-    values, ran = exim.read_values(config, runner)
+    values, ran = exim.read_values(config, runner, root=setup.root)
     if not ran.ok:
         return TlsConfig(
             "exim", (), (), None, "Debian-exim", problem=f"exim -bP failed: {ran.last_line}"
         )
-    return exim.from_values(setup, config, values, runner)
+    return exim.from_values(setup, values)
 
 
 def _not_taken(plan: ApplyPlan, tls: TlsConfig) -> str | None:
@@ -285,9 +285,9 @@ def _recheck(
             return StepResult(
                 step, True, "not run on a copy of a server without a connection", skipped=True
             ), None
-        local = {(bundle.smtp_host, bundle.port): ("127.0.0.1", bundle.port)}
+        local = {(bundle.plan.smtp_host, bundle.plan.port): ("127.0.0.1", bundle.plan.port)}
         connection = build(connect=local, timeout=10)
-    target = parse_target(bundle.domain, bundle.smtp_host, bundle.port)
+    target = parse_target(bundle.plan.domain, bundle.plan.smtp_host, bundle.plan.port)
     # A reload reaches the MTA's processes over a moment: Postfix's idle smtpd
     # processes serve one more client with the old config. Seen as a refusal
     # here, so a refusal is checked again before the change is rolled back.

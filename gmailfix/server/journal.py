@@ -370,8 +370,8 @@ class Journal:
             raise ChangedSince(
                 f"{names} changed since gmailfix made its change (the difference is shown); "
                 "rolling back would throw that away. Nothing was put back: edit it back, or "
-                "run 'gmailfix rollback --force' to put the old file back anyway (the edited "
-                f"copy is kept in {self.shown})",
+                "force the rollback to put the old file back anyway (the edited copy is then "
+                f"kept in {self.shown})",
                 changed,
             )
         edited = {c.entry.path for c in changed}

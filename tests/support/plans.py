@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from gmailfix.diagnose import Diagnosis
 from gmailfix.ports import security_for
 from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS, Proposal, Remedy, RemedyKind
 from gmailfix.remedies.plan import (
@@ -42,7 +41,14 @@ def make_plan(
     def remedy(kind: RemedyKind) -> Remedy:
         names = (host,) if kind in CERTIFICATE_CHANGE_KINDS else ()
         return Remedy(
-            kind, "recommended", "the test's reason", host, port, security_for(port), verified, names
+            kind,
+            "recommended",
+            "the test's reason",
+            host,
+            port,
+            security_for(port),
+            verified,
+            names,
         )
 
     return Plan(
@@ -57,6 +63,6 @@ def make_plan(
     )
 
 
-def plan_from(diagnosis: Diagnosis, *kinds: Any, **choices: Any) -> Plan:
+def plan_from(proposal: Proposal, *kinds: Any, **choices: Any) -> Plan:
     """The plan ``gmailfix export`` makes: these fixes (default: every recommended one)."""
-    return plan_of(Proposal(diagnosis, diagnosis.remedies), Choices(kinds=kinds, **choices))
+    return plan_of(proposal, Choices(kinds=kinds, **choices))
