@@ -193,3 +193,12 @@ def test_a_third_of_the_lifetime_left_is_a_warning_with_exit_0(dated: list[str])
     line = one_line(done)
     assert line.startswith("WARN mail.long.test:587 Gmail would accept, but the certificate has ")
     assert "left of 90 days" in line and "less than a third" in line
+
+
+def test_fail_on_warn_makes_a_warning_exit_5_for_systemd(dated: list[str]) -> None:
+    done = check("long.test", "--port", "587", "--timeout", "3", "--fail-on-warn", *dated)
+    assert done.returncode == 5
+    assert one_line(done).startswith("WARN ")
+    done = check("short.test", "--port", "587", "--timeout", "3", "--fail-on-warn", *dated)
+    assert done.returncode == 0
+    assert one_line(done).startswith("OK ")

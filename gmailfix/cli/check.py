@@ -26,10 +26,13 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from gmailfix.bundle import BundleFile
     from gmailfix.certs import CertInfo
     from gmailfix.diagnose import Diagnosis
+    from gmailfix.remedies.plan import Plan
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
+EXIT_WARN = 5  # with --fail-on-warn only
 
 
 def add_check_parser(sub: Any, connection: argparse.ArgumentParser) -> None:
@@ -45,6 +48,11 @@ def add_check_parser(sub: Any, connection: argparse.ArgumentParser) -> None:
         ),
     )
     check.add_argument("target", metavar="DOMAIN_OR_ADDRESS")
+    check.add_argument(
+        "--fail-on-warn",
+        action="store_true",
+        help=f"exit {EXIT_WARN} on WARN instead of 0 (the systemd service uses it to mail root)",
+    )
 
 
 def run_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -55,8 +63,11 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     connection = connection_from_args(args)
     credentials = credentials_from_args(args)
     result = asyncio.run(diagnose(target, connection, credentials=credentials))
-    print(check_line(result, connection.clock()), file=out)
+    line = check_line(result, connection.clock())
+    print(line, file=out)
     out.flush()
+    if args.fail_on_warn and line.startswith("WARN "):
+        return EXIT_WARN
     return EXIT_FOR_OUTCOME[result.outcome]
 
 
@@ -108,3 +119,30 @@ def _ends(leaf: CertInfo) -> dt.datetime:
 
 def _addresses(result: Diagnosis) -> int:
     return len(result.chosen.checks) if result.chosen is not None else 0
+
+
+# --- the same check, daily, from systemd (export --timer) ---------------------------------
+
+
+def plan_check_words(plan: Plan) -> list[str]:
+    """The words after ``gmailfix`` that check the plan's host and port as Gmail will use
+    them, with the DNS server, trust anchors and addresses the diagnosis used (a lab's)."""
+    words = ["check", plan.domain, "--smtp-host", plan.smtp_host, "--port", str(plan.port)]
+    if plan.dns_server:
+        words += ["--dns-server", plan.dns_server]
+    for path in plan.ca_files:
+        words += ["--ca-file", path]
+    for (host, port), (address, to) in sorted(plan.connect.items()):
+        if port == plan.port and (host == plan.smtp_host or host in plan.addresses):
+            there = f"[{address}]:{to}" if ":" in address else f"{address}:{to}"
+            words += ["--connect", f"{host}:{port}={there}"]
+    return [*words, "--fail-on-warn"]
+
+
+def timer_files(plan: Plan) -> tuple[BundleFile, ...]:
+    """The systemd service, timer and mail units for the bundle, with their roles."""
+    from gmailfix.bundle import BundleFile
+    from gmailfix.render.systemd import SYSTEMD_ROLES, systemd_units
+
+    units = systemd_units(plan, plan_check_words(plan))
+    return tuple(BundleFile(p, SYSTEMD_ROLES[p], t.encode("utf-8")) for p, t in units.items())

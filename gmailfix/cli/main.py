@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--include-key", action="store_true", help="put the private key in the bundle"
     )
+    export.add_argument(
+        "--timer",
+        action="store_true",
+        help="also a systemd timer that runs 'gmailfix check' daily and mails root on failure",
+    )
     # on the mail server itself: doctor (and --watch), apply, rollback
     from gmailfix.cli.apply import add_apply_parsers
     from gmailfix.cli.doctor import add_doctor_parser
