@@ -239,13 +239,16 @@ async def query(
     return Answer(name, rdtype, "ok", records, canonical, mx=mx, dropped=len(every) - len(rrs))
 
 
-def _tries(exc: Exception) -> list[tuple[str, int, object]]:
-    """(server, port, problem) of each try dnspython made before giving up."""
+def _tries(exc: Exception) -> list[tuple[str, int, object, object]]:
+    """(server, port, problem, response) of each try dnspython made before giving up.
+
+    ``response`` is the server's message when it answered (with a refusal or a
+    failure code), else None; ``problem`` is then only dnspython's words for it."""
     tries = []
     for entry in getattr(exc, "kwargs", {}).get("errors") or []:
         if len(entry) > 3:
             server = str(entry[0]).removeprefix("Do53:").split("@")[0]
-            tries.append((server, entry[2], entry[3]))
+            tries.append((server, entry[2], entry[3], entry[4] if len(entry) > 4 else None))
     return tries
 
 
@@ -254,7 +257,7 @@ def _errors_text(exc: Exception) -> str:
 
     dnspython's own text says "Server ... answered" even when nothing answered."""
     parts = [
-        f"{server} port {port}: {_words(problem)}" for server, port, problem in _tries(exc)[:3]
+        f"{server} port {port}: {_words(problem)}" for server, port, problem, _ in _tries(exc)[:3]
     ]
     return shorten("; ".join(parts) or str(exc).rstrip(": "), 500)
 
@@ -266,26 +269,44 @@ def _words(problem: object) -> str:
 
 
 def _why_failed(exc: Exception, default: Failure) -> Failure:
-    """Every try failed: was it the network, a refusal, a server failure, or TLS?"""
+    """Every try failed: was it the network, a refusal, a server failure, or TLS?
+
+    Decided from what each try returned (the answer's rcode, the exception's type
+    and causes), never from dnspython's or httpx's words."""
+    import dns.message  # loaded with the resolver that failed
+    import dns.rcode
+
     kinds: list[Failure] = []
-    for _, _, problem in _tries(exc):
-        text = str(problem).upper()
-        if isinstance(problem, ssl.SSLError) or "CERTIFICATE" in text:
+    for _, _, problem, response in _tries(exc):
+        if isinstance(response, dns.message.Message):
+            rcode = response.rcode()
+            if rcode == dns.rcode.SERVFAIL:
+                kinds.append("servfail")
+            elif rcode == dns.rcode.REFUSED:
+                kinds.append("refused")
+            else:
+                kinds.append("broken")
+        elif _caused_by(problem, ssl.SSLError):  # before OSError: SSLError is one
             kinds.append("untrusted")
         elif isinstance(problem, OSError):
             kinds.append("unreachable")
-        elif "REFUSED" in text:
-            kinds.append("refused")
-        elif "SERVFAIL" in text:
-            kinds.append("servfail")
         else:
             kinds.append("broken")
     for kind in ("untrusted", "servfail", "refused", "unreachable"):
         if kind in kinds:
             return kind  # type: ignore[return-value]
-    if "SERVFAIL" in str(exc).upper():
-        return "servfail"
     return default
+
+
+def _caused_by(problem: object, kind: type[BaseException]) -> bool:
+    """Is ``problem`` a ``kind``, or did one cause it (httpx wraps the TLS error)?"""
+    seen = 0
+    while isinstance(problem, BaseException) and seen < 8:
+        if isinstance(problem, kind):
+            return True
+        problem = problem.__cause__ or problem.__context__
+        seen += 1
+    return False
 
 
 async def lookup_addresses(
