@@ -2,10 +2,12 @@
 
 The server is Debian's Postfix with logins on 587 and 465 (Dovecot) and the
 snakeoil certificate, which a Gmail-like client refuses with a TLS alert.
-Its smtpd runs outside the chroot here, so the loopback client's name is
-``localhost`` (in the chroot it is ``unknown``): ``localhost`` stands in for
-Google's names, as ``--client localhost``. The parser tests at the end run
-over lines captured from this Postfix (FACTS.md).
+Its smtpd runs outside the chroot here, so the loopback client's name in
+its log is ``localhost`` (in the chroot it is ``unknown``). Who the client
+is, gmailfix asks the lab's DNS server (LAB_DNS): there 127.0.0.1's reverse
+DNS name is a Google name that leads back to it, which makes it Google; a
+name in Postfix's log alone (``--client localhost``) does not. The parser
+tests at the end run over lines captured from this Postfix (FACTS.md).
 """
 
 from __future__ import annotations
@@ -23,14 +25,19 @@ from pathlib import Path
 import pytest
 
 from gmailfix.cli.main import main
+from gmailfix.dns import make_resolver
 from gmailfix.server.apply import apply, rollback
+from gmailfix.server.fcrdns import Confirmer
 from gmailfix.server.system import Ran, Root, run_command
 from gmailfix.server.watch import Attempt, describe, follow, log_size, plan_watch, watched_log
 from gmailfix.server.watch_postfix import PostfixLogParser
+from tests.support.servers import dns_zone
 from tests.test_watch import _Collected, _redirected
 
 RELOAD = ("test-reload",)
 LOOPBACK = ("google.com", "localhost")
+GOOGLE_NAME = "mail-yw1-f170.google.com"
+LAB_DNS = [("1.0.0.127.in-addr.arpa", "PTR", f"{GOOGLE_NAME}."), (GOOGLE_NAME, "A", "127.0.0.1")]
 
 
 # --- a real Postfix, and clients ---------------------------------------------------------
@@ -158,8 +165,14 @@ def test_watch_on_postfix(watched: Watched) -> None:
     assert client(watched.ports[587], verify=False, login="wrong") == "quit"
     assert client(watched.ports[587], verify=False, login=tp.PASSWORD) == "quit"
     refused13, refused12, implicit, wrong, right = attempts(log.path, start, 5)
+    with dns_zone(LAB_DNS) as dns:
+        confirm = Confirmer(make_resolver(dns_server=dns, timeout=5), LOOPBACK, 5)
+        identity = confirm("127.0.0.1")
+    assert identity.confirmed == GOOGLE_NAME and identity.domain == "google.com"
     for attempt in (refused13, refused12):
-        assert attempt.google and attempt.ptr == "localhost" and attempt.client == "127.0.0.1"
+        assert attempt.claimed == "localhost" and attempt.verdict == "claimed"  # a logged name
+        assert attempt.with_identity(identity).confirmed == "google.com"  # DNS of its address
+        assert attempt.ptr == "localhost" and attempt.client == attempt.address == "127.0.0.1"
         assert attempt.server_port == 587 and not attempt.sni_known
         assert attempt.stopped == "tls-refused" and attempt.tls_version is None
         assert attempt.tls_error == "tlsv1 alert unknown ca (SSL alert number 48)"
@@ -236,6 +249,7 @@ def test_cli_watch_on_postfix(
     refused = _watch_cli(watched, f"sh {reload}", lambda: client(watched.ports[587]))
     assert refused[0] == 1, refused[1]
     assert "Google (localhost) on port 587, from 127.0.0.1:" in refused[1]
+    assert f"confirmed by DNS: 127.0.0.1 is {GOOGLE_NAME}" in refused[1]
     assert "stopped in the TLS handshake: Postfix says 'tlsv1 alert unknown ca" in refused[1]
     assert "TLS logging is off again" in refused[1]
     assert watched.files() == watched.original
@@ -243,6 +257,34 @@ def test_cli_watch_on_postfix(
     done = _watch_cli(watched, f"sh {reload}", lambda: client(watched.ports[587], verify=False))
     assert done[0] == 0, done[1]
     assert "  TLS: TLSv1.3, cipher TLS_" in done[1] and "said goodbye (QUIT)" in done[1]
+    assert watched.files() == watched.original
+
+
+def test_cli_watch_on_postfix_does_not_believe_its_logged_name(
+    watched: Watched, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postfix logs the client as 'localhost' and the client gets through TLS and says
+    QUIT; watched for with --client localhost, that was exit 0. DNS has no name for
+    127.0.0.1 here: the logged name is only a claim, so not confirmed, exit 1."""
+    from tests.support.postfix import Postfix
+
+    pf = watched.pf
+    assert isinstance(pf, Postfix)
+    for name in ("PATH", "LD_LIBRARY_PATH"):
+        monkeypatch.setenv(name, pf.env()[name])
+    reload = watched.root / "reload.sh"
+    reload.write_text(_reload_script(pf))
+    status, text = _watch_cli(
+        watched,
+        f"sh {reload}",
+        lambda: client(watched.ports[587], verify=False),
+        records=[],
+        seconds=15,
+    )
+    assert status == 1, text
+    assert "A client that calls itself localhost (not confirmed) (localhost)" in text
+    assert "not confirmed: 127.0.0.1 has no reverse DNS name" in text
+    assert "No connection confirmed as Google's was seen: 1 client only called itself" in text
     assert watched.files() == watched.original
 
 
@@ -262,17 +304,26 @@ def _reload_script(pf: object) -> str:
     )
 
 
-def _watch_cli(watched: Watched, reload: str, connect: Callable[[], str]) -> tuple[int, str]:
-    args = ["doctor", "--watch", "--yes", "--root", str(watched.root)]
-    args += ["--reload-command", reload, "--client", "localhost", "--seconds", "30"]
+def _watch_cli(
+    watched: Watched,
+    reload: str,
+    connect: Callable[[], str],
+    records: Sequence[tuple[str, str, str]] = LAB_DNS,
+    seconds: int = 30,
+) -> tuple[int, str]:
+    """``doctor --watch --yes`` in a thread, asking the lab's DNS server with ``records``
+    (watching for 'localhost' too, the name Postfix logs)."""
     status: list[int] = []
     output = _Collected()
-    thread = threading.Thread(target=lambda: status.append(main(args)), daemon=True)
-    with _redirected(output):
-        thread.start()
-        output.wait_for("Now press")
-        connect()
-        thread.join(60)
+    with dns_zone(records) as dns:
+        args = ["doctor", "--watch", "--yes", "--root", str(watched.root), "--dns-server", dns]
+        args += ["--reload-command", reload, "--client", "localhost", "--seconds", str(seconds)]
+        thread = threading.Thread(target=lambda: status.append(main(args)), daemon=True)
+        with _redirected(output):
+            thread.start()
+            output.wait_for("Now press")
+            connect()
+            thread.join(seconds + 60)
     return (status[0] if status else -1), output.text()
 
 
@@ -302,16 +353,18 @@ def test_parser_reads_captured_lines() -> None:
     parser = PostfixLogParser(sni_logged=True)
     found = [a for a in map(parser.feed, CAPTURED.splitlines()) if a is not None]
     google, wrong, unmatched, named = found
-    assert google.google and google.ptr == "mail-yw1-f170.google.com" and google.helo is None
+    assert google.claimed == "google.com" and google.verdict == "claimed"  # a logged name
+    assert google.ptr == "mail-yw1-f170.google.com" and google.helo is None
     assert (google.client, google.server_port, google.sni_known) == ("209.85.128.170", 587, False)
     assert google.stopped == "tls-refused" and google.ended == "lost connection after STARTTLS"
-    assert wrong.ptr is None and not wrong.google and wrong.stopped == "auth-refused"
+    assert wrong.ptr is None and wrong.claimed is None and wrong.stopped == "auth-refused"
     assert wrong.auth_refused == "PLAIN: (reason unavailable)"  # not the client's user name
     assert wrong.tls_version == "TLSv1.3" and wrong.cipher == "TLS_AES_256_GCM_SHA384"
     assert (unmatched.sni, unmatched.sni_known, unmatched.server_port) == ("other.test", True, None)
     assert (named.sni, named.server_port, named.stopped) == ("mail.example.test", 465, "quit")
     words = "\n".join(describe(google))
-    assert "Google (mail-yw1-f170.google.com) on port 587" in words and "Exim" not in words
+    assert "calls itself Google (not confirmed) (mail-yw1-f170.google.com) on port 587" in words
+    assert "its address was not checked in DNS" in words and "Exim" not in words
 
 
 def test_parser_reads_rsyslogs_precise_time_stamps() -> None:
@@ -320,7 +373,7 @@ def test_parser_reads_rsyslogs_precise_time_stamps() -> None:
     stamp = "2026-04-16T10:00:00.123456+02:00 mx postfix/smtps/smtpd[9]: "
     assert parser.feed(stamp + "connect from mail-yw1-f170.google.com[209.85.128.170]") is None
     ended = parser.feed(stamp + "disconnect from mail-yw1-f170.google.com[209.85.128.170] quit=1")
-    assert ended is not None and ended.google and ended.server_port == 465
+    assert ended is not None and ended.claimed == "google.com" and ended.server_port == 465
 
 
 def test_parser_without_sni_maps_does_not_claim_no_sni() -> None:
@@ -352,7 +405,7 @@ def test_hostile_lines_do_not_crash_or_forge() -> None:
     for line in forged:
         assert parser.feed(line) is None
     ended = parser.feed(head + "disconnect from unknown[10.0.0.1] ehlo=1 quit=1 commands=2")
-    assert ended is not None and not ended.google and ended.ended == "quit"
+    assert ended is not None and ended.claimed is None and ended.ended == "quit"
     assert all(len(line) <= 8192 for line in ended.lines) and len(ended.lines) <= 20
     assert ended.auth_refused is not None and len(ended.auth_refused) <= 255
     assert ended.sni is None or len(ended.sni) <= 255
@@ -369,28 +422,90 @@ def test_follow_picks_the_postfix_parser(tmp_path: Path) -> None:
     log = tmp_path / "maillog"
     log.write_text(CAPTURED)
     first = next(follow(log, start=0, deadline=time.monotonic() + 5, poll=0.01, mta="postfix"))
-    assert first.mta == "postfix" and first.google
+    assert first.mta == "postfix" and first.claimed == "google.com"
     assert next(follow(log, start=0, deadline=time.monotonic() + 0.2, poll=0.01), None) is None
 
 
-def test_log_path_errors_are_clear(tmp_path: Path) -> None:
-    """No maillog_file and no syslog mail log: a clear error, not a traceback."""
-    from gmailfix.server.mta import detect
-    from gmailfix.server.system import ServerError
-    from gmailfix.server.watch_postfix import postfix_log
-
-    (tmp_path / "etc/postfix").mkdir(parents=True)
-    (tmp_path / "etc/postfix/main.cf").write_text("")
-    setup = detect(Root(tmp_path))
+def _postfix_copy(root: Path) -> Callable[[str], object]:
+    """A Postfix config under ``root``, and a runner whose postconf prints ``output``."""
+    (root / "etc/postfix").mkdir(parents=True)
+    (root / "etc/postfix/main.cf").write_text("")
 
     def postconf(output: str) -> object:
         return lambda argv: Ran(tuple(argv), 0, output)
 
+    return postconf
+
+
+def test_log_path_errors_are_clear(tmp_path: Path) -> None:
+    """No maillog_file and no syslog mail log, or something other than a file at the log's
+    path: a clear error, not a traceback or a hang."""
+    import os
+
+    from gmailfix.server.mta import detect
+    from gmailfix.server.system import ServerError
+    from gmailfix.server.watch_postfix import postfix_log
+
+    postconf = _postfix_copy(tmp_path)
+    setup = detect(Root(tmp_path))
     with pytest.raises(ServerError, match="mail\\.log"):
         postfix_log(setup, postconf("maillog_file =\n"))  # type: ignore[arg-type]
     (tmp_path / "var/log").mkdir(parents=True)
     (tmp_path / "var/log/mail.log").write_text("")
-    path, sni = postfix_log(setup, postconf("maillog_file =\ntls_server_sni_maps = x\n"))  # type: ignore[arg-type]
-    assert path == tmp_path / "var/log/mail.log" and sni
-    with pytest.raises(ServerError, match="not a file"):
+    log = postfix_log(setup, postconf("maillog_file =\ntls_server_sni_maps = x\n"))  # type: ignore[arg-type]
+    assert log.path == tmp_path / "var/log/mail.log" and log.sni_logged
+    with pytest.raises(ServerError, match="is a folder, not a log file"):
         postfix_log(setup, postconf("maillog_file = /var/log\n"))  # type: ignore[arg-type]
+    os.mkfifo(tmp_path / "var/log/postfix.log")
+    with pytest.raises(ServerError, match="is a FIFO \\(named pipe\\), not a log file"):
+        postfix_log(setup, postconf("maillog_file = /var/log/postfix.log\n"))  # type: ignore[arg-type]
+
+
+def test_a_log_any_local_user_can_write_is_named(tmp_path: Path) -> None:
+    """Through syslog anyone can add Postfix-looking lines (logger); a maillog_file that is
+    writable by everyone, in a folder anyone can write, or fed by a set-gid postlog, too."""
+    from gmailfix.server.mta import detect
+    from gmailfix.server.watch_postfix import postfix_log
+
+    postconf = _postfix_copy(tmp_path)
+    setup = detect(Root(tmp_path))
+    logs = tmp_path / "var/log"
+    logs.mkdir(parents=True)
+    (logs / "mail.log").write_text("")
+    syslog = postfix_log(setup, postconf("maillog_file =\n"))  # type: ignore[arg-type]
+    assert syslog.forgeable is not None and "logger command" in syslog.forgeable
+
+    own = postconf("maillog_file = /var/log/postfix.log\ncommand_directory = /usr/sbin\n")
+    (logs / "postfix.log").write_text("")
+    (logs / "postfix.log").chmod(0o640)
+    assert postfix_log(setup, own).forgeable is None  # type: ignore[arg-type]
+    (logs / "postfix.log").chmod(0o646)
+    assert "writable by everyone" in (postfix_log(setup, own).forgeable or "")  # type: ignore[arg-type]
+    (logs / "postfix.log").chmod(0o640)
+    logs.chmod(0o777)
+    assert "its folder is writable" in (postfix_log(setup, own).forgeable or "")  # type: ignore[arg-type]
+    logs.chmod(0o1777)  # sticky, as /tmp: others cannot replace the file
+    assert postfix_log(setup, own).forgeable is None  # type: ignore[arg-type]
+    logs.chmod(0o755)
+    postlog = tmp_path / "usr/sbin/postlog"
+    postlog.parent.mkdir(parents=True)
+    postlog.write_text("")
+    postlog.chmod(0o2755)  # as Postfix 3.7 installs it (postfix-files: 2755, group postdrop)
+    assert "postlog command" in (postfix_log(setup, own).forgeable or "")  # type: ignore[arg-type]
+
+
+def test_a_line_anyone_wrote_is_not_google(tmp_path: Path) -> None:
+    """Lines as ``logger -t postfix/submission/smtpd[PID]`` writes them into mail.log, naming
+    Google's name and one of its real addresses: a claim only, since DNS (the lab's, which
+    has no name for that address) does not confirm it."""
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(CAPTURED.splitlines()[:5]) + "\n")
+    forged = next(follow(log, start=0, deadline=time.monotonic() + 5, poll=0.01, mta="postfix"))
+    with dns_zone([]) as dns:
+        confirm = Confirmer(make_resolver(dns_server=dns, timeout=5), ("google.com",), 5)
+        assert forged.address is not None
+        identified = forged.with_identity(confirm(forged.address))
+    assert identified.claimed == "google.com" and identified.verdict == "claimed"
+    words = "\n".join(describe(identified))
+    assert "calls itself Google (not confirmed)" in words
+    assert "not confirmed: 209.85.128.170 has no reverse DNS name" in words

@@ -95,8 +95,8 @@ def add_doctor_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="also report clients whose EHLO or PTR name is NAME or under it "
-        "(Postfix logs only the PTR name)",
+        help="also report clients whose address has a reverse DNS name under NAME that "
+        "resolves back to it (as Google's are recognised)",
     )
     watch.add_argument(
         "--keep-logging", action="store_true", help="leave TLS logging on afterwards"
@@ -224,8 +224,10 @@ def _served_line(report: DoctorReport, served: Served) -> str:
 
 
 def run_watch(args: argparse.Namespace, out: TextIO) -> int:
-    """Turn TLS logging on (with --yes), follow the log, report, turn it off again."""
-    from gmailfix.server.apply import apply, rollback
+    """Turn TLS logging on (with --yes), follow the log, report, turn it off again.
+    SIGHUP and SIGTERM turn it off as Ctrl+C does."""
+    from gmailfix.server.apply import apply
+    from gmailfix.server.stop_signals import stop_signals
     from gmailfix.server.system import Root, ServerError
     from gmailfix.server.watch import plan_watch, watched_log
 
@@ -234,35 +236,48 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
     root = Root.at(args.root)
     log = watched_log(root, mta=args.mta)  # a log gmailfix cannot read: say so before any change
     plan = plan_watch(root, reload=reload_argv(args), mta=args.mta)
+    if plan is not None and not args.yes:
+        mta = "Postfix" if plan.setup.mta == "postfix" else "Exim"
+        _show_plan(plan, out, f"Watching needs {mta} to log TLS details. This change")
+        print(
+            "Nothing changed. Run again with --yes to make it (it is undone at the end).",
+            file=out,
+        )
+        return EXIT_OK
     journal = None
-    if plan is not None:
-        if not args.yes:
-            mta = "Postfix" if plan.setup.mta == "postfix" else "Exim"
-            _show_plan(plan, out, f"Watching needs {mta} to log TLS details. This change")
-            print(
-                "Nothing changed. Run again with --yes to make it (it is undone at the end).",
-                file=out,
-            )
-            return EXIT_OK
-        result = apply(plan)
-        if result.outcome != "applied":
-            failed = result.failed
-            why = failed.detail if failed else "a step failed"
-            raise ServerError(f"TLS logging could not be turned on ({why}); nothing was changed")
-        journal = result.journal
-        print("TLS logging is on.", file=out)
-    try:
-        return _follow(args, log, out)
-    finally:
-        if journal is not None and not args.keep_logging:
-            undone = rollback(
-                root, runner=_default_runner(), only=journal, reload=reload_argv(args)
-            )
-            print("TLS logging is off again (the files are as they were).", file=out)
-            if undone.reload is not None and not undone.reload.ok:
-                from gmailfix.text import clean
+    with stop_signals() as signals:
+        try:
+            if plan is not None:
+                with signals.held():  # a signal now waits until the change is whole
+                    result = apply(plan)
+                    if result.outcome == "applied":
+                        journal = result.journal
+                if journal is None:
+                    failed = result.failed
+                    why = failed.detail if failed else "a step failed"
+                    raise ServerError(
+                        f"TLS logging could not be turned on ({why}); nothing was changed"
+                    )
+                print("TLS logging is on.", file=out)
+            return _follow(args, log, out)
+        finally:
+            if journal is not None and not args.keep_logging:
+                with signals.held(stop_after=False):
+                    _logging_off(args, root, journal, out)
 
-                print(f"gmailfix: {clean(undone.reload.detail)}", file=out)
+
+def _logging_off(args: argparse.Namespace, root: Any, journal: Any, out: TextIO) -> None:
+    """Undo the logging change; the terminal may be gone (SIGHUP), the undo is not."""
+    import contextlib
+
+    from gmailfix.server.apply import rollback
+    from gmailfix.text import clean
+
+    undone = rollback(root, runner=_default_runner(), only=journal, reload=reload_argv(args))
+    with contextlib.suppress(OSError):
+        print("TLS logging is off again (the files are as they were).", file=out, flush=True)
+        if undone.reload is not None and not undone.reload.ok:
+            print(f"gmailfix: {clean(undone.reload.detail)}", file=out, flush=True)
 
 
 def _default_runner() -> Any:
@@ -271,21 +286,31 @@ def _default_runner() -> Any:
     return run_command
 
 
+SHOWN_UNCONFIRMED = 5  # clients that only call themselves Google, reported one by one
+
+
 def _follow(args: argparse.Namespace, log: WatchedLog, out: TextIO) -> int:
-    from gmailfix.server.watch import GOOGLE, describe, follow, log_size
+    from gmailfix.server.fcrdns import Confirmer
+    from gmailfix.server.watch import GOOGLE, describe, follow, log_size, party
     from gmailfix.text import clean
 
+    clients = (*GOOGLE, *args.client)
+    connection = connection_for(args)
+    confirm = Confirmer(connection.resolver, clients, connection.timeout)
     path = log.path
     start = log_size(path)  # before asking: a connection right after the question counts
+    if log.forgeable:
+        only_dns = "Google is named only when DNS confirms the client's address."
+        print(f"{clean(log.forgeable)} {only_dns}", file=out)
     print(
         "Now press 'Add account' in Gmail's 'Send mail as' (or send a test message). "
         f"Watching {clean(path)} for {args.seconds:g} s; Ctrl+C stops.",
         file=out,
         flush=True,
     )
-    clients = (*GOOGLE, *args.client)
     deadline = time.monotonic() + float(args.seconds)
     seen = None
+    unconfirmed = 0
     try:
         for attempt in follow(
             path,
@@ -295,18 +320,34 @@ def _follow(args: argparse.Namespace, log: WatchedLog, out: TextIO) -> int:
             mta=log.mta,
             sni_logged=log.sni_logged,
         ):
-            if not attempt.google:
+            if attempt.address is not None:
+                attempt = attempt.with_identity(confirm(attempt.address))
+            if attempt.verdict == "other":
                 continue
+            if attempt.verdict == "claimed":
+                unconfirmed += 1
+                if unconfirmed > SHOWN_UNCONFIRMED:
+                    continue
             for line in describe(attempt):
                 print(clean(line, limit=600), file=out, flush=True)
-            seen = attempt
-            break  # one press of 'Add account' is one connection: report it and stop
+            if attempt.verdict == "confirmed":
+                seen = attempt
+                break  # one press of 'Add account' is one connection: report it and stop
     except KeyboardInterrupt:
         print("Stopped.", file=out)
     if seen is None:
-        print("No connection from Google (or --client) was seen.", file=out)
+        if unconfirmed:
+            one = unconfirmed == 1
+            print(
+                f"No connection confirmed as {party(clients[0])}'s was seen: {unconfirmed} "
+                f"client{'' if one else 's'} only called {'itself' if one else 'themselves'} "
+                f"{party(clients[0])} (a name is not proof; DNS of the address is).",
+                file=out,
+            )
+        else:
+            print("No connection from Google (or --client) was seen.", file=out)
         return EXIT_PROBLEMS
-    return EXIT_OK if seen.stopped == "quit" else EXIT_PROBLEMS
+    return EXIT_OK if seen.stopped == "quit" and seen.tls_version else EXIT_PROBLEMS
 
 
 def _show_plan(plan: ApplyPlan, out: TextIO, lead: str) -> None:

@@ -15,9 +15,18 @@ as a reversible change through the same journal as ``apply``:
   data (Exim refuses tainted ACL text).
 
 Then ``follow`` reads the main log as it grows and yields one ``Attempt`` per
-connection; Google's are recognised by EHLO or PTR names under google.com.
+connection. A name in the log (EHLO, or the PTR name the MTA looked up) is
+only what the client or the log says: ``Attempt.claimed``. Google is
+recognised only by its address, through forward-confirmed reverse DNS
+(``fcrdns.py``, ``Attempt.confirmed``). Where any local user can add lines
+to the log, ``WatchedLog.forgeable`` says so.
 Seen here: when the TLS handshake fails on a port with TLS from the first byte
 (465), Exim runs no ACL, so only its TLS error line is there (no SNI, no EHLO).
+
+The log is read from one open file: a FIFO or folder at its path is refused
+(opened without blocking, then checked), a file that is cut shorter or
+rewritten (copytruncate) is read again from its start, and one that is
+renamed away is read to its end before the new file is read from its start.
 
 Postfix (watch_postfix.py) needs only ``smtpd_tls_loglevel = 1``; its own
 lines are read there into the same ``Attempt``.
@@ -27,21 +36,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import os
 import re
+import stat
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from gmailfix.errors import reason
 from gmailfix.server import exim
 from gmailfix.server.edit import current_text, file_change, has_block, with_block
+from gmailfix.server.fcrdns import Identity, client_address, recognised
 from gmailfix.server.mta import MtaName, Setup, detect
 from gmailfix.server.plan import ApplyPlan, exim_check_steps, reload_step
 from gmailfix.server.steps import Step
-from gmailfix.server.system import Root, Runner, ServerError, run_command
+from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
 
 if TYPE_CHECKING:
     from gmailfix.server.watch_postfix import PostfixLogParser
@@ -53,6 +66,10 @@ LINE_LIMIT = 8192
 VALUE_LIMIT = 255
 PENDING_LIMIT = 1000
 POLL_SECONDS = 0.2
+READ_LIMIT = 16 * 1024 * 1024  # read from the log per poll; the rest waits for the next
+ANCHOR = 64  # bytes before the read position, read again to see that the file was not rewritten
+WHAT = "TLS logging while watching Gmail's connection"
+PROOF = "what the log says about a client proves nothing by itself"
 _FIELDS = (
     "end=$ENDED port=$received_port from=[$sender_host_address]:$sender_host_port "
     "ptr=${base64:$sender_host_name} helo=${base64:$sender_helo_name} "
@@ -117,7 +134,7 @@ def plan_watch(
         rewritten,
         expect,
         kind="watch",
-        what="TLS logging for gmailfix doctor --watch",
+        what=WHAT,
     )
 
 
@@ -151,17 +168,83 @@ class WatchedLog:
     path: Path
     mta: MtaName
     sni_logged: bool = False  # Postfix: tls_server_sni_maps is set, so the SNI is logged
+    forgeable: str | None = None  # a sentence when any local user can add lines to it
 
 
 def watched_log(root: Root, runner: Runner = run_command, mta: MtaName | None = None) -> WatchedLog:
-    """The log ``follow`` reads: Exim's main log, or Postfix's maillog_file or mail log."""
+    """The log ``follow`` reads: Exim's main log, or Postfix's maillog_file or mail log.
+    ServerError when something other than a file is at its path (a FIFO, a folder)."""
     setup = detect(root, mta)
     if setup.mta == "postfix":
         from gmailfix.server.watch_postfix import postfix_log
 
-        path, sni_logged = postfix_log(setup, runner)
-        return WatchedLog(path, "postfix", sni_logged)
-    return WatchedLog(_exim_log(setup, runner), "exim")
+        return postfix_log(setup, runner)
+    path = _exim_log(setup, runner)
+    check_log(path)
+    return WatchedLog(path, "exim", forgeable=others_can_write(path))
+
+
+def check_log(path: Path) -> None:
+    """ServerError when ``path`` is there but is not a regular file (opened without
+    blocking, so a FIFO cannot hang the check); a missing log is fine (made later)."""
+    try:
+        fd = open_log(path)
+    except FileNotFoundError:
+        return
+    os.close(fd)
+
+
+def open_log(path: Path) -> int:
+    """A descriptor of the regular file at ``path`` (symbolic links followed: logs are
+    often links); ServerError for a FIFO, folder, device or socket, or a file that
+    cannot be read; FileNotFoundError when nothing is there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket
+            raise ServerError(f"{show_path(path)} is a socket, not a log file") from None
+        raise ServerError(f"cannot read the log {show_path(path)}: {reason(exc)}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ServerError(f"{show_path(path)} is {_kind(mode)}, not a log file gmailfix can read")
+    return fd
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def others_can_write(path: Path) -> str | None:
+    """A sentence when any local user can write ``path``, or replace it (its folder is
+    writable by everyone, without the sticky bit); None otherwise."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if mode & stat.S_IWOTH:
+        return (
+            f"Any local user can write to {show_path(path)} (it is writable by everyone), "
+            f"so {PROOF}."
+        )
+    try:
+        folder = os.stat(path.parent).st_mode
+    except OSError:
+        return None
+    if folder & stat.S_IWOTH and not folder & stat.S_ISVTX:
+        return (
+            f"Any local user can replace {show_path(path)} (its folder is writable by "
+            f"everyone), so {PROOF}."
+        )
+    return None
 
 
 def log_path(root: Root, runner: Runner = run_command, mta: MtaName | None = None) -> Path:
@@ -185,9 +268,18 @@ def _exim_log(setup: Setup, runner: Runner) -> Path:
 # --- reading the log ----------------------------------------------------------------
 
 
+Verdict = Literal["confirmed", "claimed", "other"]
+
+
 @dataclass(frozen=True)
 class Attempt:
-    """One client connection as the MTA's log tells it."""
+    """One client connection as the MTA's log tells it.
+
+    ``claimed``: a watched domain that the log's names for the client (EHLO, or
+    the PTR name the MTA logged) are under; only what the client or the log
+    says. ``identity``: what DNS says about its address (``fcrdns.py``), once
+    asked (``with_identity``); only that can confirm who it is.
+    """
 
     client: str  # address:port (Postfix: the address; its log has no client port)
     server_port: int | None = None
@@ -201,9 +293,11 @@ class Attempt:
     tls_error: str | None = None
     auth_refused: str | None = None
     authenticated: str | None = None
-    google: bool = False
+    claimed: str | None = None  # the watched domain its logged names are under (not proof)
     lines: tuple[str, ...] = field(default_factory=tuple)
     mta: MtaName = "exim"  # whose log it came from
+    address: str | None = None  # the client's IP address as logged (None: not an address)
+    identity: Identity | None = None  # what DNS says about ``address``
 
     @classmethod
     def from_facts(
@@ -235,10 +329,29 @@ class Attempt:
             tls_error=text("tls_error"),
             auth_refused=text("auth_refused"),
             authenticated=text("authenticated"),
-            google=any(recognised(n, clients) for n in names),
+            claimed=next((d for n in names if (d := recognised(n, clients))), None),
             lines=tuple(lines),
             mta=mta,
+            address=client_address(text("address")),
         )
+
+    def with_identity(self, identity: Identity | None) -> Attempt:
+        return replace(self, identity=identity)
+
+    @property
+    def confirmed(self) -> str | None:
+        """The watched domain DNS confirms the client's address is in (FCrDNS), if any."""
+        identity = self.identity
+        if identity is None or identity.address != self.address:
+            return None
+        return identity.domain
+
+    @property
+    def verdict(self) -> Verdict:
+        """confirmed: DNS says it is a watched domain's; claimed: only its names say so."""
+        if self.confirmed is not None:
+            return "confirmed"
+        return "claimed" if self.claimed is not None else "other"
 
     @property
     def stopped(self) -> str:
@@ -319,6 +432,7 @@ class LogParser:
     def _record(self, ip: str, port: str) -> tuple[str, Pending]:
         key = f"{ip}:{port}"
         record = self.pending.setdefault(key, Pending())
+        record.facts["address"] = ip
         self.pending.move_to_end(key)
         while len(self.pending) > PENDING_LIMIT:
             self.pending.popitem(last=False)
@@ -373,12 +487,6 @@ class LogParser:
         return Attempt.from_facts(key, record.facts, record.lines, self.clients, "exim")
 
 
-def recognised(name: str, clients: Sequence[str]) -> bool:
-    """Is ``name`` one of ``clients`` (lower case, no final dot) or under one?"""
-    name = name.lower().rstrip(".")
-    return any(name == c or name.endswith("." + c) for c in clients)
-
-
 def _decoded(value: str) -> str | None:
     """A base64 field of the gmailfix-watch line; None when empty or not base64."""
     if not value:
@@ -402,10 +510,13 @@ def follow(
     sni_logged: bool = False,
 ) -> Iterator[Attempt]:
     """Every connection logged in ``path`` from ``start`` (default: the end now) on,
-    as it finishes, until ``deadline`` (time.monotonic) or ``stop()``. ``mta`` says
-    whose log it is (``sni_logged``: see WatchedLog).
+    as it finishes, until ``deadline`` (time.monotonic) or ``stop()`` (asked between
+    polls). ``mta`` says whose log it is (``sni_logged``: see WatchedLog).
 
-    A log that is rotated (replaced, or cut shorter) is read again from its start.
+    A log that is rotated is read on: a file renamed away is read to its end, then
+    the new one from its start; a file cut shorter or rewritten in place (copytruncate,
+    even when it has grown past the old position by the next poll) is read again
+    from its start. ServerError when a FIFO, folder or device is at ``path``.
     """
     parser: LogParser | PostfixLogParser
     if mta == "postfix":
@@ -414,34 +525,97 @@ def follow(
         parser = PostfixLogParser(clients, sni_logged=sni_logged)
     else:
         parser = LogParser(clients)
-    offset = start
-    identity: tuple[int, int] | None = None
-    pending = b""
-    while True:
-        try:
-            found = os.stat(path)
-        except FileNotFoundError:
-            found = None
-        if found is not None:
-            if offset is None:
-                offset = found.st_size
-            if identity not in (None, (found.st_dev, found.st_ino)) or found.st_size < offset:
-                offset, pending = 0, b""
-            identity = (found.st_dev, found.st_ino)
-            chunk = _read_from(path, offset)
-            offset += len(chunk)
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            pending = pending[-LINE_LIMIT:]
-            for raw in complete:
-                attempt = parser.feed(raw.decode("utf-8", "replace"))
+    tail = LogTail(path, start)
+    try:
+        while True:
+            for line in tail.lines():
+                attempt = parser.feed(line.decode("utf-8", "replace"))
                 if attempt is not None:
                     yield attempt
-        elif offset is None:
-            offset = 0
-        if (deadline is not None and time.monotonic() >= deadline) or (stop and stop()):
-            return
-        time.sleep(poll)
+            if (deadline is not None and time.monotonic() >= deadline) or (stop and stop()):
+                return
+            time.sleep(poll)
+    finally:
+        tail.close()
+
+
+class LogTail:
+    """A log file followed as it grows, from one open descriptor at a time.
+
+    The file is known by its device and inode. Before each read, the bytes just
+    before the position are read again (``ANCHOR``): a file cut shorter, or cut
+    and grown again between two reads (copytruncate), no longer has them there,
+    and is read from its start. When the path names another file (rotated), the
+    old one is read to its end first, so a line written just before the
+    rotation is not lost.
+    """
+
+    def __init__(self, path: Path, start: int | None = None) -> None:
+        self.path = path
+        self.start = start
+        self.fd: int | None = None
+        self.identity: tuple[int, int] | None = None
+        self.offset = 0
+        self.anchor = b""
+        self.partial = b""
+
+    def lines(self) -> list[bytes]:
+        """The complete lines written since the last call, oldest first."""
+        found = self._more() if self.fd is not None else []
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            if self.start is None:
+                self.start = 0  # a log made later is read from its start
+            return found
+        except OSError as exc:
+            raise ServerError(
+                f"cannot read the log {show_path(self.path)}: {reason(exc)}"
+            ) from None
+        if self.fd is not None and (now.st_dev, now.st_ino) == self.identity:
+            return found
+        try:
+            fd = open_log(self.path)
+        except FileNotFoundError:
+            return found
+        opened = os.fstat(fd)
+        if self.fd is None:
+            self.offset = opened.st_size if self.start is None else self.start
+            self.anchor = self._anchor_at(fd, self.offset)
+        else:  # another file at the path now: read from its start
+            os.close(self.fd)
+            self.offset, self.anchor, self.partial = 0, b"", b""
+        self.fd, self.identity = fd, (opened.st_dev, opened.st_ino)
+        return found + self._more()
+
+    def _more(self) -> list[bytes]:
+        assert self.fd is not None
+        size = os.fstat(self.fd).st_size
+        if size < self.offset or self._anchor_at(self.fd, self.offset) != self.anchor:
+            self.offset, self.anchor, self.partial = 0, b"", b""  # cut, or rewritten
+        data = b""
+        while len(data) < READ_LIMIT:
+            chunk = os.pread(self.fd, min(1024 * 1024, READ_LIMIT - len(data)), self.offset)
+            if not chunk:
+                break
+            data += chunk
+            self.offset += len(chunk)
+        if not data:
+            return []
+        self.anchor = (self.anchor + data)[-ANCHOR:]
+        *complete, rest = (self.partial + data).split(b"\n")
+        self.partial = rest[-LINE_LIMIT:]
+        return complete
+
+    @staticmethod
+    def _anchor_at(fd: int, offset: int) -> bytes:
+        begin = max(0, offset - ANCHOR)
+        return os.pread(fd, offset - begin, begin) if offset > begin else b""
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def log_size(path: Path) -> int:
@@ -452,23 +626,21 @@ def log_size(path: Path) -> int:
         return 0
 
 
-def _read_from(path: Path, offset: int) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(1024 * 1024)
-    except OSError:
-        return b""
-
-
 def describe(attempt: Attempt) -> list[str]:
     """What the connection did, in plain words, one fact per line (outside text raw:
     the caller cleans it for its screen)."""
-    who = "Google" if attempt.google else "A client"
     mta = "Postfix" if attempt.mta == "postfix" else "Exim"
     names = ", ".join(n for n in (attempt.helo, attempt.ptr) if n)
     port = f" on port {attempt.server_port}" if attempt.server_port else ""
-    lines = [f"{who} ({names or attempt.client}){port}, from {attempt.client}:"]
+    lines = [f"{_who(attempt)} ({names or attempt.client}){port}, from {attempt.client}:"]
+    identity = attempt.identity
+    if attempt.confirmed is not None and identity is not None and identity.confirmed:
+        lines.append(
+            f"  confirmed by DNS: {identity.address} is {identity.confirmed}, "
+            "which leads back to it"
+        )
+    elif attempt.claimed is not None:
+        lines.append(f"  not confirmed: {_unconfirmed(attempt, attempt.claimed)}")
     if not attempt.sni_known:
         lines.append(f"  name asked for (SNI): not in the log ({_sni_unknown(attempt)})")
     elif attempt.sni:
@@ -477,10 +649,33 @@ def describe(attempt: Attempt) -> list[str]:
         lines.append("  name asked for (SNI): none sent")
     if attempt.tls_version:
         lines.append(f"  TLS: {attempt.tls_version}, cipher {attempt.cipher or 'not logged'}")
+    elif attempt.tls_error is None and attempt.stopped == "quit":
+        lines.append("  TLS: not started")
     else:
         lines.append("  TLS: the handshake did not finish")
     lines.append("  " + _stopped_words(attempt, mta))
     return lines
+
+
+def party(domain: str) -> str:
+    """A watched domain in words: Google for google.com."""
+    return "Google" if domain in GOOGLE else domain
+
+
+def _who(attempt: Attempt) -> str:
+    if attempt.confirmed is not None:
+        return party(attempt.confirmed)
+    if attempt.claimed is not None:
+        return f"A client that calls itself {party(attempt.claimed)} (not confirmed)"
+    return "A client"
+
+
+def _unconfirmed(attempt: Attempt, domain: str) -> str:
+    if attempt.address is None:
+        return "the log gives no address for it to check in DNS"
+    if attempt.identity is None or attempt.identity.address != attempt.address:
+        return "its address was not checked in DNS"
+    return attempt.identity.why_not(domain)
 
 
 def _sni_unknown(attempt: Attempt) -> str:
@@ -500,6 +695,8 @@ def _stopped_words(attempt: Attempt, mta: str) -> str:
         return f"stopped in the TLS handshake: {mta} says '{_said(attempt.tls_error)}'"
     if stopped == "auth-refused":
         return f"got through TLS, then the login (AUTH) failed: {attempt.auth_refused}"
+    if stopped == "quit" and attempt.tls_version is None:
+        return "said goodbye (QUIT) without starting TLS"
     if stopped == "quit":
         done = f", logged in as {attempt.authenticated}" if attempt.authenticated else ""
         return f"got through TLS{done} and said goodbye (QUIT)"

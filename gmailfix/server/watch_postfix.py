@@ -10,6 +10,11 @@ error:0A000418:SSL routines::tlsv1 alert unknown ca:...``; a refused login is
 is ``disconnect from NAME[IP] ehlo=2 starttls=1 quit=1 commands=4``. With
 level 0 (Debian's default) none of the TLS lines are there.
 
+Through syslog (no ``maillog_file``), any local user can add lines that look
+exactly like these (``logger -t postfix/smtpd[PID] ...``); with
+``maillog_file``, so can anyone who may run a set-gid ``postlog`` (Postfix 3.7
+makes it set-gid, to reach postlogd). ``WatchedLog.forgeable`` says so.
+
 SNI is logged only when ``tls_server_sni_maps`` is set: `` to NAME`` in the
 established line for a name in the map, ``TLS SNI NAME from ... not
 matched`` for another; without the map Postfix does not look at it at all.
@@ -18,16 +23,19 @@ The EHLO name is not logged, and gmailfix does not make Postfix log it: an
 access map's INFO action would, but HELO restrictions run only at RCPT TO
 (``smtpd_delay_reject = yes``), which Gmail's check never sends, and
 ``debug_peer_list`` would log the AUTH exchange. NAME is the client's name
-from reverse DNS that Postfix confirmed forwards ("unknown" otherwise), and
-Google's servers have such names (mail-*.google.com): that recognises them.
+from reverse DNS that Postfix confirmed forwards ("unknown" otherwise), with
+Postfix's own resolver, and only in a line anyone may have written: it is a
+claim (``Attempt.claimed``), and gmailfix confirms the address itself
+(``fcrdns.py``) before it names Google.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 
 from gmailfix.server.edit import file_change
 from gmailfix.server.mta import Setup, parse_settings, port_number
@@ -35,19 +43,24 @@ from gmailfix.server.plan import ApplyPlan, reload_step
 from gmailfix.server.postfix import postconf_command
 from gmailfix.server.postfix_apply import EDITED, Postconf, postconf_on_copy
 from gmailfix.server.steps import Step
-from gmailfix.server.system import Runner, ServerError, read_limited, show_path
+from gmailfix.server.system import Runner, ServerError, read_limited
 from gmailfix.server.watch import (
     GOOGLE,
     LINE_LIMIT,
     PENDING_LIMIT,
+    PROOF,
     VALUE_LIMIT,
+    WHAT,
     Attempt,
     Pending,
+    WatchedLog,
+    check_log,
+    others_can_write,
 )
 
 LOGLEVEL = "smtpd_tls_loglevel"
 SYSLOG_FILES = ("/var/log/mail.log", "/var/log/maillog")  # Debian's, then Red Hat's
-_READ = (LOGLEVEL, "maillog_file", "tls_server_sni_maps")
+_READ = (LOGLEVEL, "maillog_file", "tls_server_sni_maps", "command_directory")
 
 
 def _values(setup: Setup, runner: Runner) -> dict[str, str]:
@@ -120,31 +133,50 @@ def plan_postfix_watch(
         steps,
         expect={LOGLEVEL: "1"},
         kind="watch",
-        what="TLS logging for gmailfix doctor --watch",
+        what=WHAT,
     )
 
 
-def postfix_log(setup: Setup, runner: Runner) -> tuple[Path, bool]:
-    """Postfix's log (maillog_file, else syslog's mail log) and whether it names the SNI."""
+def postfix_log(setup: Setup, runner: Runner) -> WatchedLog:
+    """Postfix's log (maillog_file, else syslog's mail log), whether it names the SNI,
+    and whether any local user can add lines to it."""
     values = _values(setup, runner)
     sni_logged = bool(values.get("tls_server_sni_maps"))
     configured = values.get("maillog_file", "")
     if configured:
         path = setup.root.file(configured)
-        if path.exists() and not path.is_file():
-            raise ServerError(
-                f"Postfix writes its log to {show_path(configured)} (maillog_file), which is not a "
-                "file gmailfix can read back"
-            )
-        return path, sni_logged
+        check_log(path)
+        forgeable = others_can_write(path) or _postlog_forgeable(setup, values)
+        return WatchedLog(path, "postfix", sni_logged, forgeable)
     for candidate in SYSLOG_FILES:
         path = setup.root.file(candidate)
+        check_log(path)
         if path.is_file():
-            return path, sni_logged
+            forgeable = (
+                "Postfix logs through syslog, where any local user can add lines that look "
+                f"like Postfix's (with the logger command), so {PROOF}."
+            )
+            return WatchedLog(path, "postfix", sni_logged, forgeable)
     raise ServerError(
         f"Postfix logs through syslog, but neither {' nor '.join(SYSLOG_FILES)} is here (only "
         "the systemd journal?); gmailfix reads a log file: install rsyslog, or set maillog_file"
     )
+
+
+def _postlog_forgeable(setup: Setup, values: dict[str, str]) -> str | None:
+    """postlog(1) set-gid and runnable by everyone (Postfix 3.7 and later install it so):
+    any local user can send lines to postlogd, which writes maillog_file."""
+    folder = values.get("command_directory") or "/usr/sbin"
+    try:
+        mode = os.stat(setup.root.file(folder) / "postlog").st_mode
+    except (OSError, ValueError, ServerError):
+        return None
+    if mode & stat.S_ISGID and mode & stat.S_IXOTH:
+        return (
+            "Any local user can add lines to Postfix's log with its postlog command (set-gid, "
+            f"to reach postlogd), so {PROOF}."
+        )
+    return None
 
 
 # --- reading the log ----------------------------------------------------------------
@@ -213,6 +245,7 @@ class PostfixLogParser:
             self.pending.popitem(last=False)
         name, port = found.group("name"), found.group("port")
         record.facts.update(
+            address=found.group("ip"),
             client=found.group("ip") + (f":{port}" if port else ""),
             ptr=name[:VALUE_LIMIT] if name and name != "unknown" else None,
             server_port=_service_port(tag),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,9 +36,16 @@ def http_files(files: dict[str, bytes]) -> Iterator[str]:
 @contextmanager
 def dns_for(records: dict[str, str]) -> Iterator[str]:
     """A lab DNS server answering A records, in a thread; yields HOST:PORT."""
+    with dns_zone((name, "A", address) for name, address in records.items()) as server:
+        yield server
+
+
+@contextmanager
+def dns_zone(records: Iterable[tuple[str, str, str]]) -> Iterator[str]:
+    """A lab DNS server answering (name, type, value) records, in a thread; yields
+    HOST:PORT."""
     zone = Zone()
-    for name, address in records.items():
-        zone.add(name, "A", address)
+    zone.extend(records)
     server = DnsServer(zone)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
