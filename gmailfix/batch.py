@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 from gmailfix.connection import Connection
 from gmailfix.diagnose import Diagnosis
@@ -55,6 +56,20 @@ def read_targets(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield number, text
 
 
+def bounded_lines(handle: TextIO, limit: int = MAX_LINE) -> Iterator[str]:
+    """The lines of ``handle``, each cut to ``limit`` characters as it is read: a file
+    with no newline at all is never held whole (the rest of a long line is skipped)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith("\n"):
+            rest = line
+            while rest and not rest.endswith("\n"):  # skip the rest, a piece at a time
+                rest = handle.readline(64 * 1024)
+        yield line[:limit]
+
+
 async def run_batch(
     targets: Iterable[tuple[int, str]],
     connection: Connection,
@@ -65,10 +80,17 @@ async def run_batch(
     """Yield one BatchItem per target, in the order they finish."""
     todo: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=concurrency * 2)
     done: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=concurrency * 2)
+    failed: list[Exception] = []
 
     async def feed() -> None:
-        for item in targets:
-            await todo.put(item)
+        # the next line is read in a thread: a slow pipe never holds up the probes,
+        # and results are printed while the list is still coming in
+        lines = iter(targets)
+        try:
+            while (item := await asyncio.to_thread(next, lines, None)) is not None:
+                await todo.put(item)
+        except Exception as exc:  # reading failed: the workers still stop, then it is raised
+            failed.append(exc)
         for _ in range(concurrency):
             await todo.put(None)
 
@@ -87,6 +109,8 @@ async def run_batch(
                 finished += 1
             else:
                 yield result
+        if failed:
+            raise failed[0]
     finally:
         for task in tasks:
             task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,85 @@ def test_batch_usage_errors(tmp_path: Path) -> None:
     ]:
         done = run_cli(args, stdin="")
         assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
+
+
+def test_a_result_is_printed_while_the_list_is_still_coming(lab: LabInfo) -> None:
+    """Lines are read without holding up the probes: good.test's result arrives while
+    stdin is still open, before the second line is even written."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gmailfix",
+            "diagnose",
+            "--from",
+            "-",
+            "--json",
+            "--port",
+            "587",
+            *lab_args(lab),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write("good.test\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # a bound, not a measure
+        assert ready, "no result while the list was still open"
+        first = json.loads(proc.stdout.readline())  # stdin is still open here
+        assert (first["line"], first["gmail"]["verdict"]) == (1, "accept")
+        assert proc.poll() is None
+        proc.stdin.write("multi.test\n")
+        proc.stdin.close()
+        second = json.loads(proc.stdout.readline())
+        assert second["line"] == 2
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_list_without_newlines_is_never_read_whole(lab: LabInfo, tmp_path: Path) -> None:
+    """200 MB on one line: one error line for it, the next domain still checked, and the
+    child never held the line (its peak memory stays far below the file's size)."""
+    listing = tmp_path / "one-line.txt"
+    with listing.open("w") as out:
+        chunk = "x" * (1 << 20)
+        for _ in range(200):
+            out.write(chunk)
+        out.write("\ngood.test\n")
+    code = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['gmailfix'] + sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_module('gmailfix', run_name='__main__')\n"
+        "finally:\n"
+        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    sys.stderr.write(f'PEAK {peak}\\n')\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "diagnose",
+            "--from",
+            str(listing),
+            "--json",
+            "--port",
+            "587",
+            *lab_args(lab),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["line"] for row in sorted(rows, key=lambda r: r["line"])] == [1, 2]
+    assert "error" in next(r for r in rows if r["line"] == 1)
+    peak_kib = int(done.stderr.rsplit("PEAK ", 1)[1].split()[0])
+    assert peak_kib < 150 * 1024, peak_kib  # the line alone would be 200 MiB and more

@@ -14,7 +14,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gmailfix.batch import json_line, read_targets, run_batch, text_line
+from gmailfix.batch import bounded_lines, json_line, read_targets, run_batch, text_line
 from gmailfix.cli.args import connection_from_args
 from gmailfix.errors import InputError, shorten
 from gmailfix.inputs import parse_port
@@ -63,7 +63,8 @@ def run_batch_cli(args: argparse.Namespace, out: TextIO) -> int:
     connection = connection_from_args(args)
     ports = tuple(parse_port(p) for p in dict.fromkeys(args.port or (587, 465, 25)))
     with _lines(args.from_file) as handle:
-        return asyncio.run(_stream(read_targets(handle), connection, ports, args, out))
+        targets = read_targets(bounded_lines(handle))
+        return asyncio.run(_stream(targets, connection, ports, args, out))
 
 
 async def _stream(
