@@ -16,13 +16,12 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from gmailfix.certs import (
-    MAX_AIA_BYTES,
-    MAX_REDIRECTS,
     TrustStore,
     analyse_chain,
     fetch_url,
     parse_chain,
 )
+from gmailfix.certs.aia import MAX_AIA_BYTES, MAX_REDIRECTS
 from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
 from gmailfix.lab.aia import HUGE, AiaServer, aia_server

@@ -808,13 +808,13 @@ def test_findings_do_not_depend_on_the_verifiers_words(
 ) -> None:
     """The same chain, judged with the real verifier and with one whose every refusal
     says the noise above, gets the same findings: the verifier's text decides nothing."""
-    from gmailfix import certs
+    from gmailfix.certs import strict
 
     s = NOISE_CASES[index]
     built = build(s)
     plain = _findings(gmailfix_verify(built, s.host))
     refused: list[int] = []
-    monkeypatch.setattr(certs, "strict_verify", _noisy(certs.strict_verify, refused))
+    monkeypatch.setattr(strict, "strict_verify", _noisy(strict.strict_verify, refused))
     assert _findings(gmailfix_verify(built, s.host)) == plain
     if index < len(QUIRK_CASES) and s != QUIRK_CASES["cn-only"]:
         assert refused, "the verifier refused nothing: the noise was never heard"

@@ -18,7 +18,7 @@ from gmailfix.dns import make_resolver, query
 
 
 @contextmanager
-def answering(rcode: int) -> Iterator[str]:
+def answering(rcode: dns.rcode.Rcode) -> Iterator[str]:
     """A DNS server on 127.0.0.1 that answers every question with ``rcode``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -49,7 +49,7 @@ def answering(rcode: int) -> Iterator[str]:
     ("rcode", "failure"),
     [(dns.rcode.SERVFAIL, "servfail"), (dns.rcode.REFUSED, "refused")],
 )
-async def test_the_failure_is_the_servers_answer_code(rcode: int, failure: str) -> None:
+async def test_the_failure_is_the_servers_answer_code(rcode: dns.rcode.Rcode, failure: str) -> None:
     with answering(rcode) as server:
         resolver = make_resolver(dns_server=server, timeout=2)
         answer = await query(resolver, "mail.alpha.test", "A", time.monotonic() + 2)
