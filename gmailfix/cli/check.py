@@ -21,7 +21,6 @@ through ``gmailfix.text.clean``, which also keeps it on one line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -56,6 +55,8 @@ def add_check_parser(sub: Any, connection: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio  # with the engine: it loads ssl, which --help does without
+
     from gmailfix.cli.args import connection_from_args, credentials_from_args, target_from_args
     from gmailfix.diagnose import diagnose
 
