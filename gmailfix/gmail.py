@@ -38,7 +38,6 @@ CERT_ERROR = (
     "Authentication failed. Please check your username/password. Server returned error: "
     '"TLS Negotiation failed, the certificate doesn\'t match the host., code: 0"'
 )
-CERT_ERROR_SHORT = "TLS Negotiation failed, the certificate doesn't match the host."
 NO_STARTTLS = "STARTTLS not supported and the user requires enforcement., code: 500"
 UNREACHABLE = "Couldn't reach server. Please double-check the server and port number."
 MISCONFIGURED = (

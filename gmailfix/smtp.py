@@ -80,10 +80,6 @@ class ProbeResult:
     error: str | None = None
     elapsed: float = 0.0
 
-    @property
-    def tls_ok(self) -> bool:
-        return bool(self.chain) and self.error_code in (None, Code.NO_AUTH)
-
 
 @dataclass(frozen=True)
 class Credentials:

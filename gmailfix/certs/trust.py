@@ -46,9 +46,6 @@ class TrustStore:
     def has_subject(self, name: x509.Name) -> bool:
         return name in self._by_subject
 
-    def roots_named(self, name: x509.Name) -> list[x509.Certificate]:
-        return self._by_subject.get(name, [])
-
     @property
     def store(self) -> Store:
         """The roots as a cryptography ``Store`` (ValueError when there are none)."""
