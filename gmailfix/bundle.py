@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any, BinaryIO, Literal
 
 from gmailfix.csr import write_new, write_private
+from gmailfix.disk import fsync_dir
 from gmailfix.errors import BundleError, reason
 from gmailfix.remedies.manifest import BUNDLE_SCHEMA, OLD_SCHEMAS, Manifest, ManifestFile
 from gmailfix.remedies.model import Proposal
@@ -39,7 +40,6 @@ from gmailfix.render.json_report import dumps
 from gmailfix.render.markdown_report import markdown_report
 from gmailfix.render.postfix import POSTFIX_ROLES, postfix_files
 from gmailfix.render.verify import verify_script
-from gmailfix.server.system import fsync_dir
 
 EXECUTABLE = 0o755
 SECRET = 0o600

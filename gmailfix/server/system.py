@@ -511,16 +511,6 @@ def remove_empty_folder(path: Path, identity: tuple[int, int], root: Root | None
     return True
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename durable; some file systems cannot, which is fine."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def show_path(path: str | PurePath) -> str:
     """A path on one line: control characters are escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
