@@ -38,6 +38,11 @@ def add_apply_parsers(sub: Any) -> None:
     apply.add_argument(
         "--yes", action="store_true", help="make the changes shown (default: only show them)"
     )
+    apply.add_argument(
+        "--inbound-done",
+        action="store_true",
+        help="the bundle's step that keeps inbound mail working (DANE, MTA-STS) is done",
+    )
     rollback = sub.add_parser(
         "rollback", parents=[server_options()], help="undo the last change gmailfix made here"
     )
@@ -60,15 +65,23 @@ def _recheck_connection(args: argparse.Namespace) -> Any:
 def run_apply(args: argparse.Namespace, out: TextIO) -> int:
     from gmailfix.errors import reason
     from gmailfix.server.apply import apply, plan_apply
+    from gmailfix.server.plan import InboundStepPending
     from gmailfix.server.system import Root, ServerError
 
     try:
-        plan = plan_apply(args.bundle, Root.at(args.root), reload=reload_argv(args))
+        plan = plan_apply(
+            args.bundle,
+            Root.at(args.root),
+            reload=reload_argv(args),
+            inbound_done=args.inbound_done,
+        )
         show_plan(plan, out)
         if not args.yes:
             print("\nNothing was written. Run again with --yes to make these changes.", file=out)
             return EXIT_APPLIED
         result = apply(plan, connection=_recheck_connection(args))
+    except InboundStepPending as exc:
+        raise ServerError(f"{exc}: add --inbound-done") from None
     except OSError as exc:
         raise ServerError(f"cannot apply the bundle: {reason(exc)}") from None
     return show_result(result, out)

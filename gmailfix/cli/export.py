@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from gmailfix.bundle import SECRET, BundleFile, bundle_files, write_bundle
@@ -12,6 +13,7 @@ from gmailfix.cli.args import connection_from_args, credentials_from_args, targe
 from gmailfix.csr import make_key_and_csr
 from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import BundleError, CannotCheck
+from gmailfix.inbound import InboundFacts, inbound_facts, inbound_risks
 from gmailfix.remedies.plan import Choices, Plan, make_plan
 from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.text import clean
@@ -39,6 +41,8 @@ def run_export(args: argparse.Namespace) -> int:
         stack=args.stack,
     )
     plan = make_plan(proposal, choices)
+    inbound = asyncio.run(inbound_facts(plan, diagnosis, connection))
+    plan = replace(plan, inbound=inbound_risks(plan, inbound))
     where = Path(args.zip or args.out)
     extra, key = _csr_files(plan, args.make_csr, args.include_key)
     if args.timer:
@@ -56,7 +60,7 @@ def run_export(args: argparse.Namespace) -> int:
             f"gmailfix: the replaced bundle could not be deleted: {clean(written.leftover)}",
             file=sys.stderr,
         )
-    _summary(written.path, files, plan, diagnosis)
+    _summary(written.path, files, plan, diagnosis, inbound)
     return 0
 
 
@@ -77,8 +81,21 @@ def _csr_files(
     return tuple(files), key
 
 
-def _summary(target: Path, files: list[BundleFile], plan: Plan, diagnosis: Diagnosis) -> None:
+def _summary(
+    target: Path,
+    files: list[BundleFile],
+    plan: Plan,
+    diagnosis: Diagnosis,
+    inbound: InboundFacts | None = None,
+) -> None:
     print(f"wrote {len(files)} files to {clean(target)}")
+    for line in inbound.lines if inbound is not None else ():
+        print(f"inbound mail: {clean(line)}")
+    if plan.inbound:
+        print(
+            "inbound mail: the README's step 'Before the switch, keep mail to you arriving' "
+            "comes first; apply waits until you say it is done (--inbound-done)"
+        )
     readme = f"{target.stem}/README.md" if target.suffix == ".zip" else f"{target}/README.md"
     how = "unzip it, then open" if target.suffix == ".zip" else "open"
     for remedy in plan.remedies:

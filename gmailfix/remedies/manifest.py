@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from gmailfix.errors import InputError, shorten
+from gmailfix.inbound import RISK_KINDS, InboundRisk
 from gmailfix.ports import PORTS, security_for
 from gmailfix.remedies.model import REMEDY_KINDS, Remedy, RemedyKind
 from gmailfix.remedies.plan import (
@@ -73,6 +74,7 @@ class Manifest:
     stack: StackName
     tls_dir: str
     files: tuple[ManifestFile, ...]
+    inbound: tuple[InboundRisk, ...] = ()  # the plan has the inbound-mail guard step
 
     @classmethod
     def of(cls, plan: Plan, files: Sequence[ManifestFile]) -> Manifest:
@@ -88,6 +90,7 @@ class Manifest:
             stack=plan.stack,
             tls_dir=plan.tls_dir,
             files=tuple(files),
+            inbound=plan.inbound,
         )
 
     def plan(self) -> Plan:
@@ -114,6 +117,7 @@ class Manifest:
             tls_dir=self.tls_dir,
             mta=self.mta,
             stack=self.stack,
+            inbound=self.inbound,
         )
 
     @property
@@ -121,7 +125,7 @@ class Manifest:
         return tuple(r.kind for r in self.remedies)
 
     def data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema": BUNDLE_SCHEMA,
             "domain": self.domain,
             "remedies": [
@@ -144,6 +148,11 @@ class Manifest:
                 for f in self.files
             ],
         }
+        if self.inbound:  # only then: every other bundle's manifest stays as it was
+            data["inbound"] = [
+                {"kind": r.kind, "host": r.host, "validated": r.validated} for r in self.inbound
+            ]
+        return data
 
     def text(self) -> str:
         return json.dumps(self.data(), indent=2) + "\n"
@@ -175,6 +184,7 @@ def parse_manifest(data: object) -> Manifest:
         stack=stack,
         tls_dir=_tls_dir(data.get("tls_dir")),
         files=_files(data.get("files")),
+        inbound=_inbound(data.get("inbound")),
     )
 
 
@@ -238,6 +248,22 @@ def _aliases(value: object) -> tuple[AliasHost, ...]:
         found.append(
             AliasHost(_name(entry.get("domain"), "a domain"), _name(entry.get("host"), "a host"))
         )
+    return tuple(found)
+
+
+def _inbound(value: object) -> tuple[InboundRisk, ...]:
+    """The inbound-mail risks the plan's guard step is about (absent: none)."""
+    found = []
+    for entry in _list(value if value is not None else [], MAX_ALIASES, "list of inbound risks"):
+        if not isinstance(entry, dict):
+            raise ManifestError("an inbound risk in it is not an object")
+        kind = _one_of(
+            entry.get("kind"), RISK_KINDS, "it names an inbound risk gmailfix does not know"
+        )
+        validated = entry.get("validated", False)
+        if not isinstance(validated, bool):
+            raise ManifestError("an inbound risk's 'validated' is not true or false")
+        found.append(InboundRisk(kind, _name(entry.get("host"), "an MX host"), validated))
     return tuple(found)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gmailfix.errors import CannotCheck, InputError, NoSuchFix, NothingToFix, shorten
+from gmailfix.inbound import InboundRisk, guard_check, guard_title
 from gmailfix.inputs import parse_domain
 from gmailfix.ports import Security, security_for
 from gmailfix.remedies.model import (
@@ -68,6 +69,7 @@ StepKey = Literal[
     "dns-address",
     "dns-records",
     "certificate",
+    "inbound-guard",
     "full-chain",
     "tls-settings",
     "login",
@@ -119,6 +121,9 @@ class Plan:
     dns_server: str | None = None  # the DNS server the diagnosis asked (the lab, tests)
     mta: Mta = "exim"  # whose configuration the bundle holds
     stack: StackName = "unknown"  # the panel or distribution, when known: its own steps lead
+    # what the new certificate would break for mail arriving on port 25 (DANE, MTA-STS):
+    # the plan then has a step of its own, and apply waits until it is done
+    inbound: tuple[InboundRisk, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.remedies:
@@ -126,7 +131,12 @@ class Plan:
         kinds = [r.kind for r in self.remedies]
         if len(set(kinds)) != len(kinds):
             raise InputError("a plan names each fix once", field="option")
-        for name in (self.domain, self.smtp_host, *self.cert_hosts):
+        for name in (
+            self.domain,
+            self.smtp_host,
+            *self.cert_hosts,
+            *(r.host for r in self.inbound),
+        ):
             safe_name(name)
         safe_path(self.tls_dir)
 
@@ -171,7 +181,13 @@ class Plan:
     @property
     def port(self) -> int:
         remedy = self.get("fix-tls-mode")
-        return remedy.port if remedy is not None else self.remedy.port
+        if remedy is not None:
+            return remedy.port
+        # Postfix's login goes on its submission services (587 and 465) only, so
+        # port 25 never offers it: Gmail uses 587 there
+        if self.mta == "postfix" and self.has("enable-auth") and self.remedy.port == 25:
+            return 587
+        return self.remedy.port
 
     @property
     def security(self) -> Security:
@@ -269,6 +285,17 @@ def plan_steps(plan: Plan) -> tuple[PlanStep, ...]:
                 certificate,
                 f"{plan.default_dir}/fullchain.pem exists, covers {hosts}, and {mta}'s "
                 "user can read its key",
+            )
+        )
+    if plan.inbound:
+        dane = any(r.kind.startswith("dane") for r in plan.inbound)
+        steps.append(
+            PlanStep(
+                "inbound-guard",
+                "dns-panel" if dane else "anywhere",
+                guard_title(plan.inbound),
+                certificate,
+                guard_check(plan.inbound),
             )
         )
     if plan.has("serve-full-chain"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from shlex import quote
 
 from gmailfix.diagnose import Diagnosis
+from gmailfix.inbound import DANE_KINDS, tlsa_name
 from gmailfix.remedies.model import panel_way
 from gmailfix.remedies.plan import Plan
 from gmailfix.render.exim import (
@@ -52,6 +53,8 @@ def bundle_readme(plan: Plan, diagnosis: Diagnosis, extras: tuple[str, ...] = ()
         if plan.needs_certificate:
             steps.append(_dns_step(plan))
         steps.append(_copy_step(plan))
+        if plan.inbound:
+            steps.append(_inbound_step(plan))
         if plan.needs_certificate:
             steps.append(_issue_step(plan))
         if plan.has("serve-full-chain"):
@@ -378,4 +381,68 @@ def _timer_step() -> str:
         "could not check. Anything but OK also mails root, when the server has a `mail` "
         f"command (`apt-get install bsd-mailx`). `systemctl list-timers {TIMER_NAME}` shows "
         "the next run."
+    )
+
+
+def _inbound_step(plan: Plan) -> str:
+    """Before the new certificate reaches port 25: what DANE or MTA-STS needs first."""
+    risks = plan.inbound
+    hosts = ", ".join(md_code(h) for h in dict.fromkeys(r.host for r in risks))
+    text = (
+        f"**Before the switch, keep mail to you arriving.** Other mail servers deliver to "
+        f"{hosts} on port 25, and the new certificate will be served there too. "
+    )
+    # one sentence per MX host, however many of its records pin something
+    dane = {r.host: r.validated for r in risks if r.kind in DANE_KINDS and r.kind != "dane-unread"}
+    for host, validated in dane.items():
+        checked = (
+            "the answer was DNSSEC-validated"
+            if validated
+            else "the resolver gmailfix asked did not say it was DNSSEC-validated; if the "
+            "zone is signed, it is in force"
+        )
+        text += (
+            f"{md_code(tlsa_name(host))} has a DANE record (TLSA, {checked}) that those "
+            "servers check the certificate against, and the new certificate has a new key. "
+        )
+    for risk in risks:
+        if risk.kind == "dane-unread":
+            text += (
+                f"The TLSA look-up of {md_code(tlsa_name(risk.host))} failed from here: look in "
+                "your DNS panel whether it has TLSA records; if it does, do as below. "
+            )
+    if dane or any(r.kind == "dane-unread" for r in risks):
+        host = plan.cert_hosts[0] if plan.cert_hosts else plan.smtp_host
+        fullchain = f"{plan.cert_dir(host)}/fullchain.pem"
+        records = " and ".join(md_code(f"{tlsa_name(h)}.") for h in dane) or "that name"
+        text += (
+            "So: in the next step, get the certificate with its key kept at every renewal "
+            "(`sh certbot/issue.sh standalone --reuse-key`), then compute the record for its key:"
+            + _block(
+                [
+                    f"openssl x509 -in {fullchain} -noout -pubkey | openssl pkey -pubin "
+                    "-outform DER | sha256sum"
+                ]
+            )
+            + f"\n\n   In your DNS panel, add to {records} a record `TLSA 3 1 1 HASH` (HASH: "
+            "the 64 hex digits printed) next to the one there now, keep the old one, and wait "
+            "for the old record's time to live (often an hour) before `gmailfix apply`. Once "
+            "port 25 serves the new certificate, remove the old record. "
+        )
+    for risk in risks:
+        if risk.kind == "mta-sts":
+            text += (
+                f"Your MTA-STS policy (mode enforce) lists {md_code(risk.host)}, which the new "
+                f"certificate does not cover: add it when you get the certificate "
+                f"(`sh certbot/issue.sh standalone -d {risk.host}`). "
+            )
+        elif risk.kind == "mta-sts-unread":
+            text += (
+                "Your domain announces an MTA-STS policy that gmailfix could not read: if its "
+                f"`mx:` lines list {md_code(risk.host)}, the new certificate must cover it too. "
+            )
+    return text + (
+        "Or keep port 25 on today's certificate and use the new one for 587 and 465 only "
+        "(gmailfix does not write that setting). `gmailfix apply` will not use this bundle "
+        "until you say this is done: `gmailfix apply . --inbound-done` (then with `--yes`)."
     )

@@ -83,12 +83,15 @@ def plan_apply(
     runner: Runner = run_command,
     reload: Sequence[str] | None = None,
     mta: MtaName | None = None,
+    inbound_done: bool = False,
 ) -> ApplyPlan:
     """What applying ``bundle`` under ``root`` would change, and the commands it would run.
 
     ``reload`` replaces the MTA's reload command (under ``--root`` there is no
     service to reload unless one is given). Raises ServerError when the bundle
     does not fit this server; reads only, and runs nothing the bundle holds.
+    A plan with the inbound-mail guard step (DANE, MTA-STS) is refused with
+    InboundStepPending unless ``inbound_done`` says that step was done.
     """
     root = root or Root()
     if not isinstance(bundle, Bundle):
@@ -96,6 +99,8 @@ def plan_apply(
     plan = bundle.plan
     _check_plan(plan)
     _compare(bundle, rendered_server_files(plan))
+    if plan.inbound and not inbound_done:
+        raise InboundStepPending(plan)
     setup = detect(root, mta or plan.mta)
     if setup.mta != plan.mta:
         raise ServerError(
@@ -138,6 +143,20 @@ def _compare(bundle: Bundle, rendered: dict[str, str]) -> None:
                 "(changed after export, or another gmailfix version); export it again. "
                 f"The difference:\n{clean(diff, keep_newlines=True)}"
             )
+
+
+class InboundStepPending(ServerError):
+    """The plan changes the certificate of an MX host's port 25 that DANE or MTA-STS pins:
+    its guard step comes first, and apply waits until the person says it is done."""
+
+    def __init__(self, plan: Plan) -> None:
+        step = next(s for s in plan.steps if s.key == "inbound-guard")
+        super().__init__(
+            "this plan changes the certificate that other mail servers check when they "
+            f"deliver to you, and first: {step.title[0].lower()}{step.title[1:]} (the "
+            "bundle's README says how). Nothing was changed; apply again once that is done, "
+            "saying so"
+        )
 
 
 def _check_plan(plan: Plan) -> None:
