@@ -294,7 +294,7 @@ def _why_failed(exc: Exception, default: Failure) -> Failure:
             kinds.append("broken")
     for kind in ("untrusted", "servfail", "refused", "unreachable"):
         if kind in kinds:
-            return kind  # type: ignore[return-value]
+            return kind
     return default
 
 

@@ -83,7 +83,7 @@ def diagnose(server: Server, dns: str, pki: Pki) -> Diagnosis:
 
 def export(diagnosis: Proposal, layout: str, tls_dir: Path, where: Path) -> Path:
     """``gmailfix export --remedy new-certificate --exim-layout LAYOUT`` (tls_dir in the root)."""
-    plan = plan_from(diagnosis, "new-certificate", exim_layout=layout, tls_dir=str(tls_dir))  # type: ignore[arg-type]
+    plan = plan_from(diagnosis, "new-certificate", exim_layout=layout, tls_dir=str(tls_dir))
     return write_bundle(bundle_files(plan, diagnosis), where, as_zip=False).path
 
 
@@ -531,7 +531,7 @@ def test_a_bundle_for_a_managed_stack_is_not_applied_by_hand(
     """A panel or container rewrites the mail config: apply sends the person to the
     README (the panel's own way) and touches nothing."""
     diagnosis = run_proposal(lab.connection(timeout=5), "me@blog.test", "mail.blog.test", 587)
-    plan = plan_from(diagnosis, "new-certificate", stack=stack)  # type: ignore[arg-type]
+    plan = plan_from(diagnosis, "new-certificate", stack=stack)
     bundle = write_bundle(bundle_files(plan, diagnosis), tmp_path / "bundle", as_zip=False).path
     root = tmp_path / "root"
     root.mkdir()

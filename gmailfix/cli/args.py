@@ -92,7 +92,7 @@ def target_from_args(args: argparse.Namespace, text: str | None = None) -> Targe
     if ports and target.port_from_host and ports != target.ports:
         raise InputError("--smtp-host names a port that --port contradicts", field="option")
     if ports and not target.port_from_host:
-        target = Target(target.domain, target.username, target.smtp_host, ports)  # type: ignore[arg-type]
+        target = Target(target.domain, target.username, target.smtp_host, ports)
     return target
 
 

@@ -285,7 +285,7 @@ def _tls_context(
             if name in by_name:
                 sock.context = by_name[name]
 
-        default.sni_callback = pick  # type: ignore[assignment]
+        default.sni_callback = pick
     return default
 
 

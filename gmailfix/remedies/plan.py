@@ -173,7 +173,7 @@ class Plan:
     def smtp_host(self) -> str:
         """What to type in Gmail after the fix: a verified other name wins."""
         for kind in ("isp-hostname", "use-host-name"):
-            remedy = self.get(kind)  # type: ignore[arg-type]
+            remedy = self.get(kind)
             if remedy is not None and remedy.verified:
                 return remedy.smtp_host
         return self.remedy.smtp_host
@@ -440,7 +440,7 @@ def make_plan(proposal: Proposal, choices: Choices | None = None) -> Plan:
     if stack not in STACK_NAMES:
         raise InputError(f"{shorten(stack)!r} is not a mail stack gmailfix knows", field="option")
     family = info(stack).mta
-    mta: Mta = choices.mta or (family if family in MTAS else "exim")  # type: ignore[assignment]
+    mta: Mta = choices.mta or (family if family in MTAS else "exim")
     chosen = diagnosis.chosen
     names: tuple[str, ...] = ()
     if chosen and chosen.analysis and chosen.analysis.chain.leaf:
