@@ -1,11 +1,21 @@
 """The one exception root of gmailfix.
 
-    GmailfixError            anything gmailfix raises on purpose
-    ├── InputError           what the user typed cannot be used (exit status 2)
-    ├── BundleError          an export could not be written (nothing was left behind; exit 2)
-    ├── NoSuchFix            the fix asked for cannot help this server (exit 1)
-    ├── CannotCheck          nothing can be said from this computer (exit 3)
-    └── LabError             the local lab could not start (e.g. a port is taken)
+    GmailfixError                anything gmailfix raises on purpose
+    ├── InputError               what the user typed cannot be used (exit status 2)
+    │   └── ManifestError        a bundle's MANIFEST.json cannot be used (remedies.manifest)
+    ├── BundleError              an export could not be written (nothing was left behind; exit 2)
+    ├── NoSuchFix                the fix asked for cannot help this server (exit 1)
+    │   └── NothingToFix         Gmail accepts the server already and no fix was named
+    ├── CannotCheck              nothing can be said from this computer (exit 3)
+    ├── LabError                 the local lab could not start (e.g. a port is taken)
+    └── ServerError              on the mail server: doctor, apply, rollback, watch (exit 2;
+        │                        server.system)
+        ├── ChangedSince         rollback: a file was edited since apply (server.journal)
+        └── InboundStepPending   apply: the inbound-mail step is not done (server.plan)
+
+Inside a module, a few private exceptions carry a failure to the one place that
+turns it into a result (a probe's ProbeFailure, a certificate's Unreadable); none
+leaves its module.
 
 Network trouble is never an exception here: a server that cannot be reached is
 a diagnosis, reported as a Finding.
