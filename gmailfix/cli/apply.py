@@ -158,6 +158,9 @@ def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
     print(f"Undid: {clean(done.what)}", file=out)
     for line in describe_restored(done.restored):
         print(f"  {clean(line)}", file=out)
+    if done.dovecot is not None:
+        state = "done" if done.dovecot.ok else clean(done.dovecot.detail)
+        print(f"  reloaded Dovecot with the old config: {state}", file=out)
     if done.reload is not None:
         state = "done" if done.reload.ok else clean(done.reload.detail)
         print(f"  restarted the MTA with the old config: {state}", file=out)

@@ -36,6 +36,7 @@ from gmailfix.server.certfiles import check_files
 from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
 from gmailfix.server.mta import DEBIAN_GENERATED, MTA_NAMES, Setup, TlsConfig, detect, port_list
 from gmailfix.server.plan import ApplyPlan, plan_apply, reload_step
+from gmailfix.server.postfix_apply import DOVECOT_CONF_D, DOVECOT_RELOAD
 from gmailfix.server.steps import Step, StepResult
 from gmailfix.server.system import (
     Ran,
@@ -93,6 +94,7 @@ class RollbackResult:
     what: str
     restored: tuple[Restored, ...]
     reload: StepResult | None
+    dovecot: StepResult | None = None  # Dovecot reloaded: a file of its was put back
 
 
 # --- applying -----------------------------------------------------------------------
@@ -190,9 +192,11 @@ def _undo(
     """Put every file back; reload again if the MTA was reloaded with the new config."""
     restored = journal.restore(force=True)  # gmailfix's own files, seconds ago
     again = None
-    reload = next((s for s in plan.steps if s.key == "reload"), None)
-    if reload is not None and reload.argv and any(r.step.key == "reload" for r in results):
-        again = _command(reload, runner)
+    # every daemon reloaded with the new config (Dovecot, then the MTA) is reloaded again
+    # with the old one, in the same order; the MTA's answer is the one reported
+    for result in results:
+        if result.step.key == "reload" and result.step.argv and not result.skipped:
+            again = _command(result.step, runner)
     journal.finish("rolled-back")
     return restored, again
 
@@ -349,12 +353,16 @@ def rollback(
                 "with 'gmailfix rollback'"
             )
         restored = journal.restore(force=force)
-        again = None
+        again = dovecot = None
+        if root.is_system and any(
+            r.action != "unchanged" and r.shown.startswith(f"{DOVECOT_CONF_D}/") for r in restored
+        ):  # its login socket for Postfix goes with the file
+            dovecot = _command(Step("reload", "reload Dovecot", DOVECOT_RELOAD), runner)
         argv = tuple(reload) if reload else _restart_command(root, journal)
         if argv and any(r.action != "unchanged" for r in restored):
             again = _command(Step("reload", "restart the MTA with the old config", argv), runner)
         journal.finish("rolled-back")
-    return RollbackResult(journal.folder, journal.what, tuple(restored), again)
+    return RollbackResult(journal.folder, journal.what, tuple(restored), again, dovecot)
 
 
 def _restart_command(root: Root, journal: Journal) -> tuple[str, ...] | None:

@@ -35,6 +35,7 @@ from gmailfix.server.system import Runner, ServerError, read_limited, write_atom
 EDITED = ("main.cf", "master.cf")
 DOVECOT_CONF_D = "/etc/dovecot/conf.d"
 DOVECOT_CONF = "/etc/dovecot/dovecot.conf"
+DOVECOT_RELOAD = ("doveadm", "reload")
 
 
 def postfix_changes(
@@ -78,9 +79,7 @@ def postfix_changes(
         )
         if root.is_system:
             steps.append(
-                Step(
-                    "reload", "reload Dovecot (its login socket for Postfix)", ("doveadm", "reload")
-                )
+                Step("reload", "reload Dovecot (its login socket for Postfix)", DOVECOT_RELOAD)
             )
     return changes, steps, rewritten
 
@@ -139,10 +138,13 @@ class Postconf:
         self.runner = runner
 
     def __call__(self, *args: str) -> str:
+        """What postconf printed on stdout. Its warnings go to stderr and are not an
+        answer: ``-M submission/inet`` warns 'unmatched request' for a service that
+        is not there, which read as output made it look present."""
         ran = self.runner(["postconf", "-c", str(self.folder), *args])
         if not ran.ok:
             raise ServerError(f"postconf failed on a copy of main.cf: {ran.last_line}")
-        return ran.output
+        return ran.output.removesuffix(ran.errors)  # Ran.output is stdout, then stderr
 
 
 def _set_service(postconf: Postconf, service: Service) -> None:
@@ -152,3 +154,5 @@ def _set_service(postconf: Postconf, service: Service) -> None:
     if not postconf("-M", f"{name}/inet").strip():
         postconf("-M", f"{name}/inet={name} {MASTER_FIELDS}")
     postconf("-P", *(f"{name}/inet/{key}={value}" for key, value in service.options))
+    if not postconf("-M", f"{name}/inet").strip():  # postconf only warns when it finds none
+        raise ServerError(f"postconf did not add the {name} service to a copy of master.cf")

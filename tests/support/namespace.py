@@ -22,9 +22,11 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,21 +132,39 @@ class Ran:
 
 
 def run(*argv: str, env: dict[str, str] | None = None, timeout: float = 120) -> Ran:
-    done = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-    )
-    return Ran(tuple(argv), done.returncode, done.stdout, done.stderr)
+    """A command's exit status and output. The output goes through files, not pipes: a
+    daemon an init script starts may keep them open for as long as it runs."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = subprocess.run(
+            argv,
+            stdout=out,
+            stderr=err,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+        )
+        texts = []
+        for handle in (out, err):
+            handle.seek(0)
+            texts.append(handle.read().decode("utf-8", "replace"))
+    return Ran(tuple(argv), done.returncode, *texts)
 
 
 def gmailfix(*args: str, env: dict[str, str] | None = None) -> Ran:
     """The gmailfix command, as the person types it (as root, on this machine's paths)."""
     scratch()
     return run(sys.executable, "-m", "gmailfix", *args, env=env, timeout=300)
+
+
+def wait_for_port(port: int, address: str = "127.0.0.1", seconds: float = 15) -> None:
+    """Until something listens there (a daemon just started)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex((address, port)) == 0:
+                return
+        assert time.monotonic() < deadline, f"nothing listens on {address}:{port}"
+        time.sleep(0.05)
 
 
 def service(name: str, action: str) -> None:

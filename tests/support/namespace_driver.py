@@ -8,8 +8,8 @@ private`` and a spec file. Here, in those fresh namespaces, it
    re-parented here, and start-stop-daemon waits for them to be gone, so PID 1
    must collect them; a child does the work, and when it ends the namespace
    ends and the kernel stops every daemon left in it;
-2. lays an overlay over /etc and /var (their writes land in the test's
-   scratch folder) and a tmpfs over /run, so nothing written here reaches this
+2. lays an overlay over /etc, /var and /usr (their writes land in the test's
+   scratch folder: a package "installed" here is installed in this machine only) and a tmpfs over /run, so nothing written here reaches this
    computer; binds fresh copies over /etc/exim4, /var/lib/exim4,
    /var/spool/exim4, /var/log/exim4, /etc/dovecot and /etc/letsencrypt, so
    the test starts from Debian's stock files whatever other tests do to the
@@ -32,7 +32,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-OVERLAID = ("/etc", "/var")
+OVERLAID = ("/etc", "/var", "/usr")
 # (path, how it starts): "copy" = this machine's files at the start, "empty" = a
 # fresh folder with the same owner and mode
 BOUND = (
