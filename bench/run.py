@@ -75,6 +75,20 @@ def timed_child(argv: Sequence[str]) -> tuple[float, int, str]:
     return seconds, int(text) // 1024 if text else 0, done.stdout + done.stderr
 
 
+def floor_ratio(argv: Sequence[str], pairs: int) -> None:
+    """A one-port diagnose against Python's floor for any TLS client (``import asyncio,
+    ssl``), run in pairs one after the other so both see the same machine; the median of
+    the pairs' ratios (target: at most 3.0)."""
+    floor = python_child("code", "import asyncio, ssl")
+    ratios = []
+    for _ in range(pairs):
+        ratios.append(timed_child(argv)[0] / timed_child(floor)[0])
+    print(
+        f"One-port diagnose / `python -c 'import asyncio, ssl'`, median of {pairs} paired "
+        f"runs: **{statistics.median(ratios):.2f}x** (target 3.0x)\n"
+    )
+
+
 def median_child(argv: Sequence[str], repeat: int) -> tuple[float, str]:
     runs = [timed_child(argv) for _ in range(repeat)]
     return statistics.median(r[0] for r in runs), runs[-1][2]
@@ -132,6 +146,7 @@ def peers(lab: LabInfo, repeat: int) -> None:
         *lab.diagnose_args("blog.test"),
     )
     base, out = median_child(gmailfix, repeat)
+    floor_ratio(gmailfix, repeat * 4 + 1)
     rows = [
         ("gmailfix diagnose (one port)", base, "hostname-mismatch" in out or "another name" in out)
     ]
