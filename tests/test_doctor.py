@@ -23,10 +23,11 @@ from gmailfix.cli.main import main
 from gmailfix.connection import build
 from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
-from gmailfix.remedies.plan import FixPlan
+from gmailfix.remedies.plan import Plan
 from gmailfix.render.certbot import deploy_hook
 from gmailfix.server.doctor import DoctorReport, report_json, run_doctor
 from gmailfix.server.system import Ran, Root, ServerError, run_command
+from tests.support import exim as eh
 from tests.support import pebble as ph
 from tests.support.plans import make_plan
 from tests.support.programs import require_program, unavailable
@@ -39,7 +40,6 @@ from tests.support.server_root import (
     good_tls_lines,
     issue,
     make_pki,
-    single_macros_visible,
 )
 from tests.support.servers import dns_for
 
@@ -179,14 +179,30 @@ def test_a_split_file_with_a_dot_is_skipped(pki: Pki) -> None:
     assert "000_localmacros.conf" in trap.detail and "skips" in trap.detail
 
 
-def test_expiring_certificate(server: Server, pki: Pki) -> None:
-    issue(server, pki, valid_from=-dt.timedelta(days=80), valid_for=dt.timedelta(days=85))
+@pytest.mark.parametrize(
+    ("lifetime", "left", "warned"),
+    [(6, 4, False), (90, 20, True), (90, 10, True)],
+    ids=["6-day-4-left", "90-day-20-left", "90-day-10-left"],
+)
+def test_expiry_is_judged_against_the_lifetime(
+    server: Server, pki: Pki, lifetime: int, left: int, warned: bool
+) -> None:
+    """A healthy 6-day certificate is quiet; a 90-day one whose renewal is overdue warns
+    (a fixed 14 days did the opposite for both)."""
+    day = dt.timedelta(days=1)
+    issue(server, pki, valid_from=(left - lifetime) * day, valid_for=lifetime * day)
     server.add_macros(good_tls_lines(server))
     server.generate()
     report = doctor(server, pki)
-    expiring = next(f for f in report.findings if f.code == Code.CERTIFICATE_EXPIRING)
-    assert "days from now" in expiring.detail
-    assert str(expiring.severity) == "warning"
+    expiring = [f for f in report.findings if f.code == Code.CERTIFICATE_EXPIRING]
+    assert bool(expiring) is warned, report.findings
+    assert report.on_disk is not None  # the file was read, so silence means "not due"
+    if warned:
+        assert f"lifetime of {lifetime} days" in expiring[0].detail
+        assert (
+            f"in {left - 1} days" in expiring[0].detail or f"in {left} days" in expiring[0].detail
+        )
+        assert str(expiring[0].severity) == "warning"
 
 
 def test_config_not_regenerated(server: Server, pki: Pki) -> None:
@@ -262,15 +278,18 @@ def test_a_deploy_hook_that_copies_elsewhere(server: Server, pki: Pki) -> None:
 
 
 def test_renew_dry_run_with_certbot_and_pebble(server: Server, pki: Pki, tmp_path: Path) -> None:
-    """A real lineage from certbot (Pebble as the CA): the dry run works while the CA
-    answers, and is a finding once it does not."""
+    """A real lineage from certbot (Pebble as the CA) with a pre hook, a post hook and a
+    script in renewal-hooks/pre, each of which leaves a file. certbot's own dry run runs
+    all three; doctor's runs none, lists them first, and works while the CA answers. Once
+    the CA is gone the dry run fails: a warning while hooks were left out (they might
+    have been what the renewal needed), an error when there were none."""
     certbot = require_program("certbot")
     healthy(server, pki)
+    le = server.root / "etc/letsencrypt"
     state = ph.certbot_state(
-        server.root / "etc/letsencrypt",
-        server.root / "var/lib/letsencrypt",
-        server.root / "var/log/letsencrypt",
+        le, server.root / "var/lib/letsencrypt", server.root / "var/log/letsencrypt"
     )
+    traces = {when: tmp_path / f"{when}-hook-ran" for when in ("pre", "post", "script")}
     with dns_for({HOST: "127.0.0.1"}) as dns, ph.pebble(tmp_path, dns) as pebble:
         env = {**os.environ, "REQUESTS_CA_BUNDLE": str(pebble.api_ca)}
 
@@ -284,20 +303,266 @@ def test_renew_dry_run_with_certbot_and_pebble(server: Server, pki: Pki, tmp_pat
                 certbot, "certonly", "--standalone", "--non-interactive", "--agree-tos",
                 "--register-unsafely-without-email", "--server", ph.ACME_DIRECTORY,
                 *ph.STANDALONE, "-d", HOST, *state,
+                "--pre-hook", f"touch {traces['pre']}", "--post-hook", f"touch {traces['post']}",
             ],
             env=env,
         )  # fmt: skip
         assert issued.ok, issued.output
+        script = le / "renewal-hooks/pre/stop-web-server"
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(f"#!/bin/sh\ntouch {traces['script']}\n")
+        script.chmod(0o755)
+        for trace in traces.values():
+            trace.unlink(missing_ok=True)
+        # the control: certbot's own dry run runs every one of them
+        plain = run_command(
+            [certbot, "renew", "--dry-run", f"--cert-name={HOST}", "--no-random-sleep-on-renew",
+             f"--server={ph.ACME_DIRECTORY}", *state],
+            env=env,
+        )  # fmt: skip
+        assert plain.ok, plain.output
+        assert all(trace.exists() for trace in traces.values())
+        for trace in traces.values():
+            trace.unlink()
+
         report = doctor(server, pki, runner=run, renew_dry_run=True)
+        assert not any(trace.exists() for trace in traces.values())
         assert report.renewal is not None and report.renewal.lineage == HOST
         assert Code.RENEWAL_FAILS not in codes(report)
-        assert any("the renewal works" in note for note in report.notes), report.notes
+        before = next(n for n in report.notes if n.startswith(f"dry run of '{HOST}'"))
+        assert f"pre hook touch {traces['pre']}" in before
+        assert f"post hook touch {traces['post']}" in before
+        assert "/etc/letsencrypt/renewal-hooks/pre/stop-web-server" in before
+        assert "turned off" in before and f"the CA at {ph.ACME_DIRECTORY}" in before
+        assert f"listening on port {ph.HTTP_01_PORT}" in before
+        worked = report.notes.index(before) + 1
+        assert "without its pre and post hooks" in report.notes[worked]
+        assert "the renewal works" in report.notes[worked]
     report = doctor(server, pki, runner=run, renew_dry_run=True)  # the CA is gone
     found = next(f for f in report.findings if f.code == Code.RENEWAL_FAILS)
     assert f"'{HOST}'" in found.detail and not report.ok
+    assert str(found.severity) == "warning" and "hooks were off" in found.detail
+    assert not any(trace.exists() for trace in traces.values())
+    conf = le / f"renewal/{HOST}.conf"
+    conf.write_text(re.sub(r"(?m)^(pre|post)_hook = .*\n", "", conf.read_text()))
+    script.unlink()
+    report = doctor(server, pki, runner=run, renew_dry_run=True)
+    found = next(f for f in report.findings if f.code == Code.RENEWAL_FAILS)
+    assert str(found.severity) == "error"
+    assert any("it has no pre or post hooks" in n for n in report.notes)
 
 
-def _plan() -> FixPlan:
+def test_a_copys_dry_run_is_only_standalone(server: Server, pki: Pki) -> None:
+    """On a copy, a lineage whose renewal would run the copy's commands (a manual
+    authentication hook) is not tried, and nothing is run."""
+    leaf = healthy(server, pki)
+    conf = _lineage(server, leaf, pki, hook=None)
+    text = conf.read_text().replace("authenticator = standalone", "authenticator = manual")
+    conf.write_text(text + "manual_auth_hook = /bin/touch /tmp/never\n")
+    before = len(server.commands)
+    report = doctor(server, pki, renew_dry_run=True)
+    assert not any(words[0] == "certbot" for words in server.commands[before:])
+    assert any("not tried" in n and "manual" in n for n in report.notes), report.notes
+    assert any("running its authentication hook (/bin/touch /tmp/never)" in n for n in report.notes)
+
+
+# --- a hostile copy (--root): nothing from it runs, nothing it reaches is shown ----------
+
+
+def _markers(tmp: str) -> tuple[Path, Path, Path]:
+    """Where a hostile copy's commands would leave a trace, and a root-only secret."""
+    base = Path(tmp)
+    secret = base / "secret"
+    secret.write_text(f"gmailfix-secret-{os.getpid()}-{id(base)}\n")
+    secret.chmod(0o600)
+    return base / "PWNED", base / "PWNED2", secret
+
+
+def _hostile(server: Server, pwned: Path, pwned2: Path, secret: Path) -> None:
+    """Macros that run a command when Exim starts (spool_directory is expanded then) and
+    name root-only files, and a settings file with a command in it."""
+    text = server.macros.read_text()
+    text = re.sub(r"(?m)^SPOOLDIR = .*$", f"SPOOLDIR = ${{run{{/bin/touch {pwned}}}}}", text)
+    server.macros.write_text(text)
+    server.add_macros(
+        [
+            "MAIN_TLS_ENABLE = yes",
+            "MAIN_TLS_CERTIFICATE = ${readfile{/etc/shadow}}",
+            f"MAIN_TLS_PRIVATEKEY = ${{readfile{{{secret}}}}}",
+        ]
+    )
+    conf = server.root / "etc/exim4/update-exim4.conf.conf"
+    conf.write_text(conf.read_text() + f"touch {pwned2}\ndc_x='$(touch {pwned2})'\n")
+
+
+def test_a_hostile_copy_runs_nothing_and_shows_nothing(
+    server: Server, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = eh.shared_dir()
+    try:
+        pwned, pwned2, secret = _markers(str(folder))
+        _hostile(server, pwned, pwned2, secret)
+        # the control: as root, outside the sandbox, both traps go off
+        update = ["update-exim4.conf", "--confdir", str(server.root / "etc/exim4")]
+        run_command([*update, "--output", str(folder / "as-root.conf")])
+        assert pwned2.exists()
+        server.generate()  # in the sandbox: the settings file's command left out
+        ran = run_command(["exim", "-C", str(server.generated), "-bP", "spool_directory"])
+        assert pwned.exists(), ran.output
+        as_root = run_command(
+            ["exim", "-C", str(server.generated), "-be", f"${{readfile{{{secret}}}}}"]
+        )
+        assert secret.read_text().strip() in as_root.output  # what 'exim -be' used to print
+        pwned.unlink()
+        pwned2.unlink()
+
+        report = doctor(server, pki)
+        status = main(["doctor", "--root", str(server.root), "--host", HOST, "--json"])
+        printed = capsys.readouterr().out
+        data = json.loads(printed)
+        out = io.StringIO()
+        from gmailfix.cli.doctor import print_report
+
+        print_report(report, out)
+    finally:
+        shadow = Path("/etc/shadow").read_text() if Path("/etc/shadow").exists() else ""
+        token = secret.read_text().strip()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not pwned.exists() and not pwned2.exists()
+    shown = out.getvalue() + printed + json.dumps(report_json(report))
+    assert token not in shown
+    for line in shadow.splitlines():
+        password = line.split(":")[1] if line.count(":") else ""
+        if len(password) > 3:  # a real hash, not '*' or '!'
+            assert password not in shown
+    # what doctor still reports: the layout, the settings as written, and why it stopped
+    assert report.tls.problem is None, report.tls.problem
+    assert report.setup.layout == "debian-single" and data["layout"] == "debian-single"
+    assert report.tls.values["tls_certificate"] == "${readfile{/etc/shadow}}"
+    assert any("${readfile" in note and "not checked" in note for note in report.notes)
+    assert any("more than plain settings" in note for note in report.notes)
+    assert Code.CERTIFICATE_NOT_CONFIGURED not in {f.code for f in report.findings}
+    assert Code.MTA_NOT_LISTENING in {f.code for f in report.findings}  # ports still tried
+    assert status == 1
+
+
+def test_the_copys_tools_run_as_nobody_without_network(server: Server, pki: Pki) -> None:
+    """Every program doctor runs on a copy goes through the sandbox: unshare with a network
+    namespace, then setpriv to nobody with no-new-privs."""
+    healthy(server, pki)
+    before = len(server.commands)
+    report = doctor(server, pki)
+    assert report.tls.problem is None
+    ran = server.commands[before:]
+    assert ran and all(words[0] == "unshare" and "--net" in words for words in ran), ran
+    assert not any("-be" in words for words in ran)
+
+
+# --- certbot's renewal: what runs it, which certbot, did it reach the MTA ----------------
+
+
+def _timer(server: Server, *, enabled: bool) -> None:
+    unit = server.root / "lib/systemd/system/certbot.timer"
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy("/lib/systemd/system/certbot.timer", unit)
+    if enabled:
+        wants = server.root / "etc/systemd/system/timers.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        (wants / "certbot.timer").symlink_to("/lib/systemd/system/certbot.timer")
+
+
+def _debian_cron(server: Server) -> None:
+    cron = server.root / "etc/cron.d/certbot"
+    cron.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy("/etc/cron.d/certbot", cron)
+
+
+def _with_gmailfix_hook(server: Server, pki: Pki, leaf: ca.Issued) -> Path:
+    hook = server.root / "etc/letsencrypt/gmailfix/exim-deploy-hook.sh"
+    conf = _lineage(server, leaf, pki, hook="/etc/letsencrypt/gmailfix/exim-deploy-hook.sh")
+    hook.parent.mkdir(parents=True)
+    hook.write_text(deploy_hook(_plan()))
+    hook.chmod(0o755)
+    return conf
+
+
+def test_nothing_runs_certbot(server: Server, pki: Pki) -> None:
+    leaf = healthy(server, pki)
+    _with_gmailfix_hook(server, pki, leaf)
+    _timer(server, enabled=False)
+    report = doctor(server, pki)
+    found = next(f for f in report.findings if f.code == Code.RENEWAL_NOT_SCHEDULED)
+    assert "certbot.timer (not enabled)" in found.detail
+    assert report.schedule is not None and report.schedule.runs is False
+
+
+def test_an_enabled_certbot_timer(server: Server, pki: Pki) -> None:
+    leaf = healthy(server, pki)
+    _with_gmailfix_hook(server, pki, leaf)
+    _timer(server, enabled=True)
+    server.start()
+    report = doctor(server, pki)
+    assert report.ok, report.findings
+    assert report.schedule is not None and report.schedule.runs is True
+    assert any("systemd timer certbot.timer (enabled)" in n for n in report.notes), report.notes
+    mechanism = report_json(report)["renewal"]
+    assert mechanism["schedule"]["timer_enabled"] is True
+    assert mechanism["options"]["authenticator"] == "standalone"
+    assert mechanism["certbot"]["version"] == "2.1.0" and mechanism["certbot"]["ari"] is False
+
+
+def test_debians_cron_job_does_nothing_under_systemd(server: Server, pki: Pki) -> None:
+    """/etc/cron.d/certbot skips itself when systemd runs: with the timer disabled, nothing
+    renews. On a copy that does not show its init, doctor says it cannot tell."""
+    leaf = healthy(server, pki)
+    _with_gmailfix_hook(server, pki, leaf)
+    _debian_cron(server)
+    unknown = doctor(server, pki)
+    assert unknown.schedule is not None and unknown.schedule.runs is None
+    assert Code.RENEWAL_NOT_SCHEDULED not in codes(unknown)
+    assert any("could not be told from a copy" in n for n in unknown.notes)
+    (server.root / "sbin").mkdir(exist_ok=True)
+    (server.root / "sbin/init").symlink_to("/lib/systemd/systemd")
+    under_systemd = doctor(server, pki)
+    found = next(f for f in under_systemd.findings if f.code == Code.RENEWAL_NOT_SCHEDULED)
+    assert "/etc/cron.d/certbot" in found.detail and "skips itself" in found.detail
+
+
+def test_debian_12s_certbot_and_a_short_lived_certificate(server: Server, pki: Pki) -> None:
+    """certbot 2.1 renews 30 days before the end: for a 6-day certificate, at every run."""
+    day = dt.timedelta(days=1)
+    leaf = issue(server, pki, valid_from=-2 * day, valid_for=6 * day)
+    server.add_macros(good_tls_lines(server))
+    server.generate()
+    _with_gmailfix_hook(server, pki, leaf)
+    _timer(server, enabled=True)
+    server.start()
+    report = doctor(server, pki)
+    assert report.ok, report.findings  # 4 days of 6 left: healthy
+    words = " ".join(report.notes)
+    assert "certbot 2.1.0" in words and "cannot ask for a profile" in words
+    assert "at every run" in words
+
+
+def test_the_last_renewal_did_not_reach_exim(server: Server, pki: Pki) -> None:
+    """certbot renewed (live/ holds a newer certificate) but the deploy hook did not copy
+    it to Exim's folder: the file Exim reads, and what it serves, are the old ones."""
+    day = dt.timedelta(days=1)
+    issue(server, pki, valid_from=-70 * day)
+    server.add_macros(good_tls_lines(server))
+    server.generate()
+    renewed = ca.make_leaf(pki.intermediate, [HOST])
+    _with_gmailfix_hook(server, pki, renewed)
+    _timer(server, enabled=True)
+    server.start()
+    report = doctor(server, pki)
+    found = next(f for f in report.findings if f.code == Code.RENEWAL_NOT_DEPLOYED)
+    assert "not in" in found.detail and f"/etc/exim4/tls/{HOST}/fullchain.pem" in found.detail
+    assert found.evidence["newest_sha256"] == hashlib.sha256(renewed.cert_der()).hexdigest()
+    assert Code.STALE_CERTIFICATE_SERVED not in codes(report)  # it serves its file's: no reload due
+
+
+def _plan() -> Plan:
     return make_plan("new-certificate", "doctor.test", HOST)
 
 
@@ -309,17 +574,15 @@ def test_cli_text_json_and_exit_statuses(
 ) -> None:
     server.add_macros(blog_certificate(server))
     server.generate()
-    with single_macros_visible():
-        status = main(
-            ["doctor", "--root", str(server.root), "--host", HOST, "--ca-file", str(pki.root_file)]
-        )
+    status = main(
+        ["doctor", "--root", str(server.root), "--host", HOST, "--ca-file", str(pki.root_file)]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert "Mail server: Debian's Exim, one config file" in out
     assert "The certificate is self-signed" in out
     assert "mta-not-listening" not in out and "does not answer here" in out
-    with single_macros_visible():
-        status = main(["doctor", "--root", str(server.root), "--host", HOST, "--json"])
+    status = main(["doctor", "--root", str(server.root), "--host", HOST, "--json"])
     data = json.loads(capsys.readouterr().out)
     assert status == 1
     assert data["schema"] == "gmailfix.doctor/1" and data["layout"] == "debian-single"
@@ -349,16 +612,20 @@ def test_hostile_file_contents_are_shown_clean(server: Server, pki: Pki) -> None
     json.dumps(report_json(report))
 
 
-def test_the_copy_quirk_is_said(server: Server, pki: Pki) -> None:
-    """Without the fixed path, update-exim4.conf ignores the root's single macros file:
-    doctor says why instead of leaving a person puzzled."""
+def test_a_copys_single_macros_are_read_as_on_its_server(server: Server, pki: Pki) -> None:
+    """update-exim4.conf reads CONFDIR/exim4.conf.localmacros only when the fixed path
+    /etc/exim4/exim4.conf.localmacros exists. In the sandbox the copy's /etc/exim4 is
+    bound at /etc/exim4, so the copy's own file answers that test, as on its server."""
     from tests.support.server_root import REAL_SINGLE_MACROS
 
     if REAL_SINGLE_MACROS.exists():  # never on the CI machine: nothing installs that file
         unavailable("this machine has its own exim4.conf.localmacros")
     server.add_macros(blog_certificate(server))
     report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
-    assert any("fixed path" in note for note in report.notes)
+    assert report.tls.problem is None
+    assert report.tls.files and report.tls.files[0].certificate.endswith("/etc/exim4/exim.crt")
+    assert "self-signed" in codes(report)
+    assert not REAL_SINGLE_MACROS.exists()
 
 
 # --- Postfix ---------------------------------------------------------------------------

@@ -77,8 +77,8 @@ def add_doctor_parser(sub: Any) -> None:
     doctor.add_argument(
         "--renew-dry-run",
         action="store_true",
-        help="also run 'certbot renew --dry-run' for the served certificate (asks its CA; "
-        "keeps nothing, runs no hooks)",
+        help="also run 'certbot renew --dry-run' for the served certificate (asks its CA, "
+        "keeps nothing; its pre and post hooks are turned off and listed)",
     )
     watch = doctor.add_argument_group("watching Gmail's own connection (Exim or Postfix)")
     watch.add_argument(

@@ -283,8 +283,10 @@ CATALOG: dict[Code, _Kind] = {
     Code.CERTIFICATE_EXPIRING: _Kind(
         Severity.WARNING,
         "The certificate runs out soon",
-        "In less than 14 days Gmail will refuse it. A renewal should already have happened: "
-        "check that certbot renews it and that the renewed files reach the mail server.",
+        "Less than a third of its lifetime is left, and Gmail refuses it once it runs out. "
+        "A renewal should already have happened (certbot renews with a third left, or half "
+        "for a certificate that lives under 10 days): check that certbot renews it and that "
+        "the renewed files reach the mail server.",
     ),
     Code.MACROS_IN_WRONG_LAYOUT: _Kind(
         Severity.ERROR,
@@ -313,6 +315,21 @@ CATALOG: dict[Code, _Kind] = {
         "certbot tried a renewal without keeping it (a dry run) and it failed, so the "
         "certificate will run out and Gmail will refuse the server again. certbot's last "
         "words say why: often port 80 is closed, or the DNS name no longer points here.",
+    ),
+    Code.RENEWAL_NOT_SCHEDULED: _Kind(
+        Severity.WARNING,
+        "Nothing renews the certificate",
+        "certbot renews only when something runs 'certbot renew': its systemd timer "
+        "(certbot.timer, enabled) or a cron job. None is set to run here, so the certificate "
+        "will run out and Gmail will refuse the server. Turn the timer on: systemctl enable "
+        "certbot.timer, then systemctl start certbot.timer.",
+    ),
+    Code.RENEWAL_NOT_DEPLOYED: _Kind(
+        Severity.ERROR,
+        "The last renewal did not reach the mail server",
+        "certbot holds a newer certificate than the file the mail server reads, so the deploy "
+        "hook did not copy it there. The mail server keeps the old certificate until it runs "
+        "out, and then Gmail refuses it.",
     ),
     Code.MTA_NOT_LISTENING: _Kind(
         Severity.WARNING,

@@ -61,6 +61,8 @@ class Code(StrEnum):
     CONFIG_NOT_REGENERATED = "config-not-regenerated"
     NO_DEPLOY_HOOK = "no-deploy-hook"
     RENEWAL_FAILS = "renewal-fails"
+    RENEWAL_NOT_SCHEDULED = "renewal-not-scheduled"
+    RENEWAL_NOT_DEPLOYED = "renewal-not-deployed"
     MTA_NOT_LISTENING = "mta-not-listening"
 
 
@@ -113,6 +115,8 @@ SERVER_CODES = frozenset(
         Code.CONFIG_NOT_REGENERATED,
         Code.NO_DEPLOY_HOOK,
         Code.RENEWAL_FAILS,
+        Code.RENEWAL_NOT_SCHEDULED,
+        Code.RENEWAL_NOT_DEPLOYED,
         Code.MTA_NOT_LISTENING,
     }
 )

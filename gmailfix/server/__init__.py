@@ -3,9 +3,13 @@
     system.py         Root (--root), the command-runner seam, atomic writes
     mta.py            which MTA and Debian layout; the shape of its TLS settings
     exim.py           Exim's effective settings (update-exim4.conf, exim -bP)
+    exim_expansion.py the file an expanded tls_certificate names without SNI (no exim -be)
+    sandbox.py        a copy's (--root) tools run as nobody, no network, read-only
+    sandbox_enter.py  the sandbox's inside: binds, read-only mounts, setpriv (stdlib only)
     postfix.py        Postfix's effective settings (postconf, postconf -M)
     certfiles.py      certificate and key files: there, readable by the MTA's user, a pair
-    renewal.py        certbot's renewal of that certificate and its deploy hooks
+    renewal.py        certbot's renewal of that certificate: deploy, pre and post hooks, dry run
+    renewal_mechanism.py  what runs certbot renew (timer, cron), which certbot and what it can do
     doctor.py         every check -> DoctorReport (findings)          run_doctor()
     bundle_read.py    a bundle from gmailfix export, checked against its MANIFEST.json
     edit.py           a marked gmailfix block in a config file; diffs

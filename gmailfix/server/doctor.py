@@ -2,10 +2,14 @@
 
     detect (files) ─► effective settings (exim -bP / postconf) ─► certificate and key files
         ─► what each port serves at localhost ─► the Debian layout trap
-        ─► the generated config ─► certbot's renewal ─► DoctorReport (findings)
+        ─► the generated config ─► certbot's renewal (lineage, hooks, timer or cron,
+           certbot's version, the last renewal deployed) ─► DoctorReport (findings)
 
 Each check that fails is a ``Finding`` with a stable code and words for a
-non-expert; a check that cannot run is a note, never an exception.
+non-expert; a check that cannot run is a note, never an exception. Expiry is
+judged against the certificate's lifetime (``gmailfix.lifetime``). On a copy
+(``--root``) the MTA's programs run only in the sandbox (``sandbox``), and no
+option is ever expanded by Exim.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from gmailfix.findings import Finding, finding
 from gmailfix.findings.codes import Code
 from gmailfix.findings.severity import Severity
 from gmailfix.inputs import parse_host
+from gmailfix.lifetime import Lifetime, days
 from gmailfix.ports import Mode
 from gmailfix.server import exim, postfix
 from gmailfix.server.certfiles import OnDisk, check_files
@@ -37,11 +42,17 @@ from gmailfix.server.mta import (
     detect,
     port_list,
 )
-from gmailfix.server.renewal import Renewal, dry_run_command, find_renewal
+from gmailfix.server.renewal import DryRun, Renewal, dry_run, find_renewal
+from gmailfix.server.renewal_mechanism import (
+    Certbot,
+    Schedule,
+    find_certbot,
+    find_schedule,
+    what_it_means,
+)
 from gmailfix.server.system import Root, Runner, ServerError, read_limited, run_command
 from gmailfix.smtp import ProbeTarget, probe
 
-EXPIRY_WARNING = dt.timedelta(days=14)
 DOCTOR_SCHEMA = "gmailfix.doctor/1"
 _MACRO = re.compile(r"^\s*(MAIN_TLS_[A-Z_]+)\s*==?", re.M)
 _RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # update-exim4.conf skips other names
@@ -75,6 +86,8 @@ class DoctorReport:
     renewal: Renewal | None
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    schedule: Schedule | None = None  # what runs certbot renew (when certbot renews it)
+    certbot: Certbot | None = None
 
     @property
     def problems(self) -> tuple[Finding, ...]:
@@ -108,7 +121,7 @@ async def run_doctor(
     setup = detect(root, mta)
     reader = postfix.tls_config if setup.mta == "postfix" else exim.tls_config
     tls = await asyncio.to_thread(reader, setup, runner)
-    notes = list(tls.notes) + _copy_notes(setup)
+    notes = list(tls.notes)
     if tls.problem is not None:
         found = [finding(Code.MTA_CONFIG_INVALID, tls.problem)]
         return DoctorReport(setup, tls, host, None, (), None, tuple(found), tuple(notes))
@@ -120,17 +133,34 @@ async def run_doctor(
     if setup.debian:
         findings += _layout_trap(setup)
         findings += await asyncio.to_thread(_not_regenerated, setup, tls, runner)
-    renewal = _renewal(setup, tls, on_disk, host, findings, notes)
+    renewal = _renewal(setup, on_disk, host, findings, notes)
+    schedule, certbot = None, None
+    if renewal is not None and on_disk is not None:
+        schedule, certbot = await asyncio.to_thread(
+            _mechanism, setup, renewal, on_disk, runner, findings, notes
+        )
     if renew_dry_run:
         notes += await asyncio.to_thread(_dry_run, setup.root, renewal, runner, findings)
-    return DoctorReport(setup, tls, host, on_disk, served, renewal, tuple(findings), tuple(notes))
+    return DoctorReport(
+        setup,
+        tls,
+        host,
+        on_disk,
+        served,
+        renewal,
+        tuple(findings),
+        tuple(notes),
+        schedule,
+        certbot,
+    )
 
 
 async def _files(
     setup: Setup, tls: TlsConfig, host: str | None, connection: Connection, findings: list[Finding]
 ) -> OnDisk | None:
     if not tls.files:
-        findings.append(finding(Code.CERTIFICATE_NOT_CONFIGURED, _no_certificate(setup)))
+        if not tls.values.get("tls_certificate"):  # else: an expansion not worked out (a note)
+            findings.append(finding(Code.CERTIFICATE_NOT_CONFIGURED, _no_certificate(setup)))
         return None
     files = tls.files[0]
     on_disk, problems = check_files(setup.root, files.certificate, files.key, tls.user)
@@ -150,17 +180,29 @@ async def _files(
         detail = f"In {files.certificate}, for {host}: {problem.detail}"
         findings.append(finding(problem.code, detail, host=host, evidence=problem.evidence))
     leaf = on_disk.chain.leaf
-    if leaf is not None and now < leaf.not_after < now + EXPIRY_WARNING:
-        left = (leaf.not_after - now).days
-        findings.append(
-            finding(
-                Code.CERTIFICATE_EXPIRING,
-                f"{files.certificate} runs out on {leaf.not_after:%Y-%m-%d %H:%M} UTC "
-                f"({left} days from now).",
-                host=host,
-            )
-        )
+    if leaf is not None:
+        expiring = running_out(leaf, now, files.certificate)
+        if expiring is not None:
+            findings.append(expiring)
     return on_disk
+
+
+def running_out(leaf: CertInfo, now: dt.datetime, path: str) -> Finding | None:
+    """The certificate-expiring finding when less than a third of ``leaf``'s lifetime is left."""
+    lifetime = Lifetime.of(leaf)
+    if not lifetime.running_out(now):
+        return None
+    detail = (
+        f"{path} runs out on {leaf.not_after:%Y-%m-%d %H:%M} UTC, in {days(lifetime.left(now))}: "
+        f"less than a third of its lifetime of {days(lifetime.total)} is left (renewal was due "
+        f"by {lifetime.warn_from:%Y-%m-%d %H:%M} UTC)."
+    )
+    evidence = {
+        "not_before": leaf.not_before.isoformat(),
+        "not_after": leaf.not_after.isoformat(),
+        "warn_from": lifetime.warn_from.isoformat(),
+    }
+    return finding(Code.CERTIFICATE_EXPIRING, detail, evidence=evidence)
 
 
 def _no_certificate(setup: Setup) -> str:
@@ -312,7 +354,7 @@ def _not_regenerated(setup: Setup, tls: TlsConfig, runner: Runner) -> list[Findi
     generated = setup.root.file(DEBIAN_GENERATED)
     if not generated.is_file():
         return []
-    values, ran = exim.read_values(generated, runner, _COMPARED)
+    values, ran = exim.read_values(generated, runner, _COMPARED, root=setup.root)
     if not ran.ok:
         return []
     changed = [n for n in _COMPARED if _normal(n, values.get(n)) != _normal(n, tls.values.get(n))]
@@ -334,7 +376,6 @@ def _normal(name: str, value: str | None) -> str:
 
 def _renewal(
     setup: Setup,
-    tls: TlsConfig,
     on_disk: OnDisk | None,
     host: str | None,
     findings: list[Finding],
@@ -353,32 +394,101 @@ def _renewal(
     return renewal
 
 
+def _mechanism(
+    setup: Setup,
+    renewal: Renewal,
+    on_disk: OnDisk,
+    runner: Runner,
+    findings: list[Finding],
+    notes: list[str],
+) -> tuple[Schedule, Certbot]:
+    """What runs certbot renew, which certbot, and whether its last renewal reached the MTA."""
+    schedule = find_schedule(setup.root)
+    certbot = find_certbot(setup.root, runner, renewal.version)
+    options = ", ".join(f"{k} = {v}" for k, v in renewal.options.items()) or "certbot's defaults"
+    notes.append(f"certbot renews '{renewal.lineage}' ({options}); what runs it: {schedule.words}")
+    if schedule.runs is False:
+        findings.append(finding(Code.RENEWAL_NOT_SCHEDULED, f"Found: {schedule.words}."))
+    elif schedule.runs is None:
+        notes.append(
+            "whether certbot's cron job runs could not be told from a copy: it skips itself "
+            "when systemd runs, and then only certbot.timer renews"
+        )
+    leaf = on_disk.chain.leaf
+    if leaf is not None:
+        notes += what_it_means(
+            certbot, Lifetime.of(leaf), renewal.options.get("renew_before_expiry")
+        )
+    deployed = _not_deployed(setup, renewal, on_disk)
+    if deployed is not None:
+        findings.append(deployed)
+    return schedule, certbot
+
+
+def _not_deployed(setup: Setup, renewal: Renewal, on_disk: OnDisk) -> Finding | None:
+    """certbot's newest certificate is not the one the MTA reads: the deploy hook did not
+    bring the last renewal (what the port serves is compared with the file in _served)."""
+    newest, leaf = renewal.newest, on_disk.chain.leaf
+    if newest is None or leaf is None or newest.sha256 == leaf.sha256:
+        return None
+    if newest.not_before <= leaf.not_before:
+        return None
+    label = "Postfix" if setup.mta == "postfix" else "Exim"
+    detail = (
+        f"certbot's newest certificate for '{renewal.lineage}' (issued "
+        f"{newest.not_before:%Y-%m-%d %H:%M}, runs out {newest.not_after:%Y-%m-%d}) is not in "
+        f"{on_disk.path}, which {label} reads: that file holds the one issued "
+        f"{leaf.not_before:%Y-%m-%d %H:%M} (runs out {leaf.not_after:%Y-%m-%d}). Run the deploy "
+        "hook by hand, and look in certbot's log for why it did not run after the renewal."
+    )
+    evidence = {"newest_sha256": newest.sha256, "file_sha256": leaf.sha256}
+    return finding(Code.RENEWAL_NOT_DEPLOYED, detail, evidence=evidence)
+
+
 def _dry_run(
     root: Root, renewal: Renewal | None, runner: Runner, findings: list[Finding]
 ) -> list[str]:
-    """Ask certbot to renew without keeping the result: a failure now is an expiry later."""
+    """Ask certbot to renew without keeping the result, its pre and post hooks off: a
+    failure now is an expiry later. The notes say first what runs and what does not."""
     if renewal is None:
         return ["No certbot renewal of this certificate was found, so none was tried."]
-    ran = runner(dry_run_command(root, renewal.lineage, renewal.server))
+    plan = dry_run(root, renewal)
+    notes = [_before(plan, renewal)]
+    if plan.refused is not None:
+        return [*notes, f"certbot's dry run was not tried: {plan.refused}."]
+    ran = runner(list(plan.argv))
     if ran.ok:
-        return [f"certbot renewed '{renewal.lineage}' in a dry run: the renewal works."]
-    detail = f"certbot renew --dry-run for '{renewal.lineage}' said: {ran.last_line}"
-    findings.append(finding(Code.RENEWAL_FAILS, detail, evidence={"output": ran.output[-2000:]}))
-    return []
-
-
-def _copy_notes(setup: Setup) -> list[str]:
-    """What a copy of a filesystem (--root) cannot show as the real server would."""
-    if setup.root.is_system or setup.layout != "debian-single":
-        return []
-    real = Path(MACROS_FILE["debian-single"])
-    if setup.macros is not None and setup.macros.exists() and not real.exists():
+        without = " (without its pre and post hooks)" if plan.skipped else ""
         return [
-            "on a copy of a server, update-exim4.conf reads the copy's exim4.conf.localmacros only "
-            f"when this computer has {real} too (it tests that fixed path); here it has "
-            "none, so the copy's macros may be missing from what gmailfix read"
+            *notes,
+            f"certbot renewed '{renewal.lineage}' in a dry run{without}: the renewal works.",
         ]
-    return []
+    detail = f"certbot renew --dry-run for '{renewal.lineage}' said: {ran.last_line}"
+    evidence = {"output": ran.output[-2000:]}
+    if not plan.skipped:
+        findings.append(finding(Code.RENEWAL_FAILS, detail, evidence=evidence))
+        return notes
+    detail += (
+        " Its pre and post hooks were off; a real renewal runs them, so it may work where "
+        "this dry run failed (for example when a hook stops a web server on port 80)."
+    )
+    findings.append(
+        finding(Code.RENEWAL_FAILS, detail, severity=Severity.WARNING, evidence=evidence)
+    )
+    return notes
+
+
+def _before(plan: DryRun, renewal: Renewal) -> str:
+    """What the dry run does and does not run, in words."""
+    words = f"dry run of '{renewal.lineage}': {plan.does}"
+    if not plan.skipped:
+        return f"{words}; it has no pre or post hooks, and deploy hooks never run on a dry run"
+    listed = "; ".join(f"{h.when} hook {h.command} (from {h.source})" for h in plan.skipped[:8])
+    return (
+        f"{words}. gmailfix turned off the pre and post hooks a renewal runs ({listed}), "
+        "and deploy hooks never run on a dry run: whatever those hooks stop and start "
+        "(often a web server) is left alone"
+    )
 
 
 def report_json(report: DoctorReport) -> dict[str, Any]:
@@ -433,6 +543,30 @@ def report_json(report: DoctorReport) -> dict[str, Any]:
             "hooks": list(report.renewal.hooks),
             "reaches_mta": report.renewal.reaches,
             "why": report.renewal.why,
+            "options": dict(report.renewal.options),
+            "pre_post_hooks": [
+                {"when": h.when, "command": h.command, "source": h.source}
+                for h in report.renewal.around
+            ],
+            "newest": cert(report.renewal.newest),
+            "schedule": None
+            if report.schedule is None
+            else {
+                "timer": report.schedule.timer,
+                "timer_enabled": report.schedule.timer_enabled,
+                "timer_masked": report.schedule.timer_masked,
+                "cron": list(report.schedule.cron),
+                "runs": report.schedule.runs,
+                "words": report.schedule.words,
+            },
+            "certbot": None
+            if report.certbot is None
+            else {
+                "version": report.certbot.version,
+                "source": report.certbot.source,
+                "profiles": report.certbot.profiles,
+                "ari": report.certbot.ari,
+            },
         },
         "findings": [
             {

@@ -6,6 +6,11 @@ after every renewal too (FACTS.md). A renewal reaches the MTA when a hook
 copies the new files to the folder the MTA reads them from (or the MTA reads
 certbot's own files) and, for Postfix, reloads it: Exim re-reads changed
 certificate files by itself, Postfix does not.
+
+A renewal, and a dry run too, also runs the lineage's pre and post hooks
+(``pre_hook``/``post_hook`` in ``renewal/NAME.conf``, ``cli.ini``, the scripts in
+``renewal-hooks/pre`` and ``post``): they often stop and start a web server.
+gmailfix's dry run turns them off and says which they were.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import contextlib
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from cryptography import x509
 
@@ -28,6 +35,41 @@ MAX_LINEAGES = 200
 HOOK_LIMIT = 64 * 1024
 
 
+# renewal options shown to the person (renewal/NAME.conf, sections flattened)
+SHOWN_OPTIONS = (
+    "authenticator",
+    "installer",
+    "renew_before_expiry",
+    "reuse_key",
+    "key_type",
+    "preferred_chain",
+    "http01_port",
+    "webroot_path",
+    "manual_auth_hook",
+    "manual_cleanup_hook",
+)
+# what a renewal runs besides the deploy hooks (certbot renew --help: "--dry-run ...
+# also calls --pre-hook and --post-hook commands")
+HookTime = Literal["pre", "post"]
+HOOK_TIMES: tuple[HookTime, ...] = ("pre", "post")
+# certbot's own answer to "run no pre or post hook": the options win over
+# renewal/NAME.conf and cli.ini, and --no-directory-hooks skips renewal-hooks/
+NO_HOOKS = ("--pre-hook=", "--post-hook=", "--no-directory-hooks")
+# authenticators that a dry run on a copy (--root) may use: standalone only
+# listens on a port; the others run the copy's commands (manual), write where
+# the copy says (webroot) or change this computer's web server (nginx, apache)
+COPY_AUTHENTICATORS = frozenset({"standalone"})
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A command certbot runs around a renewal, and where it is set."""
+
+    when: HookTime
+    command: str  # the command, or the script's path on the server
+    source: str  # e.g. "renewal/NAME.conf", "renewal-hooks/pre", "cli.ini"
+
+
 @dataclass(frozen=True)
 class Renewal:
     """The certbot lineage that renews the served certificate, and its hooks."""
@@ -38,6 +80,10 @@ class Renewal:
     hooks: tuple[str, ...]  # renew_hook, then deploy scripts (server paths or commands)
     reaches: bool
     why: str  # plain words: how it reaches the MTA, or what is missing
+    options: Mapping[str, str] = field(default_factory=dict)  # SHOWN_OPTIONS that are set
+    around: tuple[Hook, ...] = ()  # the pre and post hooks a renewal (and a dry run) runs
+    newest: CertInfo | None = None  # the lineage's current certificate: certbot's newest
+    version: str | None = None  # the certbot that last wrote renewal/NAME.conf
 
 
 @dataclass(frozen=True)
@@ -70,7 +116,19 @@ def find_renewal(
     reaches, why = _reaches(root, mta, certificate, hooks)
     shown = root.shown(lineage.conf)
     server = lineage.values.get("server") or None
-    return Renewal(lineage.name, shown, server, tuple(h for h, _ in hooks), reaches, why), None
+    options = {k: lineage.values[k] for k in SHOWN_OPTIONS if lineage.values.get(k)}
+    return Renewal(
+        lineage.name,
+        shown,
+        server,
+        tuple(h for h, _ in hooks),
+        reaches,
+        why,
+        options,
+        _around(root, lineage, shown),
+        lineage.leaf,
+        lineage.values.get("version") or None,
+    ), None
 
 
 def _lineages(root: Root, renewal_dir: Path) -> list[_Lineage]:
@@ -94,7 +152,7 @@ def renewal_values(text: str) -> dict[str, str]:
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         key = key.strip()
-        if sep and re.fullmatch(r"[a-z_]+", key) and key not in values:
+        if sep and re.fullmatch(r"[a-z_][a-z0-9_]*", key) and key not in values:
             values[key] = value.strip().strip("'\"")
     return values
 
@@ -152,6 +210,33 @@ def _hooks(root: Root, lineage: _Lineage) -> list[tuple[str, str]]:
     return hooks
 
 
+def _around(root: Root, lineage: _Lineage, shown: str) -> tuple[Hook, ...]:
+    """The pre and post hooks certbot runs for this lineage: its own, cli.ini's, and the
+    executable scripts in renewal-hooks/pre and post (as certbot lists them)."""
+    found: list[Hook] = []
+    try:
+        ini = renewal_values(
+            read_limited(root.file(f"{LETSENCRYPT}/cli.ini"), HOOK_LIMIT)
+            .decode("utf-8", "replace")
+            .replace("-hook", "_hook")
+        )
+    except (OSError, ServerError):
+        ini = {}
+    for when in HOOK_TIMES:
+        own = lineage.values.get(f"{when}_hook")
+        if own:
+            found.append(Hook(when, own, shown))
+        if ini.get(f"{when}_hook"):
+            found.append(Hook(when, ini[f"{when}_hook"], f"{LETSENCRYPT}/cli.ini"))
+        folder = root.file(f"{LETSENCRYPT}/renewal-hooks/{when}")
+        with contextlib.suppress(OSError):
+            for script in sorted(folder.iterdir())[:50]:
+                mode = script.stat().st_mode
+                if stat.S_ISREG(mode) and mode & 0o111 and not script.name.endswith("~"):
+                    found.append(Hook(when, root.shown(script), root.shown(folder)))
+    return tuple(found)
+
+
 def _script(path: Path) -> str:
     try:
         return read_limited(path, HOOK_LIMIT).decode("utf-8", "replace")
@@ -197,16 +282,35 @@ def _folders(root: Root, certificate: str) -> list[str]:
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 
 
-def dry_run_command(root: Root, lineage: str, server: str | None) -> list[str]:
-    """``certbot renew --dry-run`` for one lineage: certbot asks a CA for a certificate
-    and throws it away; deploy hooks do not run, nothing on the server changes.
+@dataclass(frozen=True)
+class DryRun:
+    """certbot's dry run for one lineage, said in words before it runs."""
+
+    argv: tuple[str, ...]
+    does: str  # what certbot will do
+    skipped: tuple[Hook, ...]  # the pre and post hooks turned off
+    refused: str | None = None  # why it is not run at all (a copy's lineage)
+
+
+def dry_run(root: Root, renewal: Renewal) -> DryRun:
+    """``certbot renew --dry-run`` for one lineage, with its pre and post hooks off.
+
+    certbot asks a CA for a certificate and throws it away; deploy hooks do
+    not run on a dry run, and gmailfix turns the pre and post hooks off too
+    (they often stop and start a web server). A renewal that needs them (a web
+    server that must stop for certbot to listen on port 80) can fail here and
+    work for real: the report says which hooks were left out.
 
     A dry run goes to Let's Encrypt's staging CA unless told otherwise, which
-    says nothing about a lineage from another CA: ``server`` (the lineage's
-    own) is passed on unless it is Let's Encrypt's. Under a copy of a server
-    (``--root``) certbot keeps its state in that copy."""
+    says nothing about a lineage from another CA: the lineage's own server is
+    passed on unless it is Let's Encrypt's. On a copy of a server (``--root``)
+    certbot keeps its state in that copy, and only a standalone lineage is
+    tried: any other authenticator would run the copy's commands or change
+    this computer (manual hooks, webroot paths, nginx or apache)."""
+    lineage, server = renewal.lineage, renewal.server
     # NAME=VALUE: a lineage named like an option stays a value
     argv = ["certbot", "renew", "--dry-run", f"--cert-name={lineage}", "--no-random-sleep-on-renew"]
+    argv += NO_HOOKS
     if server and server.startswith("https://") and server != LETSENCRYPT_PRODUCTION:
         argv.append(f"--server={server}")
     if not root.is_system:
@@ -218,4 +322,34 @@ def dry_run_command(root: Root, lineage: str, server: str | None) -> list[str]:
             "--logs-dir",
             str(root.file("/var/log/letsencrypt")),
         ]
-    return argv
+    authenticator = renewal.options.get("authenticator", "")
+    refused = None
+    if not root.is_system and (
+        authenticator not in COPY_AUTHENTICATORS
+        or renewal.options.get("manual_auth_hook")
+        or renewal.options.get("installer", "None") not in ("None", "null")
+    ):
+        refused = (
+            f"on a copy of a server gmailfix tries only a standalone renewal; this one uses "
+            f"{authenticator or 'an unnamed authenticator'}, which would run the copy's "
+            "commands or change this computer"
+        )
+    return DryRun(tuple(argv), _does(renewal), renewal.around, refused)
+
+
+def _does(renewal: Renewal) -> str:
+    ca = renewal.server if renewal.server and renewal.server != LETSENCRYPT_PRODUCTION else None
+    where = f"the CA at {ca}" if ca else "Let's Encrypt's staging CA"
+    options = renewal.options
+    authenticator = options.get("authenticator", "")
+    how = {
+        "standalone": f"listening on port {options.get('http01_port', '80')} for a moment",
+        "webroot": f"writing a file under {options.get('webroot_path', 'the web root')}",
+        "nginx": "changing nginx's configuration for a moment and reloading it",
+        "apache": "changing Apache's configuration for a moment and reloading it",
+    }.get(authenticator)
+    if authenticator == "manual":
+        hook = options.get("manual_auth_hook")
+        how = f"running its authentication hook ({hook})" if hook else "asking a person"
+    proof = f", proving the name by {how}" if how else ""
+    return f"certbot asks {where} for a test certificate{proof}, and keeps nothing"

@@ -106,7 +106,7 @@ def plan_watch(
     with exim.fresh_config(setup, runner) as (config, failed):
         if config is None:
             raise ServerError(f"Exim's config cannot be read: {failed.last_line if failed else ''}")
-        values, ran = exim.read_values(config, runner)
+        values, ran = exim.read_values(config, runner, root=setup.root)
     if not ran.ok:
         raise ServerError(f"exim -bP failed: {ran.last_line}")
     selector = _selector(values.get("log_selector", ""))
@@ -256,7 +256,7 @@ def _exim_log(setup: Setup, runner: Runner) -> Path:
     with exim.fresh_config(setup, runner) as (config, failed):
         if config is None:
             raise ServerError(f"Exim's config cannot be read: {failed.last_line if failed else ''}")
-        values, _ = exim.read_values(config, runner, ("log_file_path",))
+        values, _ = exim.read_values(config, runner, ("log_file_path",), root=setup.root)
     path = exim.main_log(values.get("log_file_path", ""))
     if path is None:
         raise ServerError(

@@ -24,7 +24,9 @@ from pathlib import Path
 from gmailfix.connection import Connection, build
 from gmailfix.lab import ca
 from gmailfix.render.exim import authenticators
-from gmailfix.server.system import Ran, run_command
+from gmailfix.server import exim as exim_config
+from gmailfix.server.mta import detect
+from gmailfix.server.system import Ran, Root, run_command
 from tests.support import exim as eh
 from tests.support.programs import require_program, sha512_crypt, stop_process
 
@@ -88,17 +90,16 @@ class Server:
         return run_command(words)
 
     def generate(self) -> None:
-        """update-exim4.conf as the person would run it (the config the daemon reads)."""
-        ran = self.run(
-            [
-                "update-exim4.conf",
-                "--confdir",
-                str(self.root / "etc/exim4"),
-                "--output",
-                str(self.generated),
-            ]
-        )
-        assert ran.ok, ran.output
+        """update-exim4.conf as the person would run it (the config the daemon reads),
+        made the way doctor makes it from a copy: in the sandbox, where the copy's
+        /etc/exim4 is /etc/exim4. No file of this computer is touched, so tests running at
+        the same time cannot change what it reads (single_macros_visible could)."""
+        setup = detect(Root(self.root), "exim")
+        with exim_config.fresh_config(setup, self.run) as (config, failed):
+            assert config is not None, failed.output if failed else "no config"
+            shutil.copyfile(config, self.generated)
+        shutil.chown(self.generated, "root", eh.EXIM_USER)
+        self.generated.chmod(0o644)
 
     # --- the daemon -----------------------------------------------------------------
 
@@ -114,8 +115,9 @@ class Server:
         deadline = time.monotonic() + 15
         while not _listening(IFACE, 587):
             if self.daemon.poll() is not None or time.monotonic() > deadline:
-                out = self.daemon.stdout.read().decode() if self.daemon.stdout else ""
-                self.stop()
+                daemon = self.daemon
+                self.stop()  # before reading its output, which ends only then
+                out = daemon.stdout.read().decode() if daemon.stdout else ""
                 raise RuntimeError(f"exim did not start: {out} {self.logs()}")
             time.sleep(0.02)
 
