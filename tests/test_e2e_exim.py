@@ -11,20 +11,31 @@ hook, given a certificate from a private CA), apply --yes, diagnose
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gmailfix.remedies.plan import EximLayout
+from gmailfix.render.exim import authenticators
 from gmailfix.server.mta import LAYOUT_WORDS
 from tests.support import namespace as ns
 from tests.support.namespace_journey import Person, journey
+from tests.support.programs import sha512_crypt
+from tests.support.servers import http_files
 
 pytestmark = pytest.mark.exim
 DOMAIN = "stock.test"
 HOST = f"mail.{DOMAIN}"
 SETTINGS = Path("/etc/exim4/update-exim4.conf.conf")
+MACROS = Path("/etc/exim4/exim4.conf.localmacros")
+TEMPLATE = Path("/etc/exim4/exim4.conf.template")
+CRT, KEY = Path("/etc/exim4/exim.crt"), Path("/etc/exim4/exim.key")
+LIVE = Path(f"/etc/letsencrypt/live/{HOST}")
+EXIM_USER = "Debian-exim"
 
 
 def set_layout(layout: str) -> None:
@@ -36,7 +47,7 @@ def set_layout(layout: str) -> None:
     SETTINGS.write_text("\n".join([*lines, f"dc_use_split_config='{split}'"]) + "\n")
 
 
-def deploy_hook(pki: ns.Pki, host: str) -> Any:
+def deploy_hook(pki: ns.Pki, host: str) -> Callable[[Path], object]:
     """The README's certificate step: certbot's deploy hook installs what was issued."""
 
     def place(bundle: Path) -> None:
@@ -68,3 +79,143 @@ def test_stock_exim_reaches_accept_with_one_plan_and_rolls_back(layout: EximLayo
     assert "Gmail would accept it" in trip["applied"]
     assert trip["changed"] == []
     assert trip["refused_again"] == "self-signed"
+
+
+# --- a server the person already set up, with one thing wrong -------------------------
+
+
+NOT_ON_25 = "${if and{{def:tls_in_cipher}{!eq{$received_port}{25}}}}"
+
+
+def with_login(advertise: str | None = None) -> None:
+    """Login after TLS, as the person added it (Debian's template, a password file): Gmail
+    sees AUTH, so what is left is the state's own fault. ``advertise`` replaces the
+    condition under which AUTH is offered."""
+    passwd = Path("/etc/exim4/passwd")
+    passwd.write_text(f"me@{DOMAIN}:{sha512_crypt('a password 7')}\n")
+    shutil.chown(passwd, "root", EXIM_USER)
+    passwd.chmod(0o640)
+    block = authenticators(str(passwd))
+    if advertise is not None:
+        block = block.replace("${if def:tls_in_cipher}", advertise)
+    text = TEMPLATE.read_text().replace(
+        "begin authenticators\n", "begin authenticators\n" + block, 1
+    )
+    TEMPLATE.write_text(text)
+
+
+def install(crt: Path, key: Path, chain: bytes, private: bytes, *, group: str = EXIM_USER) -> None:
+    for path, data, mode in ((crt, chain, 0o644), (key, private, 0o640)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        shutil.chown(path, "root", group)
+        path.chmod(mode)
+
+
+def tls_macros(crt: Path, key: Path, ports: str = "25 : 465 : 587", implicit: bool = True) -> None:
+    lines = [
+        "MAIN_TLS_ENABLE = yes",
+        f"MAIN_TLS_CERTIFICATE = {crt}",
+        f"MAIN_TLS_PRIVATEKEY = {key}",
+        f"daemon_smtp_ports = {ports}",
+        *(["tls_on_connect_ports = 465"] if implicit else []),
+    ]
+    MACROS.write_text("\n".join(lines) + "\n")
+
+
+@contextmanager
+def leaf_only(pki: ns.Pki) -> Iterator[Callable[[Path], object]]:
+    """The server sends its certificate without the intermediate (cert.pem, not
+    fullchain.pem); the intermediate is fetched from its AIA URL on loopback."""
+    with_login()
+    with http_files({"/int.der": pki.intermediate.cert_der()}) as base:
+        leaf = pki.leaf(HOST, ca_issuers_url=f"{base}/int.der")
+        install(CRT, KEY, leaf.cert_pem(), leaf.key_pem())
+        tls_macros(CRT, KEY)
+        full = leaf.cert_pem() + pki.intermediate.cert_pem()
+        yield lambda bundle: ns.run_deploy_hook(bundle, ns.lineage(HOST, full, leaf.key_pem()))
+
+
+@contextmanager
+def root_only_key(pki: ns.Pki) -> Iterator[Callable[[Path], object]]:
+    """Exim pointed at certbot's live/ folder, which only root may read: Exim's user
+    cannot read the key, and STARTTLS answers '454 TLS currently unavailable'."""
+    with_login()
+    leaf = pki.leaf(HOST)
+    full = leaf.cert_pem() + pki.intermediate.cert_pem()
+    install(LIVE / "fullchain.pem", LIVE / "privkey.pem", full, leaf.key_pem(), group="root")
+    (LIVE / "privkey.pem").chmod(0o600)
+    for folder in (LIVE, LIVE.parent):
+        folder.chmod(0o700)
+    tls_macros(LIVE / "fullchain.pem", LIVE / "privkey.pem")
+    yield lambda bundle: ns.run_deploy_hook(bundle, LIVE)
+
+
+@contextmanager
+def starttls_off(pki: ns.Pki) -> Iterator[Callable[[Path], object]]:
+    """The person turned STARTTLS off (Exim's own option, in the macros file)."""
+    with_login()
+    MACROS.write_text("tls_advertise_hosts =\ndaemon_smtp_ports = 25 : 587\n")
+    yield deploy_hook(pki, HOST)
+
+
+@contextmanager
+def starttls_off_macro(pki: ns.Pki) -> Iterator[Callable[[Path], object]]:
+    """The same with Debian's macro: TLS on, but offered to no one."""
+    with_login()
+    leaf = pki.leaf(HOST)
+    install(CRT, KEY, leaf.cert_pem() + pki.intermediate.cert_pem(), leaf.key_pem())
+    tls_macros(CRT, KEY, ports="25 : 587", implicit=False)
+    with MACROS.open("a") as macros:
+        macros.write("MAIN_TLS_ADVERTISE_HOSTS =\n")
+    yield deploy_hook(pki, HOST)
+
+
+@contextmanager
+def starttls_on_465(pki: ns.Pki) -> Iterator[None]:
+    """465 listens, but speaks STARTTLS (no tls_on_connect_ports); 587 is closed, and port
+    25 (for other mail servers) offers no login: no port works for Gmail as it is."""
+    with_login(advertise=NOT_ON_25)
+    leaf = pki.leaf(HOST)
+    install(CRT, KEY, leaf.cert_pem() + pki.intermediate.cert_pem(), leaf.key_pem())
+    tls_macros(CRT, KEY, ports="25 : 465", implicit=False)
+    yield None  # the certificate is fine: the plan has no certificate step
+
+
+STATES: dict[str, Callable[[ns.Pki], Any]] = {
+    "leaf-only": leaf_only,
+    "root-only-key": root_only_key,
+    "starttls-off": starttls_off,
+    "starttls-off-macro": starttls_off_macro,
+    "starttls-on-465": starttls_on_465,
+}
+
+
+def configured_exim(state: str, port: int | None) -> dict[str, Any]:
+    pki = ns.make_pki()
+    with ns.dns(DOMAIN, HOST) as dns_server, STATES[state](pki) as certificate:
+        ns.service("exim4", "start")
+        person = Person(DOMAIN, HOST, dns_server, pki.root_file, port=port)
+        return journey(person, certificate=certificate)
+
+
+@pytest.mark.parametrize(
+    ("state", "port", "cause", "kinds"),
+    [
+        ("leaf-only", None, "incomplete-chain", ["serve-full-chain"]),
+        ("root-only-key", None, "starttls-refused", ["new-certificate"]),
+        ("starttls-off", None, "no-starttls", ["enable-starttls"]),
+        ("starttls-off-macro", None, "no-starttls", ["enable-starttls"]),
+        ("starttls-on-465", 465, "wrong-tls-mode", ["fix-tls-mode"]),
+    ],
+)
+def test_exim_state_reaches_accept_and_rolls_back(
+    state: str, port: int | None, cause: str, kinds: list[str]
+) -> None:
+    trip = ns.run_inside(configured_exim, state=state, port=port)
+    assert cause in trip["causes"]
+    assert trip["kinds"] == kinds
+    assert "Gmail would accept it" in trip["applied"]
+    assert trip["accepted"]["port"] == (port or 587)
+    assert trip["changed"] == []
+    assert trip["refused_again"] == cause

@@ -110,7 +110,10 @@ def debian_macros(plan: Plan, where: str) -> str:
     text = _header(plan, where)
     if plan.changes_certificate:
         certificate, key = certificate_expressions(plan)
-        text += "MAIN_TLS_ENABLE = yes\n" + _certificate_comment(plan)
+        text += "MAIN_TLS_ENABLE = yes\n"
+        if plan.has("enable-starttls"):  # a macro set empty to turn STARTTLS off is replaced
+            text += "MAIN_TLS_ADVERTISE_HOSTS = *\n"
+        text += _certificate_comment(plan)
         text += f"MAIN_TLS_CERTIFICATE = {certificate}\nMAIN_TLS_PRIVATEKEY = {key}\n\n"
     text += PORTS
     if plan.changes_certificate:

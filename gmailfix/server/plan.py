@@ -46,6 +46,11 @@ from gmailfix.text import clean
 APPLY_TAG = "apply"
 # where apply may write Exim's SNI map (it lies in the plan's certificate folder)
 SNI_MAP_FOLDERS = ("/etc/exim4/", "/etc/exim/")
+# the options Debian's template sets itself once MAIN_TLS_ENABLE is defined: a person's
+# own line for one of them (tls_advertise_hosts = to turn STARTTLS off) would set it twice
+DEBIAN_TLS_OPTIONS = frozenset(
+    {"tls_advertise_hosts", "tls_certificate", "tls_privatekey", "tls_verify_certificates"}
+)
 # bundle folders whose files are the server's configuration (compared, never used)
 SERVER_FOLDERS = ("exim4/", "postfix/", "dovecot/")
 
@@ -209,7 +214,12 @@ def _layout_changes(setup: Setup, block: str) -> list[FileChange]:
     root = setup.root
     if setup.debian:
         assert setup.macros is not None
-        text = with_block(current_text(setup.macros), block, APPLY_TAG, main_section_only=False)
+        names = defined_names(block)
+        if "MAIN_TLS_ENABLE" in names:  # the person's own lines would set these twice
+            names |= DEBIAN_TLS_OPTIONS
+        text = with_block(
+            current_text(setup.macros), block, APPLY_TAG, main_section_only=False, names=names
+        )
         why = "the local macros file this layout reads"
         return [file_change(setup.macros, root.shown(setup.macros), _bytes(text), why)]
     include = setup.config.parent / "gmailfix-tls.conf"

@@ -71,7 +71,7 @@ def journey(
     person: Person,
     *,
     export: Sequence[str] = (),
-    certificate: Callable[[Path], None] | None = None,
+    certificate: Callable[[Path], object] | None = None,
     apply: Sequence[str] = (),
     watched: Sequence[str] = WATCHED,
     left_out: Sequence[str] = LEFT_OUT,
