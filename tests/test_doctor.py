@@ -496,6 +496,17 @@ def test_nothing_runs_certbot(server: Server, pki: Pki) -> None:
     assert report.schedule is not None and report.schedule.runs is False
 
 
+def test_a_masked_certbot_timer(server: Server, pki: Pki) -> None:
+    """systemctl mask links the unit to /dev/null: enabled or not, it never runs."""
+    leaf = healthy(server, pki)
+    _with_gmailfix_hook(server, pki, leaf)
+    _timer(server, enabled=True)
+    (server.root / "etc/systemd/system/certbot.timer").symlink_to("/dev/null")
+    report = doctor(server, pki)
+    found = next(f for f in report.findings if f.code == Code.RENEWAL_NOT_SCHEDULED)
+    assert "certbot.timer (masked)" in found.detail
+
+
 def test_an_enabled_certbot_timer(server: Server, pki: Pki) -> None:
     leaf = healthy(server, pki)
     _with_gmailfix_hook(server, pki, leaf)
