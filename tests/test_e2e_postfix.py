@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gmailfix.lab.ca import DAY
 from tests.support import namespace as ns
 from tests.support import namespace_postfix as npf
 from tests.support.namespace_journey import Person, journey
@@ -59,3 +60,74 @@ def test_stock_postfix_with_dovecot_reaches_accept_and_rolls_back() -> None:
     assert "reloaded Dovecot with the old config: done" in trip["rolled_back"]
     assert trip["socket_left"] is False
     assert trip["refused_again"] == "self-signed"
+
+
+# --- renewed on disk, the old certificate still served --------------------------------
+
+LIVE = Path(f"/etc/letsencrypt/live/{HOST}")
+DOVECOT_OWN = Path("/etc/dovecot/conf.d/90-postfix-auth.conf")
+SUBMISSION = (
+    "submission/inet/smtpd_tls_security_level=encrypt",
+    "submission/inet/smtpd_sasl_auth_enable=yes",
+    "submission/inet/smtpd_tls_auth_only=yes",
+    "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+)
+
+
+def renewed_on_disk() -> dict[str, Any]:
+    """Postfix serves certbot's live/ files with login on 587 (through Dovecot), the way
+    the person set it up; certbot renewed the certificate without a deploy hook, so the
+    running smtpd process still serves the expired one: it read its certificate when it
+    started, and Postfix keeps it for up to 100 connections or 100 idle seconds. One
+    process (maxproc 1) serves 587 here, so every connection of the test meets it."""
+    npf.install_postfix(HOST)
+    pki = ns.make_pki()
+    old = pki.leaf(HOST, valid_from=-100 * DAY, valid_for=90 * DAY)  # expired
+    LIVE.mkdir(parents=True)
+    for folder in (LIVE, LIVE.parent):
+        folder.chmod(0o700)
+    write_lineage(old.cert_pem() + pki.intermediate.cert_pem(), old.key_pem())
+    npf.postconf(
+        "-e",
+        f"smtpd_tls_chain_files = {LIVE}/privkey.pem, {LIVE}/fullchain.pem",
+        "smtpd_tls_cert_file =",
+        "smtpd_tls_key_file =",
+        "smtpd_sasl_type = dovecot",
+        "smtpd_sasl_path = private/auth",
+    )
+    npf.postconf("-M", "submission/inet=submission inet n - y - 1 smtpd")
+    npf.postconf("-P", *SUBMISSION)
+    DOVECOT_OWN.write_text(
+        "service auth {\n  unix_listener /var/spool/postfix/private/auth {\n"
+        "    mode = 0660\n    user = postfix\n    group = postfix\n  }\n}\n"
+    )
+    with ns.dns(DOMAIN, HOST) as dns_server:
+        npf.start_dovecot()
+        npf.start_postfix()
+        ns.smtp_banner(587)  # the submission smtpd starts, with the certificate of today
+        new = pki.leaf(HOST)
+        write_lineage(new.cert_pem() + pki.intermediate.cert_pem(), new.key_pem())  # renewed
+        person = Person(DOMAIN, HOST, dns_server, pki.root_file, port=587)
+        return journey(
+            person,
+            certificate=lambda bundle: ns.run_deploy_hook(bundle, LIVE),
+            refused_again=False,
+        )
+
+
+def write_lineage(chain: bytes, key: bytes) -> None:
+    (LIVE / "fullchain.pem").write_bytes(chain)
+    (LIVE / "privkey.pem").write_bytes(key)
+    (LIVE / "privkey.pem").chmod(0o600)
+
+
+def test_postfix_serving_the_old_certificate_reaches_accept_and_rolls_back() -> None:
+    trip = ns.run_inside(renewed_on_disk)
+    assert trip["causes"] == ["expired"]  # while live/ on disk held the renewed one
+    assert trip["kinds"] == ["new-certificate"]
+    assert "Gmail would accept it" in trip["applied"]
+    assert trip["changed"] == []
+    # The fault was only in what smtpd had loaded: the certificate step's deploy hook
+    # reloads Postfix, so once the files are as before Gmail still accepts (rollback
+    # cannot bring an expired certificate back, and should not).
+    assert trip["refused_again"] is None

@@ -167,6 +167,15 @@ def wait_for_port(port: int, address: str = "127.0.0.1", seconds: float = 15) ->
         time.sleep(0.05)
 
 
+def smtp_banner(port: int, address: str = "127.0.0.1") -> str:
+    """Connect, read the greeting, say QUIT: the daemon has started its process for the port."""
+    with socket.create_connection((address, port), timeout=15) as sock:
+        banner = sock.recv(1024).decode("ascii", "replace")
+        sock.sendall(b"QUIT\r\n")
+        sock.recv(1024)
+    return banner
+
+
 def service(name: str, action: str) -> None:
     """``invoke-rc.d NAME ACTION``, as Debian's packages and gmailfix do."""
     done = run("invoke-rc.d", name, action)

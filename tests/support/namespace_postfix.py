@@ -114,3 +114,13 @@ def start_dovecot() -> None:
         if not (private / name).exists():
             (private / name).symlink_to(target)
     ns.service("dovecot", "start")
+
+
+def postconf(*args: str) -> None:
+    done = ns.run("postconf", *args)
+    assert done.code == 0, str(done)
+
+
+def reload_postfix() -> None:
+    done = ns.run("postfix", "reload")
+    assert done.code == 0, f"{done}\n{_log()}"
