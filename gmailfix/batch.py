@@ -17,13 +17,12 @@ from typing import TextIO
 from gmailfix.connection import Connection
 from gmailfix.diagnose import Diagnosis
 from gmailfix.errors import InputError, shorten
-from gmailfix.findings.codes import Code
 from gmailfix.inputs import parse_target
-from gmailfix.ports import Port
 from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.render.json_report import to_dict
 from gmailfix.text import clean
+from gmailfix.vocabulary import Code, Port
 
 MAX_LINE = 2048  # a longer line is no address; do not keep it whole
 

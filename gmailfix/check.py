@@ -16,10 +16,9 @@ from gmailfix import gmail
 from gmailfix.certs import ChainAnalysis, analyse_chain
 from gmailfix.connection import Connection
 from gmailfix.dns import DnsFacts, lookup_addresses
-from gmailfix.findings.codes import Code
 from gmailfix.inputs import is_ip_address
-from gmailfix.ports import mode_for
 from gmailfix.smtp import Credentials, LoginResult, ProbeResult, ProbeTarget, login, probe
+from gmailfix.vocabulary import Code, mode_for
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from gmailfix import gmail
 from gmailfix.check import AddressCheck, Checker, Endpoint
 from gmailfix.connection import Connection
 from gmailfix.findings import Finding
-from gmailfix.findings.codes import Code
 from gmailfix.findings.rules import cannot_check_findings, diagnosis_findings
 from gmailfix.inputs import Target, is_ip_address
 from gmailfix.smtp import Credentials, ProbeResult
 from gmailfix.stacks.recognise import MailStack, Sighting, recognise
+from gmailfix.vocabulary import Code
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gmailfix.certs import ChainAnalysis
-from gmailfix.findings.codes import Code
-from gmailfix.ports import Security, security_for, security_label
 from gmailfix.smtp import LoginResult, ProbeResult
+from gmailfix.vocabulary import Code, Security, security_for, security_label
 
 CERT_ERROR = (
     "Authentication failed. Please check your username/password. Server returned error: "

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import idna
 
 from gmailfix.errors import Field, InputError, shorten
-from gmailfix.ports import PORTS, Port
+from gmailfix.vocabulary import PORTS, Port
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")

@@ -30,8 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from gmailfix.certs import NO_CHAIN, Chain, parse_chain
-from gmailfix.findings.codes import Code
-from gmailfix.ports import Mode, mode_for
+from gmailfix.vocabulary import Code, Mode, mode_for
 
 EHLO_NAME = "gmailfix.invalid"
 LINE_LIMIT = 8192  # RFC 5321 allows 512 per reply line; anything near this is hostile

@@ -137,7 +137,7 @@ class GmailfixApp(App[str]):
         parts = []
         latest = state.rechecked or state.diagnosis
         if latest is not None:
-            from gmailfix.findings.codes import Code
+            from gmailfix.vocabulary import Code
 
             verdict = latest.verdict
             where = f"{verdict.settings.smtp_server}:{verdict.settings.port}"

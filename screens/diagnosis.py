@@ -17,7 +17,6 @@ from textual.worker import Worker, WorkerState
 
 from gmailfix.connection import Connection
 from gmailfix.diagnose import DnsDone, Event, ProbeDone, Stage
-from gmailfix.findings.codes import Code
 from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.screens.base import WizardScreen
@@ -30,6 +29,7 @@ from gmailfix.screens.widgets import (
     stack_words,
     verdict_text,
 )
+from gmailfix.vocabulary import Code
 
 
 @dataclass

@@ -10,9 +10,10 @@ if TYPE_CHECKING:
     from gmailfix.diagnose import Diagnosis
     from gmailfix.inputs import Target
     from gmailfix.remedies.model import Proposal, RemedyKind
-    from gmailfix.remedies.plan import EximLayout, Mta, Plan
+    from gmailfix.remedies.plan import Plan
     from gmailfix.smtp import Credentials
     from gmailfix.stacks.recognise import StackName
+    from gmailfix.vocabulary import EximLayout, Mta
 
 
 @dataclass

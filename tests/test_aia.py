@@ -22,9 +22,9 @@ from gmailfix.certs import (
     parse_chain,
 )
 from gmailfix.certs.aia import MAX_AIA_BYTES, MAX_REDIRECTS
-from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
 from gmailfix.lab.aia import HUGE, AiaServer, aia_server
+from gmailfix.vocabulary import Code
 
 NOW = dt.datetime.now(dt.UTC)
 # Loopback moves megabytes in milliseconds: a client that read a "huge" body

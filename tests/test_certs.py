@@ -36,8 +36,8 @@ from gmailfix.certs import (
     parse_chain,
 )
 from gmailfix.errors import InputError
-from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
+from gmailfix.vocabulary import Code
 from tests.support.aio import run
 from tests.support.programs import require_program
 

@@ -53,8 +53,8 @@ from gmailfix.certs import (
     analyse_chain,
     parse_chain,
 )
-from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
+from gmailfix.vocabulary import Code
 from tests.support.aio import run
 from tests.support.programs import require_program
 

@@ -21,12 +21,12 @@ import pytest
 
 from gmailfix.cli.main import main
 from gmailfix.connection import build
-from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
 from gmailfix.remedies.plan import Plan
 from gmailfix.render.certbot import deploy_hook
 from gmailfix.server.doctor import DoctorReport, report_json, run_doctor
 from gmailfix.server.system import Ran, Root, ServerError, run_command
+from gmailfix.vocabulary import Code
 from tests.support import exim as eh
 from tests.support import pebble as ph
 from tests.support.plans import make_plan

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from gmailfix.remedies.plan import EximLayout
 from gmailfix.render.exim import authenticators
 from gmailfix.server.mta import LAYOUT_WORDS
+from gmailfix.vocabulary import EximLayout
 from tests.support import namespace as ns
 from tests.support.namespace_journey import Person, journey
 from tests.support.programs import sha512_crypt

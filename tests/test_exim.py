@@ -16,7 +16,7 @@ from gmailfix.connection import build
 from gmailfix.lab import ca
 from gmailfix.lab.runner import LabInfo
 from gmailfix.remedies.model import RemedyKind
-from gmailfix.remedies.plan import EXIM_LAYOUTS, AliasHost, Plan
+from gmailfix.remedies.plan import AliasHost, Plan
 from gmailfix.render.exim import (
     AUTHENTICATORS,
     LAYOUT_FILES,
@@ -25,6 +25,7 @@ from gmailfix.render.exim import (
     tls_main,
 )
 from gmailfix.render.verify import verify_script
+from gmailfix.vocabulary import EXIM_LAYOUTS
 from tests.support import exim as eh
 from tests.support.diagnosis import run_diagnosis
 from tests.support.plans import make_plan

@@ -7,7 +7,6 @@ import re
 import pytest
 
 from gmailfix import gmail
-from gmailfix.findings.codes import Code
 from gmailfix.gmail import (
     AUTH_REFUSED_RESPONSE,
     BOUNCE,
@@ -24,6 +23,7 @@ from gmailfix.gmail import (
     bounce_response,
     explain_error,
 )
+from gmailfix.vocabulary import Code
 
 PREFIX = "Authentication failed. Please check your username/password. Server returned error: "
 CERTIFICATE = "the certificate doesn't match the host"

@@ -9,9 +9,9 @@ import pytest
 from gmailfix import gmail
 from gmailfix.connection import Connection
 from gmailfix.diagnose import DnsDone, Event, ProbeDone
-from gmailfix.findings.codes import Code
 from gmailfix.lab.runner import LabInfo
 from gmailfix.lab.scenarios import MISSING_DOMAIN, SCENARIOS, TRICKY, Scenario
+from gmailfix.vocabulary import Code
 from tests.support.diagnosis import propose_lab, run_proposal
 
 GMAIL_TEXT = {

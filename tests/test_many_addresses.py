@@ -34,7 +34,6 @@ from textual.widgets import Button
 from gmailfix.batch import BatchItem, json_line, text_line
 from gmailfix.connection import Connection, build
 from gmailfix.dns import MAX_ADDRESSES, keep_addresses
-from gmailfix.findings.codes import Code
 from gmailfix.lab import ca
 from gmailfix.lab.dns_server import DnsServer, Zone
 from gmailfix.lab.runner import _server_context
@@ -48,6 +47,7 @@ from gmailfix.screens.diagnosis import DiagnosisScreen
 from gmailfix.screens.state import WizardState
 from gmailfix.screens.welcome import WelcomeScreen
 from gmailfix.smtp import Endpoint
+from gmailfix.vocabulary import Code
 from tests.support.diagnosis import run_proposal
 from tests.support.pilot import on, screen_text, text_of, until
 

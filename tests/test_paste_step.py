@@ -12,11 +12,11 @@ import pytest
 from textual.widgets import TextArea
 
 from gmailfix.connection import Connection
-from gmailfix.findings.codes import Code
 from gmailfix.gmail import CERT_ERROR
 from gmailfix.screens.app import GmailfixApp
 from gmailfix.screens.paste_error import PasteErrorScreen
 from gmailfix.screens.welcome import WelcomeScreen
+from gmailfix.vocabulary import Code
 from tests.support.pilot import on, screen_text, text_of, until
 from tests.test_gmail import WORKSPACE, bounce
 

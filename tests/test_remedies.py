@@ -12,12 +12,12 @@ import pytest
 from gmailfix.bundle import bundle_files
 from gmailfix.connection import Connection
 from gmailfix.findings import CATALOG, Severity
-from gmailfix.findings.codes import SERVER_CODES, Code
 from gmailfix.inputs import is_ip_address
 from gmailfix.lab.runner import LabInfo
 from gmailfix.lab.scenarios import HOSTILE, SCENARIOS, TRICKY, Scenario
 from gmailfix.remedies.model import FIXES, REMEDY_KINDS, TITLES
 from gmailfix.remedies.propose import rejection_causes
+from gmailfix.vocabulary import SERVER_CODES, Code
 from tests.support.diagnosis import propose_lab, run_proposal
 from tests.support.plans import plan_from
 

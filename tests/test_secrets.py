@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from gmailfix.findings.codes import Code
 from gmailfix.lab.runner import LabInfo
 from gmailfix.screens.app import GmailfixApp
 from gmailfix.screens.diagnosis import DiagnosisScreen
@@ -26,6 +25,7 @@ from gmailfix.screens.export import ExportScreen
 from gmailfix.screens.settings import SettingsScreen
 from gmailfix.screens.state import WizardState
 from gmailfix.smtp import HIDDEN, Credentials, LoginResult, ProbeTarget, login
+from gmailfix.vocabulary import Code
 from tests.support import echo_smtp
 from tests.support.echo_smtp import Echo, EchoServer, decoded, echo_server, repeat_everything
 from tests.support.pilot import on, screen_text, until

@@ -11,7 +11,6 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static, TextArea
 
-from gmailfix.findings.codes import Code
 from gmailfix.lab.runner import LabInfo
 from gmailfix.lab.scenarios import SCENARIOS, TRICKY
 from gmailfix.screens.app import GmailfixApp, demo_app
@@ -24,6 +23,7 @@ from gmailfix.screens.recheck import RecheckScreen
 from gmailfix.screens.settings import SettingsScreen
 from gmailfix.screens.state import WizardState
 from gmailfix.screens.welcome import WelcomeScreen
+from gmailfix.vocabulary import Code
 from tests.support.pilot import on, screen_text, text_of, until
 
 

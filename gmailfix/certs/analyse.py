@@ -14,7 +14,7 @@ from gmailfix.certs.parse import Facts, Unreadable, raw_text, read_facts
 from gmailfix.certs.paths import PathSearch
 from gmailfix.certs.strict import second_opinion
 from gmailfix.certs.trust import TrustStore
-from gmailfix.findings.codes import Code
+from gmailfix.vocabulary import Code
 
 if TYPE_CHECKING:
     pass

@@ -14,7 +14,7 @@ from cryptography.x509.oid import (
 from gmailfix.certs.model import CertProblem
 from gmailfix.certs.names import constraint_violation, hostname_like, name_matches
 from gmailfix.certs.parse import Facts
-from gmailfix.findings.codes import Code
+from gmailfix.vocabulary import Code
 
 if TYPE_CHECKING:
     pass

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from gmailfix.findings.codes import Code
+from gmailfix.vocabulary import Code
 
 if TYPE_CHECKING:
     pass

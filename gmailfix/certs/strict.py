@@ -22,7 +22,7 @@ from gmailfix.certs.model import CertProblem
 from gmailfix.certs.names import hostname_like, name_matches
 from gmailfix.certs.parse import USAGE_BITS, Facts, short_text
 from gmailfix.certs.trust import TrustStore
-from gmailfix.findings.codes import Code
+from gmailfix.vocabulary import Code
 
 if TYPE_CHECKING:
     pass

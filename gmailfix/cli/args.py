@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gmailfix.errors import InputError
-from gmailfix.ports import PORTS
+from gmailfix.vocabulary import PORTS
 
 if TYPE_CHECKING:  # the engine loads when a command runs, not for --help
     from gmailfix.connection import Connection

@@ -14,11 +14,11 @@ from gmailfix.cli.args import (
     target_from_args,
 )
 from gmailfix.errors import GmailfixError, InputError, reason
-from gmailfix.findings.codes import Code
 from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.render.terminal import NextStep, print_report
 from gmailfix.text import unicode_output
+from gmailfix.vocabulary import Code
 
 EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
 

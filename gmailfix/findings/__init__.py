@@ -1,7 +1,7 @@
 """Findings: one problem each, with a stable code and words for a non-expert.
 
-codes.py     the typed set of codes (a contract: add, never rename)
-catalog.py   each code's title and why Gmail cares
+catalog.py   each code's title and why Gmail cares (the codes themselves, a contract,
+             are in gmailfix.vocabulary, the leaf every module may read)
 rules.py     facts -> findings
 """
 
@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gmailfix.findings.catalog import CATALOG
-from gmailfix.findings.codes import Code
-from gmailfix.findings.severity import Severity
+from gmailfix.vocabulary import Code, Severity
 
 __all__ = ["CATALOG", "Code", "Finding", "Severity", "finding"]
 

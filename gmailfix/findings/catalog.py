@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gmailfix.findings.codes import Code
-from gmailfix.findings.severity import Severity
+from gmailfix.vocabulary import Code, Severity
 
 
 @dataclass(frozen=True)

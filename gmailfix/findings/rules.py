@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from gmailfix.dns import Answer, DnsFacts, Failure
 from gmailfix.findings import Finding, Severity, finding
-from gmailfix.findings.codes import Code
 from gmailfix.inputs import is_ip_address
+from gmailfix.vocabulary import Code
 
 if TYPE_CHECKING:
     from gmailfix.check import AddressCheck, Endpoint

@@ -20,18 +20,10 @@ from typing import Any, cast
 
 from gmailfix.errors import InputError, shorten
 from gmailfix.inbound import RISK_KINDS, InboundRisk
-from gmailfix.ports import PORTS, security_for
 from gmailfix.remedies.model import REMEDY_KINDS, Remedy, RemedyKind
-from gmailfix.remedies.plan import (
-    EXIM_LAYOUTS,
-    MTAS,
-    AliasHost,
-    EximLayout,
-    Mta,
-    Plan,
-    safe_name,
-)
+from gmailfix.remedies.plan import AliasHost, Plan, safe_name
 from gmailfix.stacks.recognise import STACK_NAMES, StackName
+from gmailfix.vocabulary import EXIM_LAYOUTS, MTAS, PORTS, EximLayout, Mta, security_for
 
 BUNDLE_SCHEMA = "gmailfix.bundle/2"
 OLD_SCHEMAS = frozenset({"gmailfix.bundle/1"})

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:  # the CLI's parser reads the kinds without loading the engine
     from gmailfix.diagnose import Diagnosis
-from gmailfix.findings.codes import CERTIFICATE_CODES, Code
-from gmailfix.ports import Security
 from gmailfix.stacks.catalog import StackInfo, info
 from gmailfix.stacks.recognise import StackName
+from gmailfix.vocabulary import CERTIFICATE_CODES, Code, Security
 
 # In the order the fixes are offered: the simplest (a setting in Gmail) first.
 RemedyKind = Literal[

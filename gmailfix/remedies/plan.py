@@ -17,7 +17,6 @@ from typing import Literal
 from gmailfix.errors import CannotCheck, InputError, NoSuchFix, NothingToFix, shorten
 from gmailfix.inbound import InboundRisk, guard_check, guard_title
 from gmailfix.inputs import parse_domain
-from gmailfix.ports import Security, security_for
 from gmailfix.remedies.model import (
     CERTIFICATE_CHANGE_KINDS,
     CERTIFICATE_KINDS,
@@ -29,11 +28,8 @@ from gmailfix.remedies.model import (
 )
 from gmailfix.stacks.catalog import info
 from gmailfix.stacks.recognise import STACK_NAMES, StackName
+from gmailfix.vocabulary import MTAS, EximLayout, Mta, Security, security_for
 
-EximLayout = Literal["debian-split", "debian-single", "plain"]
-Mta = Literal["exim", "postfix"]
-MTAS: tuple[Mta, ...] = ("exim", "postfix")
-EXIM_LAYOUTS: tuple[EximLayout, ...] = ("debian-single", "debian-split", "plain")
 DEFAULT_TLS_DIR = "/etc/exim4/tls"
 TLS_DIRS: dict[Mta, str] = {"exim": DEFAULT_TLS_DIR, "postfix": "/etc/postfix/tls"}
 # kinds whose fix is on the server (the rest are Gmail settings only)

@@ -17,7 +17,8 @@ sends ``..`` or anything unknown gets the default certificate.
 
 from __future__ import annotations
 
-from gmailfix.remedies.plan import EximLayout, Plan
+from gmailfix.remedies.plan import Plan
+from gmailfix.vocabulary import EximLayout
 
 TLS_VERSIONS = """\
 # TLS 1.2 or newer. Exim defines _HAVE_GNUTLS or _HAVE_OPENSSL for its TLS library.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gmailfix.gmail import GmailSettings
-from gmailfix.ports import security_for
 from gmailfix.remedies.plan import Plan
+from gmailfix.vocabulary import security_for
 
 WHERE = (
     "Where: Gmail on the web > Settings (the gear) > See all settings > Accounts and Import >\n"

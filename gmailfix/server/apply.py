@@ -29,12 +29,11 @@ from typing import Any, Literal
 
 from gmailfix.connection import Connection, build
 from gmailfix.diagnose import Diagnosis, diagnose
-from gmailfix.findings.codes import Code
 from gmailfix.inputs import parse_target
 from gmailfix.server import exim, postfix
 from gmailfix.server.certfiles import check_files
 from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
-from gmailfix.server.mta import DEBIAN_GENERATED, MTA_NAMES, Setup, TlsConfig, detect, port_list
+from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, detect, port_list
 from gmailfix.server.plan import ApplyPlan, plan_apply, reload_step
 from gmailfix.server.postfix_apply import DOVECOT_CONF_D, DOVECOT_RELOAD
 from gmailfix.server.steps import Step, StepResult
@@ -47,6 +46,7 @@ from gmailfix.server.system import (
     show_path,
     write_atomic,
 )
+from gmailfix.vocabulary import MTAS, Code
 
 __all__ = [
     "ApplyPlan",
@@ -370,7 +370,7 @@ def _restart_command(root: Root, journal: Journal) -> tuple[str, ...] | None:
     which one); None under --root, or when none is found."""
     mta = journal.extra.get("mta")
     try:
-        setup = detect(root, mta if mta in MTA_NAMES else None)
+        setup = detect(root, mta if mta in MTAS else None)
     except ServerError:
         return None
     return reload_step(setup, None).argv

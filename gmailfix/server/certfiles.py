@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from gmailfix.certs import Chain, parse_chain
 from gmailfix.errors import reason
 from gmailfix.findings import Finding, finding
-from gmailfix.findings.codes import Code
 from gmailfix.server.system import Root, ServerError, read_limited
+from gmailfix.vocabulary import Code
 
 READ, EXECUTE = 4, 1
 

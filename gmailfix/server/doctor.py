@@ -25,18 +25,14 @@ from typing import Any
 from gmailfix.certs import CertInfo, analyse_chain
 from gmailfix.connection import Connection, build
 from gmailfix.findings import Finding, finding
-from gmailfix.findings.codes import Code
-from gmailfix.findings.severity import Severity
 from gmailfix.inputs import parse_host
 from gmailfix.lifetime import Lifetime, days
-from gmailfix.ports import Mode
 from gmailfix.server import exim, postfix
 from gmailfix.server.certfiles import OnDisk, check_files
 from gmailfix.server.mta import (
     DEBIAN_CONF,
     DEBIAN_GENERATED,
     MACROS_FILE,
-    MtaName,
     Setup,
     TlsConfig,
     detect,
@@ -52,6 +48,7 @@ from gmailfix.server.renewal_mechanism import (
 )
 from gmailfix.server.system import Root, Runner, ServerError, read_limited, run_command
 from gmailfix.smtp import ProbeTarget, probe
+from gmailfix.vocabulary import Code, Mode, Mta, Severity
 
 DOCTOR_SCHEMA = "gmailfix.doctor/1"
 _MACRO = re.compile(r"^\s*(MAIN_TLS_[A-Z_]+)\s*==?", re.M)
@@ -102,7 +99,7 @@ async def run_doctor(
     root: Root | None = None,
     *,
     host: str | None = None,
-    mta: MtaName | None = None,
+    mta: Mta | None = None,
     runner: Runner = run_command,
     connection: Connection | None = None,
     renew_dry_run: bool = False,
@@ -285,7 +282,7 @@ def _local_address(tls: TlsConfig) -> str:
     return "127.0.0.1"
 
 
-def _stale(mta: MtaName, served: Served, expected: CertInfo, on_disk: OnDisk | None) -> Finding:
+def _stale(mta: Mta, served: Served, expected: CertInfo, on_disk: OnDisk | None) -> Finding:
     assert served.certificate is not None
     now_sent = served.certificate
     fix = "postfix reload" if mta == "postfix" else "a restart of Exim (invoke-rc.d exim4 restart)"

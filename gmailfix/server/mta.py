@@ -13,14 +13,9 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from gmailfix.ports import Mode
-from gmailfix.remedies.plan import EximLayout
 from gmailfix.server.system import Root, ServerError, read_limited, show_path
-
-MtaName = Literal["exim", "postfix"]
-MTA_NAMES: tuple[MtaName, ...] = ("exim", "postfix")
+from gmailfix.vocabulary import EximLayout, Mode, Mta
 
 DEBIAN_CONF = "/etc/exim4/update-exim4.conf.conf"
 DEBIAN_CONFDIR = "/etc/exim4"
@@ -54,7 +49,7 @@ SERVICE_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "smtps": 465
 class Setup:
     """The MTA found under the root, and where its configuration lives."""
 
-    mta: MtaName
+    mta: Mta
     root: Root
     layout: EximLayout | None  # Exim only
     config: Path  # Exim: the file the daemon reads; Postfix: the config directory
@@ -103,7 +98,7 @@ class CertificateFiles:
 class TlsConfig:
     """The MTA's effective TLS settings, read with its own tools."""
 
-    mta: MtaName
+    mta: Mta
     files: tuple[CertificateFiles, ...]  # the default certificate (no SNI) first
     listeners: tuple[Listener, ...]
     host_name: str | None  # primary_hostname / myhostname
@@ -114,7 +109,7 @@ class TlsConfig:
     notes: tuple[str, ...] = ()
 
 
-def detect(root: Root, mta: MtaName | None = None) -> Setup:
+def detect(root: Root, mta: Mta | None = None) -> Setup:
     """The MTA under ``root`` (``mta`` picks one when both are there); ServerError if none."""
     found = [s for s in (_exim_setup(root), _postfix_setup(root)) if s is not None]
     if mta is not None:

@@ -36,12 +36,13 @@ from gmailfix.server import exim
 from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
 from gmailfix.server.exim_auth import DEBIAN_TEMPLATE, with_authenticators
-from gmailfix.server.mta import DEBIAN_GENERATED, MtaName, Setup, detect
+from gmailfix.server.mta import DEBIAN_GENERATED, Setup, detect
 from gmailfix.server.postfix_apply import postfix_changes
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
 from gmailfix.stacks.catalog import STACKS
 from gmailfix.text import clean
+from gmailfix.vocabulary import Mta
 
 APPLY_TAG = "apply"
 # where apply may write Exim's SNI map (it lies in the plan's certificate folder)
@@ -87,7 +88,7 @@ def plan_apply(
     *,
     runner: Runner = run_command,
     reload: Sequence[str] | None = None,
-    mta: MtaName | None = None,
+    mta: Mta | None = None,
     inbound_done: bool = False,
 ) -> ApplyPlan:
     """What applying ``bundle`` under ``root`` would change, and the commands it would run.

@@ -27,8 +27,8 @@ from typing import Literal
 from cryptography import x509
 
 from gmailfix.certs import CertInfo, describe, name_matches
-from gmailfix.server.mta import MtaName
 from gmailfix.server.system import Root, ServerError, read_limited
+from gmailfix.vocabulary import Mta
 
 LETSENCRYPT = "/etc/letsencrypt"
 MAX_LINEAGES = 200
@@ -96,7 +96,7 @@ class _Lineage:
 
 def find_renewal(
     root: Root,
-    mta: MtaName,
+    mta: Mta,
     certificate: str,
     leaf: CertInfo | None,
     host: str,
@@ -245,7 +245,7 @@ def _script(path: Path) -> str:
 
 
 def _reaches(
-    root: Root, mta: MtaName, certificate: str, hooks: list[tuple[str, str]]
+    root: Root, mta: Mta, certificate: str, hooks: list[tuple[str, str]]
 ) -> tuple[bool, str]:
     label = "Postfix" if mta == "postfix" else "Exim"
     reads_certbot = _inside(certificate, f"{LETSENCRYPT}/live") or _inside(

@@ -115,7 +115,7 @@ def _arguments(argv: list[str]) -> tuple[list[tuple[str, str]], str | None, list
             return binds, writable, command
         else:
             break
-    raise Refused("usage: sandbox_enter.py [--bind SRC DST]... [--write DIR] -- COMMAND...")
+    raise Refused("sandbox_enter.py takes bind pairs and writable folders, then a command")
 
 
 def enter(argv: list[str]) -> None:

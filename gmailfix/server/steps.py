@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-StepKey = Literal["generate", "check", "files", "reload", "recheck"]
+StepKey = Literal["certificate", "generate", "check", "files", "reload", "recheck"]
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,11 @@ from gmailfix.errors import reason
 from gmailfix.server import exim
 from gmailfix.server.edit import current_text, file_change, has_block, with_block
 from gmailfix.server.fcrdns import Identity, client_address, recognised
-from gmailfix.server.mta import MtaName, Setup, detect
+from gmailfix.server.mta import Setup, detect
 from gmailfix.server.plan import ApplyPlan, exim_check_steps, reload_step
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
+from gmailfix.vocabulary import Mta
 
 if TYPE_CHECKING:
     from gmailfix.server.watch_postfix import PostfixLogParser
@@ -94,7 +95,7 @@ def plan_watch(
     *,
     runner: Runner = run_command,
     reload: Sequence[str] | None = None,
-    mta: MtaName | None = None,
+    mta: Mta | None = None,
 ) -> ApplyPlan | None:
     """The change that makes the MTA log what ``follow`` needs; None when it already does."""
     root = root or Root()
@@ -166,12 +167,12 @@ class WatchedLog:
     """The MTA's log, and how to read it."""
 
     path: Path
-    mta: MtaName
+    mta: Mta
     sni_logged: bool = False  # Postfix: tls_server_sni_maps is set, so the SNI is logged
     forgeable: str | None = None  # a sentence when any local user can add lines to it
 
 
-def watched_log(root: Root, runner: Runner = run_command, mta: MtaName | None = None) -> WatchedLog:
+def watched_log(root: Root, runner: Runner = run_command, mta: Mta | None = None) -> WatchedLog:
     """The log ``follow`` reads: Exim's main log, or Postfix's maillog_file or mail log.
     ServerError when something other than a file is at its path (a FIFO, a folder)."""
     setup = detect(root, mta)
@@ -247,7 +248,7 @@ def others_can_write(path: Path) -> str | None:
     return None
 
 
-def log_path(root: Root, runner: Runner = run_command, mta: MtaName | None = None) -> Path:
+def log_path(root: Root, runner: Runner = run_command, mta: Mta | None = None) -> Path:
     return watched_log(root, runner, mta).path
 
 
@@ -295,7 +296,7 @@ class Attempt:
     authenticated: str | None = None
     claimed: str | None = None  # the watched domain its logged names are under (not proof)
     lines: tuple[str, ...] = field(default_factory=tuple)
-    mta: MtaName = "exim"  # whose log it came from
+    mta: Mta = "exim"  # whose log it came from
     address: str | None = None  # the client's IP address as logged (None: not an address)
     identity: Identity | None = None  # what DNS says about ``address``
 
@@ -306,7 +307,7 @@ class Attempt:
         facts: Mapping[str, str | int | bool | None],
         lines: Sequence[str],
         clients: Sequence[str],
-        mta: MtaName,
+        mta: Mta,
     ) -> Attempt:
         """An Attempt from what a log parser gathered: only values of the right type."""
 
@@ -506,7 +507,7 @@ def follow(
     deadline: float | None = None,
     stop: Callable[[], bool] | None = None,
     poll: float = POLL_SECONDS,
-    mta: MtaName = "exim",
+    mta: Mta = "exim",
     sni_logged: bool = False,
 ) -> Iterator[Attempt]:
     """Every connection logged in ``path`` from ``start`` (default: the end now) on,

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gmailfix.ports import security_for
 from gmailfix.remedies.model import CERTIFICATE_CHANGE_KINDS, Proposal, Remedy, RemedyKind
-from gmailfix.remedies.plan import (
-    DEFAULT_TLS_DIR,
-    AliasHost,
-    Choices,
-    EximLayout,
-    Mta,
-    Plan,
-)
+from gmailfix.remedies.plan import DEFAULT_TLS_DIR, AliasHost, Choices, Plan
 from gmailfix.remedies.plan import (
     make_plan as plan_of,
 )
+from gmailfix.vocabulary import EximLayout, Mta, security_for
 
 
 def make_plan(

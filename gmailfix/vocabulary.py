@@ -1,12 +1,24 @@
-"""The finding codes: one typed set, used by probes, the verdict and findings alike.
+"""The words every part of gmailfix shares: the leaf module, which imports nothing of
+gmailfix.
 
-Codes are a contract (DESIGN.md): add new ones, never rename one. ``Code`` is a
-``StrEnum``, so a code compares equal to its text and serialises as it.
+- finding codes (a contract: add new ones, never rename one; ``Code`` is a
+  ``StrEnum``, so a code compares equal to its text and serialises as it) and
+  the groups of codes the rules and remedies read;
+- how much a finding matters (``Severity``);
+- the ports Gmail offers and how each one starts TLS, in Gmail's words too;
+- the MTAs gmailfix configures and Exim's layouts;
+- the exit statuses the commands share.
+
+The fact modules (dns, smtp, certs, gmail, check) use it; ``findings`` keeps the
+words and the rules.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
+from typing import Literal
+
+# --- finding codes ---------------------------------------------------------------
 
 
 class Code(StrEnum):
@@ -120,3 +132,64 @@ SERVER_CODES = frozenset(
         Code.MTA_NOT_LISTENING,
     }
 )
+
+
+# --- severity --------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # Gmail rejects, or will: must be fixed
+    WARNING = "warning"  # works today, fragile or unconfirmed
+    INFO = "info"  # context
+
+
+# --- the ports Gmail offers ---------------------------------------------------------
+# Gmail's form has a port drop-down (25, 465, 587) and two security choices:
+# "TLS" (STARTTLS after a plain greeting, 587 and 25) and "SSL" (TLS from the
+# first byte, 465).
+
+Port = Literal[587, 465, 25]
+PORTS: tuple[Port, ...] = (587, 465, 25)
+Mode = Literal["starttls", "implicit"]  # how a port starts TLS
+Security = Literal["TLS", "SSL"]  # the same, in the words of Gmail's form
+
+
+def mode_for(port: int) -> Mode:
+    return "implicit" if port == 465 else "starttls"
+
+
+def security_for(port: int) -> Security:
+    return "SSL" if mode_for(port) == "implicit" else "TLS"
+
+
+def security_label(security: Security) -> str:
+    """The radio button's text in Gmail's form."""
+    if security == "SSL":
+        return "Secured connection using SSL"
+    return "Secured connection using TLS (recommended)"
+
+
+# --- the MTAs gmailfix configures ----------------------------------------------------
+
+Mta = Literal["exim", "postfix"]
+MTAS: tuple[Mta, ...] = ("exim", "postfix")
+EximLayout = Literal["debian-split", "debian-single", "plain"]
+EXIM_LAYOUTS: tuple[EximLayout, ...] = ("debian-single", "debian-split", "plain")
+
+
+# --- exit statuses ------------------------------------------------------------------
+
+
+class Exit(IntEnum):
+    """The statuses every command shares (a command documents its own meanings too)."""
+
+    ACCEPT = 0  # Gmail would accept; or: done
+    REJECT = 1  # Gmail would refuse; or: problems found, nothing recognised
+    USAGE = 2  # bad input or usage, or what was asked cannot be done here
+    UNKNOWN = 3  # Gmail's answer is not known from this computer
+    INTERNAL = 4  # an internal error (the traceback with --debug)
+    INTERRUPTED = 130
+    PIPE_CLOSED = 141  # what a shell shows for a program its closed pipe stopped
+
+
+EXIT_FOR_OUTCOME = {"accept": Exit.ACCEPT, "reject": Exit.REJECT, "unknown": Exit.UNKNOWN}
