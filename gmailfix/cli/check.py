@@ -24,13 +24,14 @@ import argparse
 import datetime as dt
 from typing import TYPE_CHECKING, Any, TextIO
 
+from gmailfix.vocabulary import EXIT_FOR_OUTCOME
+
 if TYPE_CHECKING:
     from gmailfix.bundle import BundleFile
     from gmailfix.certs import CertInfo
     from gmailfix.diagnose import Diagnosis
     from gmailfix.remedies.plan import Plan
 
-EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
 EXIT_WARN = 5  # with --fail-on-warn only
 
 

@@ -18,9 +18,7 @@ from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.render.terminal import NextStep, print_report
 from gmailfix.text import unicode_output
-from gmailfix.vocabulary import Code
-
-EXIT_FOR_OUTCOME = {"accept": 0, "reject": 1, "unknown": 3}
+from gmailfix.vocabulary import EXIT_FOR_OUTCOME, Code
 
 
 def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:

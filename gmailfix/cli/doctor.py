@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gmailfix.cli.args import Parser
+from gmailfix.vocabulary import Exit
 
 if TYPE_CHECKING:
     from gmailfix.connection import Connection
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from gmailfix.server.plan import ApplyPlan
     from gmailfix.server.watch import WatchedLog
 
-EXIT_OK, EXIT_PROBLEMS = 0, 1
 MTA_CHOICES = ("exim", "postfix")
 
 
@@ -160,7 +160,7 @@ def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(report_json(report), indent=2, ensure_ascii=not wide), file=out)
     else:
         print_report(report, out)
-    return EXIT_OK if report.ok else EXIT_PROBLEMS
+    return Exit.ACCEPT if report.ok else Exit.REJECT
 
 
 def print_report(report: DoctorReport, out: TextIO) -> None:
@@ -243,7 +243,7 @@ def run_watch(args: argparse.Namespace, out: TextIO) -> int:
             "Nothing changed. Run again with --yes to make it (it is undone at the end).",
             file=out,
         )
-        return EXIT_OK
+        return Exit.ACCEPT
     journal = None
     with stop_signals() as signals:
         try:
@@ -346,8 +346,8 @@ def _follow(args: argparse.Namespace, log: WatchedLog, out: TextIO) -> int:
             )
         else:
             print("No connection from Google (or --client) was seen.", file=out)
-        return EXIT_PROBLEMS
-    return EXIT_OK if seen.stopped == "quit" and seen.tls_version else EXIT_PROBLEMS
+        return Exit.REJECT
+    return Exit.ACCEPT if seen.stopped == "quit" and seen.tls_version else Exit.REJECT
 
 
 def _show_plan(plan: ApplyPlan, out: TextIO, lead: str) -> None:

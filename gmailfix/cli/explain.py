@@ -14,8 +14,8 @@ import sys
 from typing import Any, BinaryIO, TextIO
 
 from gmailfix.errors import InputError
+from gmailfix.vocabulary import Exit
 
-EXIT_RECOGNISED, EXIT_UNKNOWN = 0, 1
 MAX_TEXT = 64 * 1024  # bytes read from stdin, characters taken from the command line
 STDIN = "-"
 DIAGNOSE = "gmailfix diagnose ADDRESS --smtp-host SMTP_SERVER --port PORT"
@@ -51,7 +51,7 @@ def run_explain(args: argparse.Namespace, out: TextIO) -> int:
         )
     report, recognised = explanation(text, out)
     out.write(report)
-    return EXIT_RECOGNISED if recognised else EXIT_UNKNOWN
+    return Exit.ACCEPT if recognised else Exit.REJECT
 
 
 def _read_text(words: list[str], stdin: TextIO | None) -> str:

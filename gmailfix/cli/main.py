@@ -30,10 +30,7 @@ from gmailfix.errors import (
 )
 from gmailfix.remedies.model import REMEDY_KINDS
 from gmailfix.stacks.recognise import STACK_NAMES
-
-EXIT_ACCEPT, EXIT_REJECT, EXIT_USAGE, EXIT_CANNOT_CHECK, EXIT_INTERNAL = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
-EXIT_PIPE_CLOSED = 141  # what a shell shows for a program its closed pipe stopped
+from gmailfix.vocabulary import Exit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,29 +163,29 @@ def _run(args: argparse.Namespace) -> int:
         return _dispatch(args)
     except InputError as exc:
         print(f"gmailfix: {field_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     except BundleError as exc:
         hint = "; add --force to replace it" if exc.replaceable else ""
         print(f"gmailfix: {exc}{hint}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     except CannotCheck as exc:
         print(f"gmailfix: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_CHECK
+        return Exit.UNKNOWN
     except NoSuchFix as exc:
         hint = ""
         if isinstance(exc, NothingToFix):
             hint = " (to prepare certificates for more domains: --remedy sni --alias-domain D)"
         print(f"gmailfix: {exc}{hint}", file=sys.stderr)
-        return EXIT_REJECT
+        return Exit.REJECT
     except GmailfixError as exc:
         print(f"gmailfix: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     except KeyboardInterrupt:
         print("gmailfix: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return Exit.INTERRUPTED
     except BrokenPipeError:
         stdout_gone()
-        return EXIT_PIPE_CLOSED
+        return Exit.PIPE_CLOSED
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
@@ -197,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
             "and report it",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return Exit.INTERNAL
 
 
 def stdout_gone() -> None:
@@ -275,7 +272,7 @@ def _wizard(demo: bool) -> int:
         print(
             "gmailfix: the wizard needs a terminal; try 'gmailfix diagnose --help'", file=sys.stderr
         )
-        return EXIT_USAGE
+        return Exit.USAGE
     from gmailfix.screens.app import run_wizard
 
     return run_wizard(demo=demo)
