@@ -767,3 +767,24 @@ async def test_the_wizards_mail_server_path(server: Server, pki: Pki, tmp_path: 
     assert "To get the fix as files: Back, then Start" in text
     assert "self-signed" in text.lower()
     assert "hostname-mismatch" not in text and "--" not in text
+
+
+def test_cli_text_wraps_to_the_terminal(
+    server: Server, pki: Pki, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 40 columns no line is longer, no word is cut in two, and a finding's lines keep
+    its indent (it read 'ma' / 'tch the host' before)."""
+    monkeypatch.setenv("COLUMNS", "40")
+    server.add_macros(blog_certificate(server))
+    server.generate()
+    wide = main(
+        ["doctor", "--root", str(server.root), "--host", HOST, "--ca-file", str(pki.root_file)]
+    )
+    out = capsys.readouterr().out
+    assert wide == 1
+    lines = out.splitlines()
+    assert all(len(line) <= 40 for line in lines), [line for line in lines if len(line) > 40]
+    words = out.split()
+    assert "self-signed" in " ".join(words) and "ma" not in words
+    detail = next(n for n, line in enumerate(lines) if "self-signed" in line)
+    assert lines[detail + 1].startswith("   "), lines[detail : detail + 2]

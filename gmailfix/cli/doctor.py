@@ -166,12 +166,21 @@ def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
 def print_report(report: DoctorReport, out: TextIO) -> None:
     """The report in plain words; everything that came from files or servers is cleaned.
     An output that cannot carry every character gets plain marks (X for ✗)."""
+    from gmailfix.render.terminal import Terminal, wrap
     from gmailfix.text import clean, plain_marks, unicode_output
 
     wide = unicode_output(out)
+    width = Terminal.of(out).width
 
     def say(text: str = "") -> None:
-        print(text if wide else plain_marks(text), file=out)
+        """One line, wrapped to the terminal: continuation lines keep its indent."""
+        text = text if wide else plain_marks(text)
+        indent = len(text) - len(text.lstrip(" "))
+        hang = indent + (2 if text.lstrip(" ")[:2] in ("✗ ", "X ", "! ", "i ") else 0)
+        lines = wrap(text, max(width - hang, 20)) or [""]
+        print(" " * indent + lines[0], file=out)
+        for line in lines[1:]:
+            print(" " * hang + line, file=out)
 
     setup, tls = report.setup, report.tls
     say(f"Mail server: {setup.label}")
