@@ -11,6 +11,7 @@ hook, given a certificate from a private CA), apply --yes, diagnose
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,10 +20,13 @@ from typing import Any
 
 import pytest
 
+from gmailfix.remedies.manifest import parse_manifest
+from gmailfix.render.certbot import deploy_hook as render_hook
 from gmailfix.render.exim import authenticators
 from gmailfix.server.mta import LAYOUT_WORDS
 from gmailfix.vocabulary import EximLayout
 from tests.support import namespace as ns
+from tests.support import pebble as ph
 from tests.support.namespace_journey import Person, journey
 from tests.support.programs import sha512_crypt
 from tests.support.servers import http_files
@@ -219,3 +223,59 @@ def test_exim_state_reaches_accept_and_rolls_back(
     assert trip["accepted"]["port"] == (port or 587)
     assert trip["changed"] == []
     assert trip["refused_again"] == cause
+
+
+# --- the certificate step inside apply: certbot against Pebble --------------------------
+
+
+def certbot_in_apply() -> dict[str, Any]:
+    """Debian's stock Exim again, but the person skips the README's certificate step:
+    apply gets the certificate itself (certbot --standalone on port 80, against Pebble on
+    loopback, which checks http-01 there), installs it with gmailfix's own deploy hook,
+    and goes on. Rollback removes what the hook installed for Exim; certbot's lineage
+    stays in /etc/letsencrypt."""
+    with ns.dns(DOMAIN, HOST) as dns_server, ph.pebble(ns.scratch(), dns_server, 80) as pebble:
+        ns.service("exim4", "start")
+        person = Person(DOMAIN, HOST, dns_server, pebble.root)
+        trip = journey(
+            person,
+            apply=("--acme-server", ph.ACME_DIRECTORY),
+            apply_env={"REQUESTS_CA_BUNDLE": str(pebble.api_ca)},  # Pebble's API is private
+        )
+    live = Path("/etc/letsencrypt/live") / HOST
+    trip["lineage_kept"] = (live / "fullchain.pem").is_file()
+    renewal = Path("/etc/letsencrypt/renewal") / f"{HOST}.conf"
+    trip["renewal"] = renewal.read_text() if renewal.exists() else ""
+    hook = Path("/etc/letsencrypt/gmailfix/exim-deploy-hook.sh")
+    trip["hook_is_gmailfix_own"] = hook.is_file() and hook.read_text() == deploy_hook_text()
+    return trip
+
+
+def deploy_hook_text() -> str:
+    """The hook as the installed gmailfix renders it for the exported plan."""
+    manifest = json.loads((ns.scratch() / "bundle/MANIFEST.json").read_text())
+    return render_hook(parse_manifest(manifest).plan())
+
+
+def test_certbot_inside_apply_against_pebble_reaches_accept_and_rolls_back() -> None:
+    trip = ns.run_inside(certbot_in_apply)
+    assert {"self-signed", "no-auth"} <= set(trip["causes"])
+    assert trip["kinds"] == ["new-certificate", "enable-auth"]
+    applied = trip["applied"]
+    assert "  1. get a certificate for mail.stock.test from https://127.0.0.1:14000/dir" in applied
+    assert (
+        "--server https://127.0.0.1:14000/dir --deploy-hook /etc/letsencrypt/gmailfix/" in applied
+    )
+    assert "leaves the issued certificate there" in applied  # said before anything is done
+    assert "Gmail would accept it" in applied
+    assert "certificate for mail.stock.test is kept in /etc/letsencrypt/live/" in applied
+    # rollback: the hook's copies and the folders it needed go, certbot's lineage stays
+    assert "removed /etc/exim4/tls/mail.stock.test/privkey.pem" in trip["rolled_back"]
+    assert "removed the empty folder /etc/exim4/tls " in trip["rolled_back"]
+    assert "stays in /etc/letsencrypt/live/mail.stock.test" in trip["rolled_back"]
+    assert trip["changed"] == []
+    assert trip["refused_again"] == "self-signed"
+    assert trip["lineage_kept"]
+    # renewals run gmailfix's own hook (rendered by gmailfix, not read from the bundle)
+    assert "renew_hook = /etc/letsencrypt/gmailfix/exim-deploy-hook.sh" in trip["renewal"]
+    assert trip["hook_is_gmailfix_own"]

@@ -43,6 +43,20 @@ def add_apply_parsers(sub: Any) -> None:
         action="store_true",
         help="the bundle's step that keeps inbound mail working (DANE, MTA-STS) is done",
     )
+    certificate = apply.add_argument_group(
+        "the certificate step (when the plan needs a certificate that is not there yet)"
+    )
+    certificate.add_argument(
+        "--acme-server",
+        metavar="URL",
+        help="the ACME directory certbot gets it from (default: Let's Encrypt's)",
+    )
+    certificate.add_argument(
+        "--webroot",
+        metavar="DIR",
+        help="your web server serves DIR on port 80 for the host name (default: certbot "
+        "answers on port 80 itself, which must be free)",
+    )
     rollback = sub.add_parser(
         "rollback", parents=[server_options()], help="undo the last change gmailfix made here"
     )
@@ -64,9 +78,11 @@ def _recheck_connection(args: argparse.Namespace) -> Any:
 
 def run_apply(args: argparse.Namespace, out: TextIO) -> int:
     from gmailfix.errors import reason
+    from gmailfix.render.certbot import LETS_ENCRYPT
     from gmailfix.server.apply import apply, plan_apply
     from gmailfix.server.plan import InboundStepPending
     from gmailfix.server.system import Root, ServerError
+    from gmailfix.text import clean
 
     try:
         plan = plan_apply(
@@ -74,6 +90,8 @@ def run_apply(args: argparse.Namespace, out: TextIO) -> int:
             Root.at(args.root),
             reload=reload_argv(args),
             inbound_done=args.inbound_done,
+            acme_server=args.acme_server or LETS_ENCRYPT,
+            webroot=args.webroot,
         )
         show_plan(plan, out)
         if not args.yes:
@@ -84,7 +102,15 @@ def run_apply(args: argparse.Namespace, out: TextIO) -> int:
         raise ServerError(f"{exc}: add --inbound-done") from None
     except OSError as exc:
         raise ServerError(f"cannot apply the bundle: {reason(exc)}") from None
-    return show_result(result, out)
+    code = show_result(result, out)
+    if any(r.step.key == "certificate" and r.ok for r in result.results):
+        for name in plan.issuance.lineages if plan.issuance else ():
+            print(
+                f"certbot's certificate for {clean(name)} is kept in "
+                f"/etc/letsencrypt/live/{clean(name)}: rollback leaves certbot's files.",
+                file=out,
+            )
+    return code
 
 
 def show_plan(plan: ApplyPlan, out: TextIO) -> None:
@@ -158,6 +184,12 @@ def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
     print(f"Undid: {clean(done.what)}", file=out)
     for line in describe_restored(done.restored):
         print(f"  {clean(line)}", file=out)
+    for name in done.certificates:
+        print(
+            f"  certbot's certificate for {clean(name)} stays in "
+            f"/etc/letsencrypt/live/{clean(name)} (rollback leaves certbot's files)",
+            file=out,
+        )
     if done.dovecot is not None:
         state = "done" if done.dovecot.ok else clean(done.dovecot.detail)
         print(f"  reloaded Dovecot with the old config: {state}", file=out)

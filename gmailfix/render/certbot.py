@@ -12,6 +12,8 @@ from gmailfix.remedies.plan import Plan
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 DEFAULT_LINEAGE = "default"
+# where the deploy hook is kept: certbot remembers its path for every renewal
+HOOK_DIR = "/etc/letsencrypt/gmailfix"
 
 DEPLOY_HOOK = """\
 #!/bin/sh
@@ -65,7 +67,7 @@ def mta_label(plan: Plan) -> str:
     return "Postfix" if plan.mta == "postfix" else "Exim"
 
 
-def _certificates(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
+def certificates(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
     """(lineage name, host names) for every certificate the plan needs."""
     certs: list[tuple[str, tuple[str, ...]]] = [(host, (host,)) for host in plan.cert_hosts]
     if plan.has("sni"):
@@ -88,11 +90,11 @@ def issue_script(plan: Plan) -> str:
         "#                use https://acme-staging-v02.api.letsencrypt.org/directory to rehearse",
         "#   EMAIL        for expiry notices (recommended)",
         "#   GMAILFIX_HOOK_DIR  where the deploy hook is kept for renewals",
-        "#                (default /etc/letsencrypt/gmailfix)",
+        f"#                (default {HOOK_DIR})",
         "set -eu",
         'here=$(cd "$(dirname "$0")" && pwd)',
         "# certbot remembers the hook's path for every renewal: keep it outside this folder",
-        'hook_dir="${GMAILFIX_HOOK_DIR:-/etc/letsencrypt/gmailfix}"',
+        f'hook_dir="${{GMAILFIX_HOOK_DIR:-{HOOK_DIR}}}"',
         'install -d -m 0755 "$hook_dir"',
         f'hook="$hook_dir/{plan.mta}-deploy-hook.sh"',
         'install -m 0755 "$here/deploy-hook.sh" "$hook"',
@@ -113,7 +115,7 @@ def issue_script(plan: Plan) -> str:
         "fi",
         "",
     ]
-    for lineage, hosts in _certificates(plan):
+    for lineage, hosts in certificates(plan):
         domains = " ".join(f"-d {quote(h)}" for h in hosts)
         lines += [
             f"certbot certonly --cert-name {quote(lineage)} {domains} \\",
@@ -137,7 +139,7 @@ def docker_script(plan: Plan) -> str:
         'here=$(cd "$(dirname "$0")" && pwd)',
         f'server="${{ACME_SERVER:-{LETS_ENCRYPT}}}"',
     ]
-    for lineage, hosts in _certificates(plan):
+    for lineage, hosts in certificates(plan):
         domains = " ".join(f"-d {quote(h)}" for h in hosts)
         lines += [
             "docker run --rm -p 80:80 \\",

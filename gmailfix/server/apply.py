@@ -1,12 +1,15 @@
 """``gmailfix apply`` and ``gmailfix rollback``: a plan put in place safely, or not at all.
 
-    apply(plan) ─► journal (backups) ─► atomic writes ─► the MTA's own check
+    apply(plan) ─► journal (backups) ─► [certbot + gmailfix's deploy hook]
+        ─► atomic writes ─► the MTA's own check
         ─► the files it will read ─► reload ─► diagnose as Gmail ─► ApplyResult
                  any step fails, or a signal comes ─► every file put back, reload
 
 Only the files the plan names are written (the MTA's config, and Debian's
 generated config, which update-exim4.conf rewrites); certificates come from
-certbot and its deploy hook, never from here. The command runner and the
+certbot and its deploy hook, never from here: when the plan needs one that is
+not there, the certificate step (``issue``) runs certbot first, and what the
+hook installs for the MTA is in the journal too. The command runner and the
 Connection of the last check are seams: tests point them at a throwaway
 daemon under ``--root``. ``plan_apply`` and ``ApplyPlan`` live in plan.py and
 are re-exported here.
@@ -42,6 +45,7 @@ from gmailfix.server.system import (
     Root,
     Runner,
     ServerError,
+    make_folders,
     run_command,
     show_path,
     write_atomic,
@@ -95,6 +99,7 @@ class RollbackResult:
     restored: tuple[Restored, ...]
     reload: StepResult | None
     dovecot: StepResult | None = None  # Dovecot reloaded: a file of its was put back
+    certificates: tuple[str, ...] = ()  # certbot's lineages the change used: they stay
 
 
 # --- applying -----------------------------------------------------------------------
@@ -128,7 +133,10 @@ def apply(
 
 
 def _journal_facts(plan: ApplyPlan) -> dict[str, Any]:
-    return {"mta": plan.setup.mta}  # no command: rollback works out how to restart anew
+    facts: dict[str, Any] = {"mta": plan.setup.mta}  # no command: rollback works it out
+    if plan.issuance is not None:  # certbot's lineages: rollback says they stay
+        facts["certificates"] = list(plan.issuance.lineages)
+    return facts
 
 
 def _apply_recorded(
@@ -147,8 +155,13 @@ def _apply_recorded(
     diagnosis: Diagnosis | None = None
     try:
         with _signals_interrupt():
-            _write_all(plan, journal)
+            if plan.issuance is not None:
+                _prepare_issuance(plan, journal)
+            written = False
             for step in plan.steps:
+                if step.key != "certificate" and not written:
+                    _write_all(plan, journal)  # after the certificate step, before the rest
+                    written = True
                 result, found = _run_step(plan, step, runner, connection)
                 diagnosis = found or diagnosis
                 results.append(result)
@@ -170,6 +183,20 @@ def _apply_recorded(
         restored, again = _undo(plan, journal, runner, results)
     return ApplyResult(
         "rolled-back", tuple(results), journal.folder, tuple(restored), diagnosis, again
+    )
+
+
+def _prepare_issuance(plan: ApplyPlan, journal: Journal) -> None:
+    """Before certbot runs: the folders its hook installs into, made and noted in the
+    journal (so undo removes them again), and gmailfix's own deploy hook, kept where
+    certbot's renewals run it (certbot's files, outside the journal)."""
+    issuance = plan.issuance
+    assert issuance is not None
+    for folder in issuance.folders:
+        journal.make_folders(folder)
+    make_folders(issuance.hook.parent, plan.root)
+    write_atomic(
+        issuance.hook, issuance.hook_text.encode(), mode=0o755, uid=0, gid=0, root=plan.root
     )
 
 
@@ -362,7 +389,17 @@ def rollback(
         if argv and any(r.action != "unchanged" for r in restored):
             again = _command(Step("reload", "restart the MTA with the old config", argv), runner)
         journal.finish("rolled-back")
-    return RollbackResult(journal.folder, journal.what, tuple(restored), again, dovecot)
+    return RollbackResult(
+        journal.folder, journal.what, tuple(restored), again, dovecot, _issued(journal)
+    )
+
+
+def _issued(journal: Journal) -> tuple[str, ...]:
+    """certbot's lineages the change installed from (names only; checked, never used)."""
+    names = journal.extra.get("certificates", [])
+    if not isinstance(names, list):
+        return ()
+    return tuple(n for n in names[:16] if isinstance(n, str) and SAFE_LINEAGE.fullmatch(n))
 
 
 def _restart_command(root: Root, journal: Journal) -> tuple[str, ...] | None:
@@ -425,6 +462,7 @@ def _handlers(
                 signal.signal(signum, previous)
 
 
+SAFE_LINEAGE = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 RESTORED_WORDS = {
     "restored": "restored {}",
     "removed": "removed {} (the change had made it)",

@@ -36,6 +36,7 @@ from gmailfix.server import exim
 from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
 from gmailfix.server.exim_auth import DEBIAN_TEMPLATE, with_authenticators
+from gmailfix.server.issue import Issuance, missing, plan_issuance
 from gmailfix.server.mta import DEBIAN_GENERATED, Setup, detect
 from gmailfix.server.postfix_apply import postfix_changes
 from gmailfix.server.steps import Step
@@ -45,6 +46,7 @@ from gmailfix.text import clean
 from gmailfix.vocabulary import Mta
 
 APPLY_TAG = "apply"
+MISSING_WARNING = " does not exist yet: "
 # where apply may write Exim's SNI map (it lies in the plan's certificate folder)
 SNI_MAP_FOLDERS = ("/etc/exim4/", "/etc/exim/")
 # the options Debian's template sets itself once MAIN_TLS_ENABLE is defined: a person's
@@ -69,6 +71,7 @@ class ApplyPlan:
     warnings: tuple[str, ...] = ()
     kind: str = "apply"  # the journal's kind: "apply" or "watch"
     what: str = ""  # the journal's words for the change
+    issuance: Issuance | None = None  # the certificate step: certbot and gmailfix's hook
 
     @property
     def root(self) -> Root:
@@ -90,6 +93,8 @@ def plan_apply(
     reload: Sequence[str] | None = None,
     mta: Mta | None = None,
     inbound_done: bool = False,
+    acme_server: str | None = None,
+    webroot: str | None = None,
 ) -> ApplyPlan:
     """What applying ``bundle`` under ``root`` would change, and the commands it would run.
 
@@ -98,6 +103,9 @@ def plan_apply(
     does not fit this server; reads only, and runs nothing the bundle holds.
     A plan with the inbound-mail guard step (DANE, MTA-STS) is refused with
     InboundStepPending unless ``inbound_done`` says that step was done.
+    ``acme_server``: when the plan needs a certificate whose files are not in place,
+    get it from this ACME directory with certbot first (``issue``; standalone, or
+    ``webroot``); None leaves the certificate to the person.
     """
     root = root or Root()
     if not isinstance(bundle, Bundle):
@@ -114,8 +122,34 @@ def plan_apply(
             f"export it again for {setup.mta}"
         )
     if setup.mta == "postfix":
-        return _postfix_plan(bundle, plan, setup, runner, reload)
-    return _exim_plan(bundle, plan, setup, reload)
+        made = _postfix_plan(bundle, plan, setup, runner, reload)
+    else:
+        made = _exim_plan(bundle, plan, setup, reload)
+    return _with_certificate(made, plan, acme_server, webroot)
+
+
+def _with_certificate(
+    made: ApplyPlan, plan: Plan, acme_server: str | None, webroot: str | None
+) -> ApplyPlan:
+    """The certificate step first, when the plan needs a certificate that is not there."""
+    if acme_server is None or not missing(plan, made.root):
+        return made
+    if not made.root.is_system:
+        note = (
+            "the certificate is not there in the copy, and apply gets one with certbot "
+            "only on the server itself (certbot would act on this computer): not rehearsed"
+        )
+        return replace(made, warnings=(*made.warnings, note))
+    issuance = plan_issuance(plan, made.root, acme_server, webroot)
+    assert issuance is not None
+    warnings = tuple(w for w in made.warnings if MISSING_WARNING not in w)
+    return replace(
+        made,
+        steps=(*issuance.steps, *made.steps),
+        rewritten=(*issuance.files, *made.rewritten),
+        warnings=(*warnings, issuance.note),
+        issuance=issuance,
+    )
 
 
 def rendered_server_files(plan: Plan) -> dict[str, str]:
@@ -296,7 +330,7 @@ def _missing_files_warning(setup: Setup, block: str) -> tuple[str, ...]:
     if setup.root.file(certificate).exists():
         return ()
     return (
-        f"{certificate} does not exist yet: get the certificate first (the bundle's "
+        f"{certificate}{MISSING_WARNING}get the certificate first (the bundle's "
         "certbot/issue.sh), or the check will fail and everything will be put back",
     )
 

@@ -73,6 +73,7 @@ def journey(
     export: Sequence[str] = (),
     certificate: Callable[[Path], object] | None = None,
     apply: Sequence[str] = (),
+    apply_env: dict[str, str] | None = None,
     watched: Sequence[str] = WATCHED,
     left_out: Sequence[str] = LEFT_OUT,
     refused_again: bool = True,
@@ -108,7 +109,7 @@ def journey(
     original = ns.snapshot(watched, leave_out=left_out)
     trip.applied = step(
         "apply",
-        lambda: ns.gmailfix("apply", str(bundle), "--yes", *person.checks, *apply),
+        lambda: ns.gmailfix("apply", str(bundle), "--yes", *person.checks, *apply, env=apply_env),
         0,
     ).out
     after = step("diagnose after", person.diagnose, 0).json()

@@ -54,7 +54,9 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 15) ->
 
 
 @contextmanager
-def pebble(workdir: Path, dns_server: str) -> Iterator[Pebble]:
+def pebble(workdir: Path, dns_server: str, http_port: int = HTTP_01_PORT) -> Iterator[Pebble]:
+    """Pebble on loopback; it checks http-01 on ``http_port`` (80 where a test has a network
+    of its own, as Let's Encrypt does)."""
     program = require_program("pebble")
     api_root = ca.make_root("Pebble API Test Root")
     api = ca.make_leaf(api_root, ["localhost"], ips=["127.0.0.1"])
@@ -67,7 +69,7 @@ def pebble(workdir: Path, dns_server: str) -> Iterator[Pebble]:
             "managementListenAddress": "127.0.0.1:15000",
             "certificate": str(workdir / "api.pem"),
             "privateKey": str(workdir / "api.key"),
-            "httpPort": HTTP_01_PORT,
+            "httpPort": http_port,
             "tlsPort": 5001,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
