@@ -11,15 +11,13 @@ For ``gmailfix doctor`` to call; it reports, it never changes anything.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from gmailfix.render.systemd import MAILER_NAME, SERVICE_NAME, TIMER_NAME
 from gmailfix.server.system import Root, ServerError, read_limited
+from gmailfix.server.systemd_units import masked, timer_enabled, unit_file
 
-UNIT_FOLDERS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
-WANTS = "/etc/systemd/system/timers.target.wants"
 UNIT_LIMIT = 64 * 1024
 _PREFIXES = "-@:+!"  # ExecStart= prefixes before the program's path
 
@@ -78,34 +76,18 @@ class CheckTimer:
 
 
 def find_check_timer(root: Root) -> CheckTimer:
-    timer = _unit(root, TIMER_NAME)
-    service = _unit(root, SERVICE_NAME)
-    masked = timer is not None and _points_to_null(timer)
-    wanted = root.file(f"{WANTS}/{TIMER_NAME}")
-    program = _program(service) if service is not None and not _points_to_null(service) else None
+    timer = unit_file(root, TIMER_NAME)
+    service = unit_file(root, SERVICE_NAME)
+    program = _program(service) if service is not None and not masked(service) else None
     return CheckTimer(
         timer=timer is not None,
         service=service is not None,
-        mailer=_unit(root, MAILER_NAME) is not None,
-        enabled=wanted.is_symlink() and not _points_to_null(wanted),
-        masked=masked,
+        mailer=unit_file(root, MAILER_NAME) is not None,
+        enabled=timer_enabled(root, TIMER_NAME),
+        masked=timer is not None and masked(timer),
         program=program,
         program_found=program is not None and _executable(root, program),
     )
-
-
-def _unit(root: Root, name: str) -> Path | None:
-    for folder in UNIT_FOLDERS:
-        path = root.file(f"{folder}/{name}")
-        if path.is_symlink() or path.is_file():
-            return path
-    return None
-
-
-def _points_to_null(path: Path) -> bool:
-    with contextlib.suppress(OSError):
-        return path.is_symlink() and str(path.readlink()) == "/dev/null"
-    return False
 
 
 def _program(service: Path) -> str | None:

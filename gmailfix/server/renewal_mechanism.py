@@ -26,10 +26,9 @@ from pathlib import Path
 
 from gmailfix.lifetime import Lifetime, days
 from gmailfix.server.system import Root, Runner, ServerError, read_limited
+from gmailfix.server.systemd_units import WANTS, masked, unit_file
 
 TIMERS = ("certbot.timer", "snap.certbot.renew.timer")
-UNIT_FOLDERS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
-WANTS = "/etc/systemd/system/timers.target.wants"
 CRON_FILES = ("/etc/crontab",)
 CRON_FOLDERS = ("/etc/cron.d", "/var/spool/cron/crontabs")
 CRON_LIMIT = 64 * 1024
@@ -86,34 +85,20 @@ class Schedule:
 
 
 def find_schedule(root: Root) -> Schedule:
-    timer = next((t for t in TIMERS if _unit(root, t) is not None), None)
-    unit = _unit(root, timer) if timer else None
-    masked = unit is not None and unit.is_symlink() and _points_to_null(unit)
+    timer = next((t for t in TIMERS if unit_file(root, t) is not None), None)
+    unit = unit_file(root, timer) if timer else None
+    is_masked = unit is not None and masked(unit)
     enabled = timer is not None and root.file(f"{WANTS}/{timer}").is_symlink()
     lines = _cron_lines(root)
     guarded = bool(lines) and all(_SYSTEMD_GUARD.search(line) for _, line in lines)
     return Schedule(
         timer,
         enabled,
-        masked,
+        is_masked,
         tuple(dict.fromkeys(path for path, _ in lines)),
         guarded,
         _systemd(root),
     )
-
-
-def _unit(root: Root, name: str) -> Path | None:
-    for folder in UNIT_FOLDERS:
-        path = root.file(f"{folder}/{name}")
-        if path.is_symlink() or path.is_file():
-            return path
-    return None
-
-
-def _points_to_null(path: Path) -> bool:
-    with contextlib.suppress(OSError):
-        return str(path.readlink()) == "/dev/null"
-    return False
 
 
 def _cron_lines(root: Root) -> list[tuple[str, str]]:
