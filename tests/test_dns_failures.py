@@ -5,44 +5,26 @@ every question with one refusal or failure code."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import dns.message
 import dns.rcode
 import pytest
 
 from gmailfix.dns import make_resolver, query
+from tests.support.udp_dns import answering
 
 
-@contextmanager
-def answering(rcode: dns.rcode.Rcode) -> Iterator[str]:
+def answering_with(rcode: dns.rcode.Rcode) -> AbstractContextManager[str]:
     """A DNS server on 127.0.0.1 that answers every question with ``rcode``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.2)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            reply = dns.message.make_response(dns.message.from_wire(data))
-            reply.set_rcode(rcode)
-            sock.sendto(reply.to_wire(), peer)
+    def reply(query: dns.message.Message) -> dns.message.Message:
+        response = dns.message.make_response(query)
+        response.set_rcode(rcode)
+        return response
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        sock.close()
+    return answering(reply)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +32,7 @@ def answering(rcode: dns.rcode.Rcode) -> Iterator[str]:
     [(dns.rcode.SERVFAIL, "servfail"), (dns.rcode.REFUSED, "refused")],
 )
 async def test_the_failure_is_the_servers_answer_code(rcode: dns.rcode.Rcode, failure: str) -> None:
-    with answering(rcode) as server:
+    with answering_with(rcode) as server:
         resolver = make_resolver(dns_server=server, timeout=2)
         answer = await query(resolver, "mail.alpha.test", "A", time.monotonic() + 2)
     assert answer.status == "error"
@@ -72,7 +54,7 @@ async def test_dnspythons_words_decide_nothing(monkeypatch: pytest.MonkeyPatch) 
     """dnspython names the code in its error list with dns.rcode.to_text; with those
     words replaced by noise (even misleading ones) the failure is still the code's."""
     monkeypatch.setattr(dns.rcode, "to_text", lambda *args, **kwargs: "REFUSED CERTIFICATE")
-    with answering(dns.rcode.SERVFAIL) as server:
+    with answering_with(dns.rcode.SERVFAIL) as server:
         resolver = make_resolver(dns_server=server, timeout=2)
         answer = await query(resolver, "mail.alpha.test", "A", time.monotonic() + 2)
     assert answer.failure == "servfail"

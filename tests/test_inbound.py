@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from tests.support.diagnosis import run_diagnosis
 from tests.support.dnsmasq import running_dnsmasq
 from tests.support.plans import make_plan
 from tests.support.servers import in_thread
+from tests.support.udp_dns import answering
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "selfsigned.test"
@@ -387,44 +388,22 @@ def test_the_readmes_command_computes_the_record_the_matcher_accepts(
     assert matches(3, 1, 1, bytes.fromhex(printed), (issued.cert,))
 
 
-@contextmanager
-def validating_resolver(name: str, rdata: str) -> Iterator[str]:
+def validating_resolver(name: str, rdata: str) -> AbstractContextManager[str]:
     """A DNS server on loopback that answers ``name`` TLSA with the AD flag set, as a
     validating resolver does for a signed zone; yields ``127.0.0.1:PORT``."""
-    import socket
-    import threading
-
     import dns.flags
     import dns.message
     import dns.rrset
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.2)
-    stop = threading.Event()
+    def reply(query: dns.message.Message) -> dns.message.Message:
+        answer = dns.message.make_response(query)
+        question = query.question[0]
+        if question.name.to_text() == name + "." and question.rdtype == 52:
+            answer.answer.append(dns.rrset.from_text(name + ".", 300, "IN", "TLSA", rdata))
+            answer.flags |= dns.flags.AD
+        return answer
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            query = dns.message.from_wire(data)
-            answer = dns.message.make_response(query)
-            question = query.question[0]
-            if question.name.to_text() == name + "." and question.rdtype == 52:
-                answer.answer.append(dns.rrset.from_text(name + ".", 300, "IN", "TLSA", rdata))
-                answer.flags |= dns.flags.AD
-            sock.sendto(answer.to_wire(), peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        sock.close()
+    return answering(reply)
 
 
 def test_a_validated_answer_is_said_to_be(tmp_path: Path) -> None:
