@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,54 +10,23 @@ from gmailfix.connection import build
 from gmailfix.diagnose import Diagnosis
 from gmailfix.lab.runner import LabInfo
 from tests.support.diagnosis import run_diagnosis
-from tests.support.programs import require_program, stop_process
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.dnsmasq import running_dnsmasq
 
 
 @pytest.fixture(scope="module")
 def dnsmasq(lab: LabInfo) -> Iterator[str]:
-    program = require_program("dnsmasq")
-    port = _free_port()
     good = lab.addresses["good.test"]
     blog = lab.addresses["blog.test"]
-    args = [
-        program,
-        "-k",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        f"--port={port}",
-        "--listen-address=127.0.0.1",
-        "--bind-interfaces",
-        "--pid-file=",
-        "--user=root",
-        "--group=root",
+    records = [
         "--mx-host=good.test,mail.good.test,10",
         f"--host-record=mail.good.test,{good}",
         f"--ptr-record={'.'.join(reversed(good.split('.')))}.in-addr.arpa,mail.good.test",
         "--mx-host=alias.test,mail.alias.test,10",
         "--cname=mail.alias.test,server42.isp.test",
         f"--host-record=server42.isp.test,{blog}",
-        "--address=/#/",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(
-                f"dnsmasq did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    stop_process(proc)
+    with running_dnsmasq(records) as address:
+        yield address
 
 
 def _diagnose(lab: LabInfo, dns: str, domain: str) -> Diagnosis:
