@@ -17,7 +17,8 @@ from gmailfix.certs import ChainAnalysis, analyse_chain
 from gmailfix.connection import Connection
 from gmailfix.dns import DnsFacts, lookup_addresses
 from gmailfix.inputs import is_ip_address
-from gmailfix.smtp import Credentials, LoginResult, ProbeResult, ProbeTarget, login, probe
+from gmailfix.login import Credentials, LoginResult, login
+from gmailfix.smtp import ProbeResult, ProbeTarget, probe
 from gmailfix.vocabulary import Code, mode_for
 
 

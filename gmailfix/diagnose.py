@@ -24,7 +24,8 @@ from gmailfix.connection import Connection
 from gmailfix.findings import Finding
 from gmailfix.findings.rules import cannot_check_findings, diagnosis_findings
 from gmailfix.inputs import Target, is_ip_address
-from gmailfix.smtp import Credentials, ProbeResult
+from gmailfix.login import Credentials
+from gmailfix.smtp import ProbeResult
 from gmailfix.stacks.recognise import MailStack, Sighting, recognise
 from gmailfix.vocabulary import Code
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gmailfix.certs import ChainAnalysis
-from gmailfix.smtp import LoginResult, ProbeResult
+from gmailfix.login import LoginResult
+from gmailfix.smtp import ProbeResult
 from gmailfix.vocabulary import Code, Security, security_for, security_label
 
 CERT_ERROR = (

@@ -8,26 +8,21 @@ in size. One process-wide limit, derived from the open-file limit, bounds how
 many probes are open at once (batch included): running out of file handles
 is this computer's problem, never reported as the server's.
 
-``login`` is the only place a password is used: after a handshake that
-OpenSSL verified against the same trust anchors, as Gmail logs in. A server
-may repeat what it was sent (``535 bad password 'hunter2'``): every line read
-during a login has the password in each form it travelled in replaced by
-``HIDDEN`` as it is read, before any reply, error or result is made from it.
+Logging in, the one place a password is used, is ``gmailfix.login``'s: it
+reads replies with ``read_reply`` here, which can hide a secret in each line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import errno
-import re
 import ssl
 import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from gmailfix.certs import NO_CHAIN, Chain, parse_chain
 from gmailfix.vocabulary import Code, Mode, mode_for
@@ -38,7 +33,6 @@ MAX_REPLY_LINES = 200
 Endpoint = tuple[str, int]
 ConnectMap = Mapping[Endpoint, Endpoint]
 _LOCAL_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-HIDDEN = "[password hidden]"  # stands where a server repeated the password
 
 
 @dataclass(frozen=True)
@@ -80,24 +74,6 @@ class ProbeResult:
     elapsed: float = 0.0
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """A login, as typed in Gmail's form. The password never appears in a repr."""
-
-    user: str
-    password: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Credentials(user={self.user!r}, password=<hidden>)"
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    ok: bool
-    code: Code | None = None  # AUTH_FAILED, or why the login could not be tried
-    reply: str | None = None  # the server's answer, the password hidden (see ``hider``)
-
-
 class ProbeFailure(Exception):
     """Internal: ends a probe with a finding code and a sentence."""
 
@@ -128,7 +104,7 @@ def open_probe_limit() -> int:
     return max(4, min(4096, (soft - 64) // 3))
 
 
-def _limit() -> asyncio.Semaphore:
+def probe_limit() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     limit = _LIMITS.get(loop)
     if limit is None:
@@ -159,7 +135,7 @@ def verifying_context(trust_pem: bytes) -> ssl.SSLContext:
 
 async def probe(target: ProbeTarget, *, timeout: float = 10.0) -> ProbeResult:
     """Run one probe to completion or until ``timeout`` seconds have passed."""
-    async with _limit():
+    async with probe_limit():
         session = _Session(target)
         start = time.monotonic()
         try:
@@ -238,7 +214,7 @@ class _Session:
         caps = await self._ehlo(record=True)
         offered = "STARTTLS" in (c.upper() for c in caps)
         self.result = replace(
-            self.result, starttls_offered=offered, auth_before_tls=_auth_mechanisms(caps)
+            self.result, starttls_offered=offered, auth_before_tls=auth_mechanisms(caps)
         )
         if not offered:
             raise ProbeFailure(Code.NO_STARTTLS, "the server's EHLO reply does not offer STARTTLS")
@@ -336,7 +312,7 @@ class _Session:
     async def _after_tls(self, greeted: bool = False) -> None:
         self.stage = "saying EHLO over TLS"
         caps = await self._ehlo(record=greeted)
-        mechanisms = _auth_mechanisms(caps)
+        mechanisms = auth_mechanisms(caps)
         self.result = replace(self.result, auth_mechanisms=mechanisms)
         if self.result.starttls_offered is None:
             self.result = replace(self.result, starttls_offered=False)
@@ -390,7 +366,7 @@ class _Session:
         return await read_reply(self.reader, head, self.stage, ended)
 
 
-def _same(text: str) -> str:
+def same(text: str) -> str:
     return text
 
 
@@ -399,7 +375,7 @@ async def read_reply(
     head: bytes = b"",
     stage: str = "reading a reply",
     ended_at_once: ProbeFailure | None = None,
-    hide: Callable[[str], str] = _same,
+    hide: Callable[[str], str] = same,
 ) -> tuple[int, list[str]]:
     """One SMTP reply, however it is split into packets; bounded in lines and length.
 
@@ -432,7 +408,7 @@ async def read_reply(
     raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"a reply had over {MAX_REPLY_LINES} lines")
 
 
-def _auth_mechanisms(caps: list[str]) -> tuple[str, ...]:
+def auth_mechanisms(caps: list[str]) -> tuple[str, ...]:
     for cap in caps:
         word, _, rest = cap.upper().replace("=", " ", 1).partition(" ")
         if word == "AUTH":
@@ -476,125 +452,7 @@ def _ssl_reason(exc: ssl.SSLError) -> str:
     return str(reason).replace("_", " ").lower()[:200]
 
 
-async def login(
-    target: ProbeTarget, credentials: Credentials, *, trust_pem: bytes, timeout: float
-) -> LoginResult:
-    """Log in as Gmail does: over TLS that OpenSSL verified for the host as typed.
-
-    Runs only after the diagnosis found the certificate acceptable; if OpenSSL
-    refuses it anyway, no password is sent. Nothing in the result holds the
-    password in any form it was sent in (``hider``).
-    """
-    hide = hider(credentials)
-    async with _limit():
-        try:
-            async with asyncio.timeout(timeout):
-                return await _login(target, credentials, verifying_context(trust_pem), hide)
-        except TimeoutError:
-            return LoginResult(False, Code.TIMEOUT, f"no answer in {timeout:g} s during login")
-        except ssl.SSLCertVerificationError as exc:
-            return LoginResult(
-                False,
-                Code.TLS_HANDSHAKE_FAILED,
-                f"OpenSSL refused the certificate: {hide(str(exc.verify_message))}",
-            )
-        except ProbeFailure as exc:  # made from lines already hidden
-            return LoginResult(False, exc.code, str(exc))
-        except (ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
-            return LoginResult(
-                False, Code.CONNECTION_FAILED, f"the login connection failed: {hide(str(exc))}"
-            )
-
-
-def hider(credentials: Credentials) -> Callable[[str], str]:
-    """A function that replaces the password in ``text`` by ``HIDDEN``: as typed (in any
-    case), and as it travelled: AUTH PLAIN's ``\\0user\\0password`` and its base64,
-    AUTH LOGIN's base64 of the password, each base64 standard or URL-safe, with or
-    without padding. A closure, so no traceback's locals show the pattern."""
-    password = credentials.password
-    plain = f"\0{credentials.user}\0{password}"
-    forms = {password, plain}
-    for raw in (password.encode(), plain.encode()):
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            text = encode(raw).decode("ascii")
-            forms |= {text, text.rstrip("=")}
-    forms.discard("")
-    if not forms:
-        return _same
-    # longest first: a form that holds another is replaced whole
-    pattern = re.compile(
-        "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE
-    )
-
-    def hide(text: str) -> str:
-        return pattern.sub(HIDDEN, text)
-
-    return hide
-
-
-def _plain_login(credentials: Credentials) -> bytes:
-    return base64.b64encode(f"\0{credentials.user}\0{credentials.password}".encode())
-
-
-async def _login(
-    target: ProbeTarget, creds: Credentials, ctx: ssl.SSLContext, hide: Callable[[str], str]
-) -> LoginResult:
-    host, port = target.endpoint
-    implicit = target.mode == "implicit"
-    reader, writer = await asyncio.open_connection(
-        host,
-        port,
-        limit=LINE_LIMIT,
-        ssl=ctx if implicit else None,
-        server_hostname=target.host if implicit else None,
-    )
-    try:
-        # the secret lines are written where they are made, never held in a variable
-        # that a traceback's locals would show
-
-        async def answer() -> tuple[int, list[str]]:
-            await writer.drain()
-            return await read_reply(reader, hide=hide)
-
-        async def command(line: bytes) -> tuple[int, list[str]]:
-            writer.write(line + b"\r\n")
-            return await answer()
-
-        await _expect(await answer(), 220)
-        if not implicit:
-            await _expect(await command(f"EHLO {EHLO_NAME}".encode()), 250)
-            await _expect(await command(b"STARTTLS"), 220)
-            await writer.start_tls(ctx, server_hostname=target.host)
-        code, lines = await command(f"EHLO {EHLO_NAME}".encode())
-        await _expect((code, lines), 250)
-        offered = set(_auth_mechanisms(lines[1:]))
-        if "PLAIN" in offered:
-            writer.write(b"AUTH PLAIN " + _plain_login(creds) + b"\r\n")
-            code, lines = await answer()
-        elif "LOGIN" in offered:
-            code, lines = await command(b"AUTH LOGIN")
-            if code == 334:
-                code, lines = await command(base64.b64encode(creds.user.encode()))
-            if code == 334:
-                writer.write(base64.b64encode(creds.password.encode()) + b"\r\n")
-                code, lines = await answer()
-        else:
-            return LoginResult(
-                False,
-                Code.AUTH_FAILED,
-                "the server offers no login method Gmail uses (PLAIN, LOGIN)",
-            )
-        reply = f"{code} {' '.join(lines)}"[:200]  # lines hidden whole, before this cut
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(command(b"QUIT"), 1.0)
-        if code == 235:
-            return LoginResult(True, None, reply)
-        return LoginResult(False, Code.AUTH_FAILED, reply)
-    finally:
-        writer.transport.abort()
-
-
-async def _expect(reply: tuple[int, list[str]], code: int) -> None:
+async def expect(reply: tuple[int, list[str]], code: int) -> None:
     if reply[0] != code:
         text = " ".join(reply[1])[:120]
         raise ProbeFailure(Code.SMTP_PROTOCOL_ERROR, f"expected {code}, got '{reply[0]} {text}'")

@@ -17,8 +17,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from gmailfix.errors import Field, InputError
 from gmailfix.inputs import Target, parse_domain, parse_smtp_server, parse_target
+from gmailfix.login import Credentials
 from gmailfix.screens.base import SHORT_BELOW, WizardScreen
-from gmailfix.smtp import Credentials
 
 PORT_CHOICES = [("587 (TLS)", 587), ("465 (SSL)", 465), ("25 (TLS)", 25), ("Not sure: try all", 0)]
 FIELDS: tuple[Field, ...] = ("address", "smtp_host")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gmailfix.diagnose import Diagnosis
     from gmailfix.inputs import Target
+    from gmailfix.login import Credentials
     from gmailfix.remedies.model import Proposal, RemedyKind
     from gmailfix.remedies.plan import Plan
-    from gmailfix.smtp import Credentials
     from gmailfix.stacks.recognise import StackName
     from gmailfix.vocabulary import EximLayout, Mta
 

@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from gmailfix import gmail
 from gmailfix.connection import build
 from gmailfix.lab import ca
+from gmailfix.login import Credentials
 from gmailfix.remedies.model import Proposal, RemedyKind
 from gmailfix.render.certbot import deploy_hook
 from gmailfix.render.exim import authenticators, exim_files
-from gmailfix.smtp import Credentials
 from tests.support import exim as eh
 from tests.support.diagnosis import run_proposal
 from tests.support.plans import plan_from

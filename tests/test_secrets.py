@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from gmailfix.lab.runner import LabInfo
+from gmailfix.login import HIDDEN, Credentials, LoginResult, login
 from gmailfix.screens.app import GmailfixApp
 from gmailfix.screens.diagnosis import DiagnosisScreen
 from gmailfix.screens.export import ExportScreen
 from gmailfix.screens.settings import SettingsScreen
 from gmailfix.screens.state import WizardState
-from gmailfix.smtp import HIDDEN, Credentials, LoginResult, ProbeTarget, login
+from gmailfix.smtp import ProbeTarget
 from gmailfix.vocabulary import Code
 from tests.support import echo_smtp
 from tests.support.echo_smtp import Echo, EchoServer, decoded, echo_server, repeat_everything

@@ -19,7 +19,7 @@ from gmailfix.vocabulary import PORTS
 if TYPE_CHECKING:  # the engine loads when a command runs, not for --help
     from gmailfix.connection import Connection
     from gmailfix.inputs import Target
-    from gmailfix.smtp import Credentials
+    from gmailfix.login import Credentials
 
 FLAG_FOR_FIELD = {
     "address": "DOMAIN_OR_ADDRESS",
@@ -112,7 +112,7 @@ def connection_from_args(args: argparse.Namespace) -> Connection:
 
 def credentials_from_args(args: argparse.Namespace) -> Credentials | None:
     """The login to try, with the password from the environment or a no-echo prompt."""
-    from gmailfix.smtp import Credentials
+    from gmailfix.login import Credentials
 
     if not getattr(args, "auth_user", None):
         return None

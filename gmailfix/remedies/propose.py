@@ -19,8 +19,8 @@ from gmailfix.diagnose import Diagnosis, Listener, Stage, diagnose
 from gmailfix.dns import lookup_addresses, reverse
 from gmailfix.findings import CATALOG, Severity
 from gmailfix.inputs import Target, is_ip_address, is_valid_dns_host
+from gmailfix.login import Credentials
 from gmailfix.remedies.model import FIXES, REMEDY_KINDS, Proposal, Remedy, RemedyKind, Status
-from gmailfix.smtp import Credentials
 from gmailfix.vocabulary import CERTIFICATE_CODES, PORTS, Code, security_for
 
 MAX_NAMES_TRIED = 5  # a hostile certificate may list thousands of names
