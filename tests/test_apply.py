@@ -120,7 +120,8 @@ def test_apply_fixes_the_blogs_server_and_rollback_restores_it(
         assert "+# gmailfix apply replaced: daemon_smtp_ports = 25 : 587" in diff
         assert [s.key for s in plan.steps] == ["generate", "check", "files", "reload", "recheck"]
         generate = plan.steps[0].argv or ()
-        assert generate[:3] == ("update-exim4.conf", "--confdir", str(server.root / "etc/exim4"))
+        # Debian's tool runs where the copy is /etc/exim4 (a private namespace)
+        assert generate == ("update-exim4.conf", "--confdir", "/etc/exim4")
 
         result = apply(plan, runner=server.run, connection=server.connection(dns, pki.root_file))
         assert result.outcome == "applied", result.results
@@ -208,7 +209,7 @@ def test_an_interrupted_apply_is_rolled_back(pki: Pki, broken: Proposal, bundles
         original = snapshot(server.root)
 
         def interrupted(argv: Sequence[str]) -> Ran:
-            if argv[0] == "exim":
+            if "-bV" in argv:  # Exim's check (in the sandbox, on a copy)
                 raise KeyboardInterrupt
             return server.run(argv)
 

@@ -33,11 +33,11 @@ from typing import Any, Literal
 from gmailfix.connection import Connection, build
 from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.inputs import parse_target
-from gmailfix.server import exim, postfix
+from gmailfix.server import exim, postfix, sandbox
 from gmailfix.server.certfiles import check_files
 from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
 from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, detect, port_list
-from gmailfix.server.plan import ApplyPlan, plan_apply, reload_step
+from gmailfix.server.plan import COPY_GENERATE_ARGV, ApplyPlan, plan_apply, reload_step
 from gmailfix.server.postfix_apply import DOVECOT_CONF_D, DOVECOT_RELOAD
 from gmailfix.server.steps import Step, StepResult
 from gmailfix.server.system import (
@@ -46,6 +46,7 @@ from gmailfix.server.system import (
     Runner,
     ServerError,
     make_folders,
+    read_limited,
     run_command,
     show_path,
     write_atomic,
@@ -235,9 +236,24 @@ def _run_step(
         return _check_files(plan, runner), None
     if step.key == "recheck":
         return _recheck(plan, step, connection)
+    if step.key == "generate" and step.argv == COPY_GENERATE_ARGV:
+        return _generate_on_copy(plan, step, runner), None
     if step.argv is None:
         return StepResult(step, True, "not run: " + step.words, skipped=True), None
     return _command(step, runner), None
+
+
+def _generate_on_copy(plan: ApplyPlan, step: Step, runner: Runner) -> StepResult:
+    """update-exim4.conf for a copy (--root), where the copy really is /etc/exim4: in the
+    sandbox (exim.fresh_config), so that the files Debian's tool reads by their fixed path
+    are the copy's; what it made becomes the copy's generated config."""
+    with exim.fresh_config(plan.setup, runner) as (made, failed):
+        if made is None:
+            why = failed.last_line if failed is not None else "it made no config"
+            return StepResult(step, False, f"update-exim4.conf failed: {why}")
+        data = read_limited(made)
+    write_atomic(plan.root.file(DEBIAN_GENERATED), data, mode=0o644, root=plan.root)
+    return StepResult(step, True, "done (in a private namespace where the copy is /etc/exim4)")
 
 
 def _command(step: Step, runner: Runner) -> StepResult:
@@ -245,7 +261,21 @@ def _command(step: Step, runner: Runner) -> StepResult:
     ran: Ran = runner(step.argv)
     if ran.ok:
         return StepResult(step, True, "done")
-    return StepResult(step, False, f"{step.argv[0]} failed: {ran.last_line}")
+    return StepResult(step, False, f"{_program(step.argv)} failed: {ran.last_line}")
+
+
+def _program(argv: Sequence[str]) -> str:
+    """The program a step runs: for one run in the sandbox (a copy), the one inside it."""
+    words = list(argv)
+    if (
+        words[: len(sandbox.UNSHARE)] == list(sandbox.UNSHARE)
+        and "--" in words[len(sandbox.UNSHARE) :]
+    ):
+        inner = words[len(sandbox.UNSHARE) :]
+        rest = inner[inner.index("--") + 1 :]
+        if rest:
+            return rest[0]
+    return words[0]
 
 
 def _check_files(plan: ApplyPlan, runner: Runner) -> StepResult:

@@ -145,7 +145,7 @@ def _fresh_copy_config(setup: Setup, run: Runner) -> Iterator[tuple[Path | None,
             sandbox.confined(
                 [*argv, "--output", str(output)],
                 binds=[
-                    *_exim_binds(setup.root),
+                    *exim_binds(setup.root),
                     (written, DEBIAN_CONF),
                     (mailname, MAILNAME),
                 ],
@@ -191,7 +191,7 @@ def _setting(name: str) -> bool:
     return not name.startswith(("LC_", "UPEX4C"))
 
 
-def _exim_binds(root: Root) -> list[tuple[Path, str]]:
+def exim_binds(root: Root) -> list[tuple[Path, str]]:
     """The copy's /etc/exim4 where Exim's and Debian's programs look for it."""
     confdir = root.file(DEBIAN_CONFDIR)
     return [(confdir, DEBIAN_CONFDIR)] if confdir.is_dir() and not confdir.is_symlink() else []
@@ -207,7 +207,7 @@ def read_values(
         why = sandbox.unavailable()
         if why is not None:
             return {}, Ran(tuple(argv), -1, why)
-        argv = sandbox.confined(argv, binds=_exim_binds(root))
+        argv = sandbox.confined(argv, binds=exim_binds(root))
     ran = run(argv)
     return parse_settings(ran.output), ran
 

@@ -32,12 +32,12 @@ from gmailfix.render.exim import (
     tls_main,
 )
 from gmailfix.render.postfix import postfix_files
-from gmailfix.server import exim
+from gmailfix.server import exim, sandbox
 from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
 from gmailfix.server.exim_auth import DEBIAN_TEMPLATE, with_authenticators
 from gmailfix.server.issue import Issuance, missing, plan_issuance
-from gmailfix.server.mta import DEBIAN_GENERATED, Setup, detect
+from gmailfix.server.mta import DEBIAN_CONFDIR, DEBIAN_GENERATED, Setup, detect
 from gmailfix.server.postfix_apply import postfix_changes
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
@@ -384,15 +384,30 @@ def exim_check_steps(setup: Setup) -> tuple[list[Step], tuple[Path, ...]]:
     config = setup.config
     steps: list[Step] = []
     rewritten: tuple[Path, ...] = ()
+    copy = not setup.root.is_system
     if setup.debian:
         config = setup.root.file(DEBIAN_GENERATED)
-        steps.append(
-            Step(
-                "generate",
-                "make Exim's config from /etc/exim4",
-                tuple(exim.generate_command(setup, config)),
-            )
-        )
         rewritten = (config,)
-    steps.append(Step("check", "Exim checks the new config", tuple(exim.check_command(config))))
+        if not copy:
+            command = tuple(exim.generate_command(setup, config))
+            steps.append(Step("generate", "make Exim's config from /etc/exim4", command))
+        else:
+            # Debian's tool reads /etc/exim4/exim4.conf.localmacros by its fixed path
+            # whatever --confdir says: run on a copy here, it would read this computer's.
+            # apply runs it where the copy is /etc/exim4 (``COPY_GENERATE``).
+            steps.append(Step("generate", COPY_GENERATE, COPY_GENERATE_ARGV))
+    check = exim.check_command(config)
+    if copy:  # the copy's config is data: Exim reads it as nobody, cut off (sandbox)
+        check = sandbox.confined(check, binds=exim.exim_binds(setup.root))
+    steps.append(Step("check", "Exim checks the new config", tuple(check)))
     return steps, rewritten
+
+
+# update-exim4.conf on a copy: run by apply in gmailfix's sandbox (a private mount
+# namespace where the copy is /etc/exim4, as nobody, without network), its output
+# then written to the copy's /var/lib/exim4
+COPY_GENERATE = (
+    "make Exim's config from the copy's /etc/exim4, with update-exim4.conf run where the "
+    "copy is /etc/exim4 (a private namespace, as nobody)"
+)
+COPY_GENERATE_ARGV = (exim.UPDATE, "--confdir", DEBIAN_CONFDIR)
