@@ -30,7 +30,9 @@ import pytest
 from gmailfix.cli.main import main
 from gmailfix.server.apply import apply, rollback
 from gmailfix.server.system import Root, ServerError
-from gmailfix.server.watch import Attempt, LogParser, describe, follow, log_size, plan_watch
+from gmailfix.server.watch import follow, plan_watch
+from gmailfix.server.watch_exim import LogParser
+from gmailfix.server.watch_log import Attempt, describe, log_size
 from tests.support.programs import require_program
 from tests.support.server_root import (
     DOMAIN,
@@ -582,7 +584,7 @@ def test_the_watch_engine_writes_no_command_line_words() -> None:
 
     options = _option_strings(build_parser())
     assert "--watch" in options and "--client" in options
-    modules = ("watch", "watch_postfix", "fcrdns", "stop_signals")
+    modules = ("watch", "watch_log", "watch_exim", "watch_postfix", "fcrdns", "stop_signals")
     for name in modules:
         path = Path(__file__).resolve().parents[1] / "gmailfix/server" / f"{name}.py"
         tree = ast.parse(path.read_text())

@@ -29,7 +29,8 @@ from gmailfix.dns import make_resolver
 from gmailfix.server.apply import apply, rollback
 from gmailfix.server.fcrdns import Confirmer
 from gmailfix.server.system import Ran, Root, run_command
-from gmailfix.server.watch import Attempt, describe, follow, log_size, plan_watch, watched_log
+from gmailfix.server.watch import follow, plan_watch, watched_log
+from gmailfix.server.watch_log import Attempt, describe, log_size
 from gmailfix.server.watch_postfix import PostfixLogParser
 from tests.support.servers import dns_zone
 from tests.test_watch import _Collected, _redirected

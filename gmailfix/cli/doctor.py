@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from gmailfix.connection import Connection
     from gmailfix.server.doctor import DoctorReport, Served
     from gmailfix.server.plan import ApplyPlan
-    from gmailfix.server.watch import WatchedLog
+    from gmailfix.server.watch_log import WatchedLog
 
 MTA_CHOICES = ("exim", "postfix")
 
@@ -300,7 +300,8 @@ SHOWN_UNCONFIRMED = 5  # clients that only call themselves Google, reported one 
 
 def _follow(args: argparse.Namespace, log: WatchedLog, out: TextIO) -> int:
     from gmailfix.server.fcrdns import Confirmer
-    from gmailfix.server.watch import GOOGLE, describe, follow, log_size, party
+    from gmailfix.server.watch import follow
+    from gmailfix.server.watch_log import GOOGLE, describe, log_size, party
     from gmailfix.text import clean
 
     clients = (*GOOGLE, *args.client)

@@ -44,7 +44,7 @@ from gmailfix.server.postfix import postconf_command
 from gmailfix.server.postfix_apply import EDITED, Postconf, postconf_on_copy
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Runner, ServerError, read_limited
-from gmailfix.server.watch import (
+from gmailfix.server.watch_log import (
     GOOGLE,
     LINE_LIMIT,
     PENDING_LIMIT,
