@@ -13,8 +13,9 @@
     doctor.py         every check -> DoctorReport (findings)          run_doctor()
     bundle_read.py    a bundle from gmailfix export, checked against its MANIFEST.json
     edit.py           a marked gmailfix block in a config file; diffs
-    postfix_apply.py  a Postfix bundle's postconf.sh run on a copy, as file changes
-    plan.py           bundle + server -> ApplyPlan (diffs, steps)     plan_apply()
+    postfix_apply.py  a plan's Postfix settings through postconf on a copy (no shell); Dovecot
+    exim_auth.py      Exim's authenticators where each layout reads them
+    plan.py           bundle (its typed plan) + server -> ApplyPlan   plan_apply()
     journal.py        a backup of every file a change touches; undo
     journal_entry.py  one file's record in a journal, checked before it is acted on
     journal_folder.py where journals live: a folder of root's alone
@@ -22,9 +23,14 @@
     allowlist.py      where gmailfix may write, and rollback put files back
     apply.py          ApplyPlan -> writes, checks, reload, re-check, rollback on failure
                                                                       apply(), rollback()
-    watch.py          TLS logging on (a journaled change); Google's connections
-                      from the MTA's log                              plan_watch(), follow()
-    watch_postfix.py  the same for Postfix: smtpd_tls_loglevel, its log lines
+    watch.py          doctor --watch: the MTA's way picked         plan_watch(), follow()
+    watch_log.py      what one connection did, the log followed as it grows, the words
+    watch_exim.py     Exim: TLS logging on (a journaled change), its log lines
+    watch_postfix.py  Postfix: smtpd_tls_loglevel, its log lines
+    fcrdns.py         Google recognised by forward-confirmed reverse DNS only
+    stop_signals.py   SIGHUP and SIGTERM undo the logging change as Ctrl+C does
+    systemd_units.py  systemd units read as files (also on a copy)
+    check_timer.py    is the daily check (export --timer) installed and enabled
 
 Nothing here imports Textual; the wizard and the CLI call these functions.
 """
