@@ -257,6 +257,7 @@ def deploy_hook_text() -> str:
     return render_hook(parse_manifest(manifest).plan())
 
 
+@pytest.mark.pebble
 def test_certbot_inside_apply_against_pebble_reaches_accept_and_rolls_back() -> None:
     trip = ns.run_inside(certbot_in_apply)
     assert {"self-signed", "no-auth"} <= set(trip["causes"])

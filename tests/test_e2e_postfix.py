@@ -19,9 +19,10 @@ import pytest
 from gmailfix.lab.ca import DAY
 from tests.support import namespace as ns
 from tests.support import namespace_postfix as npf
-from tests.support.namespace_journey import Person, journey
+from tests.support.namespace_journey import LEFT_OUT, WATCHED, Person, journey
 
 pytestmark = pytest.mark.exim
+AUTH_SOCKET = Path("/var/spool/postfix/private/auth")  # Dovecot's login socket for Postfix
 DOMAIN = "postfix.test"
 HOST = f"mail.{DOMAIN}"
 
@@ -43,7 +44,7 @@ def stock_postfix() -> dict[str, Any]:
         npf.start_postfix()
         person = Person(DOMAIN, HOST, dns_server, pki.root_file)
         trip = journey(person, certificate=deploy_hook(pki, HOST))
-    trip["socket_left"] = Path("/var/spool/postfix/private/auth").exists()
+        trip["socket_gone"] = ns.settles(lambda: not AUTH_SOCKET.exists())
     return trip
 
 
@@ -58,7 +59,7 @@ def test_stock_postfix_with_dovecot_reaches_accept_and_rolls_back() -> None:
     assert trip["changed"] == []
     # rollback reloads Dovecot too: its login socket for Postfix is gone again
     assert "reloaded Dovecot with the old config: done" in trip["rolled_back"]
-    assert trip["socket_left"] is False
+    assert trip["socket_gone"]
     assert trip["refused_again"] == "self-signed"
 
 
@@ -131,3 +132,46 @@ def test_postfix_serving_the_old_certificate_reaches_accept_and_rolls_back() -> 
     # reloads Postfix, so once the files are as before Gmail still accepts (rollback
     # cannot bring an expired certificate back, and should not).
     assert trip["refused_again"] is None
+
+
+# --- a failed apply puts the daemons back too -------------------------------------------
+
+
+def failed_apply() -> dict[str, Any]:
+    """Stock Postfix again, but the certificate the person places is for another name:
+    apply writes, reloads Dovecot and Postfix, and Gmail's check refuses. Everything goes
+    back, and both daemons are reloaded with the old files: no submission port, no login
+    socket."""
+    npf.install_postfix(HOST)
+    pki = ns.make_pki()
+    with ns.dns(DOMAIN, HOST) as dns_server:
+        npf.start_dovecot()
+        npf.start_postfix()
+        person = Person(DOMAIN, HOST, dns_server, pki.root_file)
+        bundle = ns.scratch() / "bundle"
+        exported = ns.gmailfix("export", *person.target, *person.checks, "--out", str(bundle))
+        assert exported.code == 0, str(exported)
+        wrong = pki.leaf("other.test")
+        chain = wrong.cert_pem() + pki.intermediate.cert_pem()
+        ns.run_deploy_hook(bundle, ns.lineage(HOST, chain, wrong.key_pem()))
+        original = ns.snapshot(WATCHED, leave_out=LEFT_OUT)
+        applied = ns.gmailfix("apply", str(bundle), "--yes", *person.checks)
+        changed = ns.differences(original, ns.snapshot(WATCHED, leave_out=LEFT_OUT))
+    return {
+        "code": applied.code,
+        "out": applied.out,
+        "changed": changed,
+        # the daemons were signalled to reload: wait until they have
+        "submission_closed": ns.settles(lambda: not ns.listening(587)),
+        "socket_gone": ns.settles(lambda: not AUTH_SOCKET.exists()),
+    }
+
+
+def test_a_failed_apply_reloads_dovecot_and_postfix_with_the_old_files() -> None:
+    found = ns.run_inside(failed_apply)
+    assert found["code"] == 1, found["out"]
+    assert "FAILED  check mail.postfix.test port 587" in found["out"]
+    assert "restarted with the old config: done" in found["out"]
+    assert found["changed"] == []
+    assert found["submission_closed"]  # Postfix runs the old master.cf again
+    assert found["socket_gone"]  # and Dovecot without gmailfix's listener

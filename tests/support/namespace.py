@@ -156,15 +156,29 @@ def gmailfix(*args: str, env: dict[str, str] | None = None) -> Ran:
     return run(sys.executable, "-m", "gmailfix", *args, env=env, timeout=300)
 
 
+def listening(port: int, address: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((address, port)) == 0
+
+
 def wait_for_port(port: int, address: str = "127.0.0.1", seconds: float = 15) -> None:
     """Until something listens there (a daemon just started)."""
     deadline = time.monotonic() + seconds
-    while True:
-        with socket.socket() as sock:
-            if sock.connect_ex((address, port)) == 0:
-                return
+    while not listening(port, address):
         assert time.monotonic() < deadline, f"nothing listens on {address}:{port}"
         time.sleep(0.05)
+
+
+def settles(check: Callable[[], bool], seconds: float = 15) -> bool:
+    """Whether ``check`` becomes true, waiting for a daemon that was just signalled to reload
+    (``postfix reload`` and ``doveadm reload`` return before it has); False after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def smtp_banner(port: int, address: str = "127.0.0.1") -> str:
