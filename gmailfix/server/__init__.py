@@ -16,6 +16,7 @@
     postfix_apply.py  a plan's Postfix settings through postconf on a copy (no shell); Dovecot
     exim_auth.py      Exim's authenticators where each layout reads them
     plan.py           bundle (its typed plan) + server -> ApplyPlan   plan_apply()
+    issue.py          apply's certificate step: certbot, and gmailfix's own deploy hook
     journal.py        a backup of every file a change touches; undo
     journal_entry.py  one file's record in a journal, checked before it is acted on
     journal_folder.py where journals live: a folder of root's alone
