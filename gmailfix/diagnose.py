@@ -26,7 +26,8 @@ from gmailfix.findings.rules import cannot_check_findings, diagnosis_findings
 from gmailfix.inputs import Target, is_ip_address
 from gmailfix.login import Credentials
 from gmailfix.smtp import ProbeResult
-from gmailfix.stacks.recognise import MailStack, Sighting, recognise
+from gmailfix.stacks.clues import Sighting
+from gmailfix.stacks.recognise import MailStack, recognise
 from gmailfix.vocabulary import Code
 
 

@@ -24,7 +24,8 @@ from gmailfix.connection import build
 from gmailfix.lab import ca
 from gmailfix.remedies.plan import Plan
 from gmailfix.render.certbot import deploy_hook
-from gmailfix.server.doctor import DoctorReport, report_json, run_doctor
+from gmailfix.server.doctor import DoctorReport, run_doctor
+from gmailfix.server.doctor_json import report_json
 from gmailfix.server.system import Ran, Root, ServerError, run_command
 from gmailfix.vocabulary import Code
 from tests.support import exim as eh

@@ -30,12 +30,9 @@ from gmailfix.lab.stack_looks import LOOKS, StackLook
 from gmailfix.render.json_report import to_dict
 from gmailfix.stacks import STACK_NAMES, STACKS, MailStack, Sighting, info, recognise
 from gmailfix.stacks.catalog import NOT_RUN
-from gmailfix.stacks.recognise import (
-    FAMILY,
-    MAX_EVIDENCE,
-    QUOTE_LIMIT,
-    parse_subject,
-)
+from gmailfix.stacks.clues import QUOTE_LIMIT
+from gmailfix.stacks.recognise import FAMILY, MAX_EVIDENCE
+from gmailfix.stacks.subject import parse_subject
 from tests.support import exim as eh
 from tests.support.diagnosis import run_proposal
 from tests.support.programs import require_program

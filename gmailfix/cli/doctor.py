@@ -136,7 +136,8 @@ def run_doctor_cli(args: argparse.Namespace, out: TextIO) -> int:
     import json
 
     from gmailfix.errors import reason
-    from gmailfix.server.doctor import report_json, run_doctor
+    from gmailfix.server.doctor import run_doctor
+    from gmailfix.server.doctor_json import report_json
     from gmailfix.server.system import Root, ServerError
 
     if args.watch:

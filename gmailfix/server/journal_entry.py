@@ -18,7 +18,8 @@ from typing import Any
 
 from gmailfix.server import allowlist
 from gmailfix.server.journal_folder import COPY_NAME
-from gmailfix.server.system import XATTR_LIMIT, FileState, show_path
+from gmailfix.server.system import FileState, show_path
+from gmailfix.server.xattrs import XATTR_LIMIT
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID_MAX = 2**32 - 2

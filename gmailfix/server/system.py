@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 
 from gmailfix.errors import GmailfixError, reason
+from gmailfix.server.xattrs import read_xattrs, set_xattrs
 from gmailfix.text import clean
 
 OUTPUT_LIMIT = 64 * 1024  # what is kept of a command's output
@@ -186,9 +187,6 @@ def read_limited(path: Path, limit: int = FILE_LIMIT) -> bytes:
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 TEMPORARY = re.compile(r"^\.(?P<name>.+)\.gmailfix-(?P<pid>[0-9]{1,9})$")
-NEVER_COPIED = frozenset({"security.capability"})  # would give a program root's powers
-XATTR_LIMIT = 64  # extended attributes kept per file; a file with more is not a config file
-_NO_XATTRS = (errno.ENOTSUP, errno.EOPNOTSUPP)
 
 
 def temporary_name(name: str, pid: int | None = None) -> str:
@@ -347,42 +345,6 @@ def read_at(
         found.st_mtime_ns,
         attributes,
     )
-
-
-def read_xattrs(fd: int) -> dict[str, bytes]:
-    """A file's extended attributes (POSIX ACLs, SELinux label, user.*); {} where the
-    file system has none. A capability is never among them."""
-    try:
-        names = os.listxattr(fd)
-    except OSError as exc:
-        if exc.errno in _NO_XATTRS:
-            return {}
-        raise
-    found: dict[str, bytes] = {}
-    for name in sorted(names)[:XATTR_LIMIT]:
-        if name in NEVER_COPIED:
-            continue
-        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
-            found[name] = os.getxattr(fd, name)
-    return found
-
-
-def set_xattrs(fd: int, xattrs: Mapping[str, bytes]) -> None:
-    """Give a file these extended attributes. A file system without them, or a name
-    only the kernel may set (security.*, trusted.*), is passed over."""
-    for name, value in list(xattrs.items())[:XATTR_LIMIT]:
-        if name in NEVER_COPIED:
-            continue
-        try:
-            os.setxattr(fd, name, value)
-        except OSError as exc:
-            if exc.errno in _NO_XATTRS:
-                return
-            if exc.errno in (errno.EPERM, errno.EACCES) and not name.startswith(
-                ("user.", "system.")
-            ):
-                continue
-            raise
 
 
 def write_atomic(

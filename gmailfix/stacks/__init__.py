@@ -5,11 +5,11 @@
 """
 
 from gmailfix.stacks.catalog import STACKS, StackInfo, info
+from gmailfix.stacks.clues import Sighting
 from gmailfix.stacks.recognise import (
     STACK_NAMES,
     Confidence,
     MailStack,
-    Sighting,
     StackName,
     recognise,
 )
