@@ -177,8 +177,7 @@ def run_rollback(args: argparse.Namespace, out: TextIO) -> int:
         done = rollback(root, reload=reload_argv(args), force=args.force)
     except ChangedSince as exc:
         print(clean(exc.diff, limit=500_000, keep_newlines=True), file=out, end="")
-        print("To put the old files back anyway: gmailfix rollback --force", file=out)
-        raise
+        raise ServerError(f"{exc} (gmailfix rollback --force)") from None
     except OSError as exc:
         raise ServerError(f"cannot roll back: {reason(exc)}") from None
     print(f"Undid: {clean(done.what)}", file=out)

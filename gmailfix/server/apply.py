@@ -158,16 +158,23 @@ def _apply_recorded(
         with _signals_interrupt():
             if plan.issuance is not None:
                 _prepare_issuance(plan, journal)
-            written = False
-            for step in plan.steps:
-                if step.key != "certificate" and not written:
-                    _write_all(plan, journal)  # after the certificate step, before the rest
-                    written = True
+            first = [s for s in plan.steps if s.key == "certificate"]
+            rest = [s for s in plan.steps if s.key != "certificate"]
+            failed = False
+            for step in first:  # the certificate step, before any file is written
                 result, found = _run_step(plan, step, runner, connection)
-                diagnosis = found or diagnosis
                 results.append(result)
-                if not result.ok:
+                failed = not result.ok
+                if failed:
                     break
+            if not failed:
+                _write_all(plan, journal)  # every file, then the checks and the restart
+                for step in rest:
+                    result, found = _run_step(plan, step, runner, connection)
+                    diagnosis = found or diagnosis
+                    results.append(result)
+                    if not result.ok:
+                        break
     except BaseException:
         with _signals_held():
             _undo(plan, journal, runner, results)
