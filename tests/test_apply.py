@@ -26,7 +26,8 @@ from gmailfix.diagnose import Diagnosis
 from gmailfix.lab.runner import LabInfo
 from gmailfix.remedies.model import Proposal
 from gmailfix.server.apply import apply, plan_apply, rollback
-from gmailfix.server.journal import Journal, journals
+from gmailfix.server.journal import Journal
+from gmailfix.server.journals import journals
 from gmailfix.server.system import Ran, Root, ServerError, write_atomic
 from tests.support import exim as eh
 from tests.support.diagnosis import run_diagnosis, run_proposal

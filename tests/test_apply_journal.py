@@ -29,7 +29,7 @@ import pytest
 
 from gmailfix.remedies.model import Proposal
 from gmailfix.server.apply import apply, plan_apply, rollback
-from gmailfix.server.journal import journals
+from gmailfix.server.journals import journals
 from gmailfix.server.system import TEMPORARY, Root, ServerError
 from tests import test_apply as shared
 from tests.support import exim as eh

@@ -26,7 +26,8 @@ import pytest
 
 from gmailfix.cli.main import main
 from gmailfix.server.apply import rollback
-from gmailfix.server.journal import Journal, journals
+from gmailfix.server.journal import Journal
+from gmailfix.server.journals import journals
 from gmailfix.server.system import Root, ServerError, run_command
 from tests.support.changes import change, make_root, tree
 
@@ -342,7 +343,7 @@ def test_a_run_stopped_before_any_change_leaves_nothing_in_the_way(root: Path) -
 
 HOLDER = r"""
 import sys
-from gmailfix.server.journal import locked
+from gmailfix.server.journals import locked
 from gmailfix.server.system import Root
 with locked(Root.at(sys.argv[1])):
     print("locked", flush=True)

@@ -17,7 +17,7 @@ import pytest
 
 from gmailfix.server.apply import rollback
 from gmailfix.server.edit import current_text, file_change
-from gmailfix.server.journal import interrupted, journals
+from gmailfix.server.journals import interrupted, journals
 from gmailfix.server.system import Root, ServerError, make_folders, read_file, write_atomic
 from tests.support.changes import CONFIG, change, make_root, tree
 

@@ -18,6 +18,7 @@
     plan.py           bundle (its typed plan) + server -> ApplyPlan   plan_apply()
     issue.py          apply's certificate step: certbot, and gmailfix's own deploy hook
     journal.py        a backup of every file a change touches; undo
+    journals.py       the journals under a root, the one rollback undoes, the lock
     journal_entry.py  one file's record in a journal, checked before it is acted on
     journal_folder.py where journals live: a folder of root's alone
     leftovers.py      what killed runs leave (temporary files), removed

@@ -35,7 +35,8 @@ from gmailfix.diagnose import Diagnosis, diagnose
 from gmailfix.inputs import parse_target
 from gmailfix.server import exim, postfix, sandbox
 from gmailfix.server.certfiles import check_files
-from gmailfix.server.journal import Journal, Restored, interrupted, last_change, locked
+from gmailfix.server.journal import Journal, Restored
+from gmailfix.server.journals import interrupted, last_change, locked
 from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, detect, port_list
 from gmailfix.server.plan import COPY_GENERATE_ARGV, ApplyPlan, plan_apply, reload_step
 from gmailfix.server.postfix_apply import DOVECOT_CONF_D, DOVECOT_RELOAD
