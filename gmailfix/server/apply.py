@@ -18,16 +18,13 @@ are re-exported here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
-import signal
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
 from gmailfix.connection import Connection, build
@@ -41,6 +38,7 @@ from gmailfix.server.mta import DEBIAN_GENERATED, Setup, TlsConfig, detect, port
 from gmailfix.server.plan import COPY_GENERATE_ARGV, ApplyPlan, plan_apply, reload_step
 from gmailfix.server.postfix_apply import DOVECOT_CONF_D, DOVECOT_RELOAD
 from gmailfix.server.steps import Step, StepResult
+from gmailfix.server.stop_signals import held_signals, stop_signals
 from gmailfix.server.system import (
     Ran,
     Root,
@@ -156,7 +154,7 @@ def _apply_recorded(
     results: list[StepResult] = []
     diagnosis: Diagnosis | None = None
     try:
-        with _signals_interrupt():
+        with stop_signals():
             if plan.issuance is not None:
                 _prepare_issuance(plan, journal)
             first = [s for s in plan.steps if s.key == "certificate"]
@@ -177,18 +175,18 @@ def _apply_recorded(
                     if not result.ok:
                         break
     except BaseException:
-        with _signals_held():
+        with held_signals():
             _undo(plan, journal, runner, results)
         raise
     if all(r.ok for r in results):
         try:
             journal.finish("done")  # keeps what the change left: may fail on a full disk
         except BaseException:
-            with _signals_held():
+            with held_signals():
                 _undo(plan, journal, runner, results)  # a change rollback cannot check: undone
             raise
         return ApplyResult("applied", tuple(results), journal.folder, diagnosis=diagnosis)
-    with _signals_held():
+    with held_signals():
         restored, again = _undo(plan, journal, runner, results)
     return ApplyResult(
         "rolled-back", tuple(results), journal.folder, tuple(restored), diagnosis, again
@@ -408,7 +406,7 @@ def rollback(
     root = root or Root()
     if root.is_system and os.geteuid() != 0:
         raise ServerError("gmailfix rollback changes the mail server's files: run it as root")
-    with locked(root), _signals_held():
+    with locked(root), held_signals():
         journal = last_change(root)
         if journal is None:
             raise ServerError("nothing to roll back: no change made by gmailfix is in place")
@@ -452,52 +450,6 @@ def _restart_command(root: Root, journal: Journal) -> tuple[str, ...] | None:
 
 
 # --- signals ------------------------------------------------------------------------
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop a change like Ctrl+C does, so it is rolled back."""
-    with _handlers(_interrupt):
-        yield
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """While files are put back nothing may stop it; a signal that came is acted on after."""
-    pending: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        pending.append(signum)
-
-    with _handlers(hold, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
-        yield
-    if pending:
-        raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _handlers(
-    handler: Any, signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)
-) -> Iterator[None]:
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread can catch signals; elsewhere they keep their effect
-        return
-    saved = {s: signal.getsignal(s) for s in signums}
-    for signum in signums:
-        if saved[signum] not in (None, signal.SIG_IGN):
-            signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        for signum, previous in saved.items():
-            if previous is not None:
-                signal.signal(signum, previous)
 
 
 SAFE_LINEAGE = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")

@@ -79,3 +79,11 @@ def stop_signals() -> Iterator[StopSignals]:
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Nothing may stop what runs inside (files being put back): SIGINT, SIGHUP and
+    SIGTERM wait, and the first that came stops the command after it."""
+    with stop_signals() as signals, signals.held():
+        yield
