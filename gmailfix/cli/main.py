@@ -117,10 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_doctor_parser(sub)
     add_apply_parsers(sub)
+    for name, description in _SERVER_DESCRIPTIONS.items():  # what --help says first
+        sub.choices[name].description = description
     from gmailfix.cli.explain import add_explain_parser
 
     add_explain_parser(sub)
-    lab = sub.add_parser("lab", help="run the offline lab and print commands to try")
+    lab = sub.add_parser(
+        "lab",
+        help="run the offline lab and print commands to try",
+        description="Run the offline lab in the foreground: a DNS server, SMTP servers with "
+        "every kind of problem, and a private CA, all on this computer. It prints the commands "
+        "that diagnose its domains; Ctrl+C stops it.",
+    )
     lab.add_argument(
         "--dns-port", type=_port_number, default=5353, help="port of the lab DNS (default 5353)"
     )
@@ -128,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the wizard against the built-in lab (offline)")
     sub.add_parser("wizard", help="the wizard (the default)")
     return parser
+
+
+_SERVER_DESCRIPTIONS = {
+    "doctor": "Run on the mail server itself: read its Exim or Postfix settings, check the "
+    "certificate and key files and who can read them, what each port serves, and whether "
+    "certbot's renewals reach the mail server. Nothing is changed.",
+    "apply": "Run on the mail server itself: show what a bundle from 'gmailfix export' "
+    "changes, and with --yes back up, write, check, reload and check as Gmail does, "
+    "rolling everything back if a step fails.",
+    "rollback": "Run on the mail server itself: undo the last change 'gmailfix apply' made, "
+    "refusing when a file was changed since (unless --force).",
+}
 
 
 def _port_number(text: str) -> int:
