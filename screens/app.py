@@ -1,39 +1,43 @@
-"""The wizard app: wiring only. The flow reads as one coroutine of screens.
+"""The wizard app: wiring only. The steps and their order are the flow's (flow.py).
 
-    welcome ─► (paste the error) ─► details ─► diagnosis ─► fix ─► settings ─► export ─► re-check
-
-Each step is a screen that dismisses with its result, or with None to go back.
-Whatever goes wrong inside a step becomes a message on screen; the wizard
-never dies with a traceback, and on exit it prints one line of summary.
+Every way out (q, Ctrl+Q, Ctrl+C, the palette's Quit) asks first when a fix
+was found and not written, and ends with one line of summary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import on, work
+from textual.actions import ActionParseResult
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 
+from gmailfix.screens.base import WizardScreen, report_unexpected
+from gmailfix.screens.flow import Flow
 from gmailfix.screens.state import WizardState
-from gmailfix.server.system import Root, Runner, run_command
+from gmailfix.screens.steps import Step
 
 if TYPE_CHECKING:
     from gmailfix.connection import Connection
     from gmailfix.lab.runner import LabInfo
+    from gmailfix.screens.clipboard import Clipboard
+    from gmailfix.server.system import Root, Runner
 
-Step = str  # "welcome", "paste", "details", "diagnosis", "fix", "settings", "export", "recheck"
+QUIT_QUESTION = "Quit now? The fix has not been written to files yet (Export)."
 
 
 class GmailfixApp(App[str]):
     TITLE = "gmailfix"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit_wizard", "Quit"),
-        Binding("ctrl+c", "quit_wizard", "Quit", show=False, priority=True),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -47,15 +51,17 @@ class GmailfixApp(App[str]):
         super().__init__()
         # a factory defers the resolver and trust store until the first diagnosis
         self._connection = connection
-        self.state = state or WizardState()
         self.export_dir = export_dir or Path.home()
         self.demo_note = demo_note
         self.demo_domains = demo_domains  # shown under the details form and in its help
-        self._jump: Step | None = None
-        self.came_from_paste = False
         # the mail server "On the mail server" checks: this computer, or a copy (tests)
         self.server_root: Root | None = None
-        self.server_runner: Runner = run_command
+        self.server_runner: Runner | None = None
+        self.flow = Flow(self, state or WizardState())
+
+    @property
+    def state(self) -> WizardState:
+        return self.flow.state
 
     @property
     def connection(self) -> Connection:
@@ -63,134 +69,80 @@ class GmailfixApp(App[str]):
             self._connection = self._connection()
         return self._connection
 
+    @cached_property
+    def copying(self) -> Clipboard:
+        """What copying can do in this terminal (asked once, at the first need)."""
+        from gmailfix.screens.clipboard import find_clipboard
+
+        return find_clipboard()
+
     def on_mount(self) -> None:
-        self.flow()
+        self.run_flow()
 
     @work(exclusive=True, group="flow", exit_on_error=False)
-    async def flow(self) -> None:
-        step: Step = "welcome"
-        failed: Step | None = None
-        while True:
-            try:
-                step = await self._run_step(step)
-                failed = None
-            except Exception as exc:
-                if failed == step:  # the same step broke twice running: stop, never spin
-                    self.exit(f"gmailfix stopped: the {step} step failed twice ({exc!r}).", 1)
-                    return
-                failed = step
-                step = self._recover(exc, step)
-            if self._jump is not None:
-                step, self._jump = self._jump, None
-            if step == "done":
-                self.exit(self.summary())
-                return
+    async def run_flow(self) -> None:
+        await self.flow.run()
 
-    async def _run_step(self, step: Step) -> Step:
-        if step == "welcome":
-            from gmailfix.screens.welcome import WelcomeScreen
+    @on(WizardScreen.Known)
+    def _keep(self) -> None:
+        self.flow.keep()
 
-            # the first screen needs nothing else: the engine loads once it is painted
-            self.set_timer(0.2, self._preload)
-            choice = await self.push_screen_wait(WelcomeScreen())
-            self.came_from_paste = choice == "paste"
-            return {"paste": "paste", "server": "server"}.get(choice or "", "details")
-        from gmailfix.screens import steps
+    def copy_to_clipboard(self, text: str) -> None:
+        """OSC 52 as this terminal can take it: wrapped for tmux, or not sent when it
+        would be dropped (Textual's own paste keeps the text either way)."""
+        self._clipboard = text  # what App.clipboard returns
+        sequence = self.copying.sequence(text)
+        if sequence and self._driver is not None:
+            self._driver.write(sequence)
 
-        handler: Callable[[GmailfixApp], Awaitable[Step]] = getattr(steps, step)
-        return await handler(self)
+    async def action_quit(self) -> None:
+        """Every way out: asks first when a fix was found and not written."""
+        from gmailfix.screens.confirm import ConfirmScreen
 
-    def _preload(self) -> None:
-        """Load the later steps (and the engine) while the person reads the first one.
-
-        On the UI thread, once the first screen is painted: importing from a
-        thread could deadlock with Textual's own lazy imports."""
-        import gmailfix.screens.steps  # noqa: F401
-
-    def _recover(self, exc: Exception, step: Step) -> Step:
-        from gmailfix.errors import GmailfixError
-
-        if isinstance(exc, GmailfixError):
-            self.notify(str(exc), title="That did not work", severity="error", timeout=10)
-        else:
-            self.log.error(repr(exc))
-            self.notify(
-                "Something went wrong inside gmailfix at this step. Your details are kept; "
-                "try again, or run 'gmailfix diagnose' in a terminal.",
-                title="Sorry",
-                severity="error",
-                timeout=10,
-            )
-        return {"diagnosis": "details", "welcome": "welcome"}.get(step, "details")
-
-    def goto(self, step: Step) -> None:
-        """Leave the current step for another one (the command palette's jumps)."""
-        from gmailfix.screens.base import WizardScreen
-
-        self._jump = step
-        if isinstance(self.screen, WizardScreen):
-            self.screen.dismiss(None)
-
-    def summary(self) -> str:
-        """One line for the terminal after the wizard closes."""
-        state = self.state
-        parts = []
-        latest = state.rechecked or state.diagnosis
-        if latest is not None:
-            from gmailfix.vocabulary import Code
-
-            verdict = latest.verdict
-            where = f"{verdict.settings.smtp_server}:{verdict.settings.port}"
-            parts.append(
-                {
-                    "accept": f"Gmail would accept {where}",
-                    "reject": f"Gmail would refuse {where}",  # the wizard's word
-                    "unknown": "could not check from this computer"
-                    if verdict.cause != Code.ADDRESSES_NOT_CHECKED
-                    else f"cannot tell what Gmail would do with {where}: {latest.why_unknown}",
-                }[verdict.outcome]
-            )
-        if state.written is not None and state.written != Path():
-            parts.append(f"the fix is in {state.written}")
-        from gmailfix.text import clean
-
-        return clean("gmailfix: " + ("; ".join(parts) or "nothing checked") + ".", limit=500)
-
-    def action_quit_wizard(self) -> None:
-        state = self.state
-        # ask only when there is something to save: a diagnosis that checked something
-        exportable = state.diagnosis is not None and state.diagnosis.outcome != "unknown"
-        if exportable and state.written is None:
-            from gmailfix.screens.confirm import ConfirmScreen
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.exit(self.summary())
-
-            self.push_screen(
-                ConfirmScreen("Quit now? The fix has not been written to files yet (Export)."),
-                answered,
-            )
+        if not self.state.unsaved_fix or isinstance(self.screen, ConfirmScreen):
+            self.exit(self.state.summary())  # asked already: a second quit answers yes
             return
-        self.exit(self.summary())
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(self.state.summary())
+
+        self.push_screen(ConfirmScreen(QUIT_QUESTION), answered)
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        # a key's action that fails shows a plain message; Textual would end the app
+        try:
+            return await super().run_action(action, default_namespace, namespaces)
+        except Exception as error:
+            report_unexpected(self.screen, error)
+            return True
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help for this step", "What this step does", self._help)
-        yield SystemCommand("Start over", "Back to the first step", lambda: self.goto("welcome"))
+        yield SystemCommand(
+            "Start over", "Back to the first step", lambda: self.flow.goto(Step.WELCOME)
+        )
         if self.state.target is not None:
-            yield SystemCommand("Check again", "Run the diagnosis again", self._check_again)
+            yield SystemCommand(
+                "Check again",
+                "Run the diagnosis again",
+                lambda: self.flow.goto(Step.DIAGNOSIS, fresh_check=True),
+            )
         if self.state.plan is not None:
-            yield SystemCommand("Export", "Write the fix as files", lambda: self.goto("export"))
+            yield SystemCommand(
+                "Export", "Write the fix as files", lambda: self.flow.goto(Step.EXPORT)
+            )
 
     def _help(self) -> None:
         action = getattr(self.screen, "action_help", None)
         if callable(action):
             action()
-
-    def _check_again(self) -> None:
-        self.state.forget_diagnosis()
-        self.goto("diagnosis")
 
 
 def system_connection() -> Connection:
@@ -216,14 +168,17 @@ def run_wizard(demo: bool = False) -> int:
     return app.return_code or 0
 
 
+DEMO_NOTE = (
+    "The offline lab. blog.test has the case gmailfix was made for: its mail server shows "
+    "the ISP's certificate (for server42.isp.test), not one for mail.blog.test, so Gmail "
+    "refuses it. More lab domains are listed on the next step."
+)
+
+
 def demo_app(lab: LabInfo, export_dir: Path | None = None) -> GmailfixApp:
     """The wizard pointed at the lab, with the blog's case filled in."""
     state = WizardState(
         address="me@blog.test", smtp_host="mail.blog.test", port=587, smtp_prefilled=True
     )
-    note = (
-        "The offline lab: blog.test has the blog's problem. "
-        "More lab domains are listed on the next step."
-    )
     domains = ("selfsigned.test", "noauth.test", "good.test")
-    return GmailfixApp(lambda: lab.connection(timeout=5), state, export_dir, note, domains)
+    return GmailfixApp(lambda: lab.connection(timeout=5), state, export_dir, DEMO_NOTE, domains)

@@ -1,44 +1,46 @@
-"""What every wizard step shares: the frame (title, body, buttons, keys) and Back.
+"""What every wizard step shares: the frame (title, body, buttons, keys), Back, and a
+safety net.
 
 A step composes only its body (``compose_body``) and names its buttons
 (``BUTTONS``); the base lays out the frame, so every step looks and behaves
-the same, and Back is handled once, here.
+the same. A step gets what it needs as arguments and dismisses a frozen
+result; Back dismisses ``kept()`` (None, or what the person typed here, marked
+as not done), so nothing typed is lost by going back.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-if TYPE_CHECKING:
-    from gmailfix.screens.app import GmailfixApp
-    from gmailfix.screens.state import WizardState
+from gmailfix.screens.steps import Step
 
 ResultT = TypeVar("ResultT")
 # a terminal with fewer rows is "short": steps tighten so nothing needs scrolling past
 SHORT_BELOW = 24
-
-STEPS = (
-    "Welcome",
-    "Your details",
-    "Diagnosis",
-    "Choose a fix",
-    "Your settings",
-    "Export",
-    "Check again",
+UNEXPECTED = (
+    "Something went wrong inside gmailfix here. Nothing you typed is lost: try again, "
+    "go back with Esc, or quit with q."
 )
 
 
-class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
-    """A step of the wizard: Esc goes back (dismiss with None), F1 or ? shows HELP."""
+def report_unexpected(screen: Screen[Any], error: Exception) -> None:
+    """A plain message instead of a traceback that would end the wizard."""
+    screen.log.error(repr(error))
+    screen.app.notify(UNEXPECTED, title="Sorry", severity="error", timeout=10)
 
-    STEP = 0
+
+class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
+    """A step of the wizard: Esc goes back, F1 or ? shows HELP."""
+
+    STEP: ClassVar[Step] = Step.WELCOME
     HELP = "Enter continues, Esc goes back, q quits."
     # (id, label, primary?) of the buttons under the body; "back" is handled here
     BUTTONS: ClassVar[tuple[tuple[str, str, bool], ...]] = (
@@ -59,20 +61,8 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         Binding("up", "scroll_body('up')", show=False),
     ]
 
-    @property
-    def wizard(self) -> GmailfixApp:
-        from gmailfix.screens.app import GmailfixApp
-
-        app = self.app
-        assert isinstance(app, GmailfixApp)
-        return app
-
-    @property
-    def state(self) -> WizardState:
-        return self.wizard.state
-
     def compose(self) -> ComposeResult:
-        yield Static(self.step_title(), id="step")
+        yield Static(f"gmailfix · {self.STEP.heading}", id="step")
         with VerticalScroll(classes="body"):
             yield from self.compose_body()
         with Horizontal(classes="nav"):
@@ -81,11 +71,17 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
             yield Static("", id="nav-note")
         yield Footer(compact=True)
 
-    def step_title(self) -> str:
-        return f"gmailfix · step {self.STEP + 1} of {len(STEPS)}: {STEPS[self.STEP]}"
-
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    class Known(Message):
+        """The step found out something that outlasts it (a check's result, a write): the
+        flow keeps ``kept()`` now, so quitting from here knows it too."""
+
+    def kept(self) -> ResultT | None:
+        """What Back (or a jump from the command palette) leaves with: None, or what the
+        person typed and found on this step, marked as not done."""
+        return None
 
     def note_beside_buttons(self, text: str) -> None:
         """A few words next to the buttons, e.g. why the main one is greyed out ('' hides)."""
@@ -94,10 +90,10 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         note.display = bool(text)
 
     def action_go_on(self) -> None:
-        """What the main button does, when it is not greyed out."""
+        """What the main button does, when it is shown and not greyed out."""
         main = next(button_id for button_id, _, primary in self.BUTTONS if primary)
         for button in self.query(f"#{main}").results(Button):
-            if not button.disabled:
+            if button.display and not button.disabled:
                 button.press()
 
     def on_screen_suspend(self) -> None:
@@ -123,9 +119,18 @@ class WizardScreen(Screen[ResultT | None], Generic[ResultT]):
         self.action_back()
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self.kept())
 
     def action_help(self) -> None:
         from gmailfix.screens.help import HelpScreen  # Markdown is heavy: load on demand
 
-        self.app.push_screen(HelpScreen(STEPS[self.STEP], self.help_text()))
+        self.app.push_screen(HelpScreen(self.STEP.title, self.help_text()))
+
+    async def _on_message(self, message: Message) -> None:
+        # Textual ends the app on any exception in a handler (and stops this screen's
+        # messages). A step's handlers are ours: one that fails shows a plain message
+        # and the step stays usable. (Key bindings are guarded in the app's run_action.)
+        try:
+            await super()._on_message(message)
+        except Exception as error:
+            report_unexpected(self, error)

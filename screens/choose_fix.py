@@ -12,9 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from gmailfix.remedies.model import Remedy, RemedyKind, panel_way, recognised_stack
+from gmailfix.remedies.model import Proposal, Remedy, RemedyKind, panel_way, recognised_stack
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.steps import Step
 from gmailfix.stacks.catalog import own_way_lines
+from gmailfix.stacks.recognise import StackName
 from gmailfix.text import clean
 
 
@@ -42,7 +44,7 @@ class FixList(OptionList):
 
 
 class ChooseFixScreen(WizardScreen[RemedyKind]):
-    STEP = 3
+    STEP = Step.FIX
     CSS_PATH = "choose_fix.tcss"
     HELP = (
         "Each fix says what it changes and why it helps. **Recommended** fixes were checked "
@@ -54,11 +56,17 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
     BUTTONS = (("continue", "Use this fix", True), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
 
+    def __init__(
+        self, proposal: Proposal, kind: RemedyKind | None = None, stack: StackName | None = None
+    ) -> None:
+        super().__init__()
+        self.proposal = proposal
+        self.remedies = list(proposal.remedies)
+        self.kind = kind  # chosen before: highlighted again
+        self.stack = stack or recognised_stack(proposal.diagnosis)  # whose own way is shown
+
     def compose_body(self) -> ComposeResult:
-        diagnosis = self.state.diagnosis
-        assert diagnosis is not None
-        assert self.state.proposal is not None
-        self.remedies = list(self.state.proposal.remedies)
+        diagnosis = self.proposal.diagnosis
         intro = (
             "Gmail already accepts this server; nothing needs fixing. You can still prepare "
             "certificates for more domains:"
@@ -73,7 +81,7 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
         options = self.query_one("#fixes", FixList)
         kinds = [r.kind for r in self.remedies]
         usable = [i for i, r in enumerate(self.remedies) if r.applicable]
-        previous = kinds.index(self.state.kind) if self.state.kind in kinds else None
+        previous = kinds.index(self.kind) if self.kind in kinds else None
         options.highlighted = previous if previous in usable else (usable[0] if usable else None)
         options.focus()
         self.query_one("#continue", Button).disabled = not usable
@@ -84,9 +92,7 @@ class ChooseFixScreen(WizardScreen[RemedyKind]):
         if not remedy.applicable:
             why.append("This fix cannot help here. ", style="bold yellow")
         why.append(clean(remedy.reason, limit=1500))
-        diagnosis = self.state.diagnosis
-        assert diagnosis is not None
-        own = panel_way(self.state.stack or recognised_stack(diagnosis), remedy.kind)
+        own = panel_way(self.stack, remedy.kind)
         if remedy.applicable and own is not None:  # a panel keeps the files: its way first
             why.append(
                 "\n\n" + clean("\n".join(own_way_lines(own)), limit=3000, keep_newlines=True)

@@ -6,6 +6,7 @@ and dismisses the Target it returns, so nothing is parsed twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from textual import on
@@ -19,6 +20,8 @@ from gmailfix.errors import Field, InputError
 from gmailfix.inputs import Target, parse_domain, parse_smtp_server, parse_target
 from gmailfix.login import Credentials
 from gmailfix.screens.base import SHORT_BELOW, WizardScreen
+from gmailfix.screens.state import Form
+from gmailfix.screens.steps import Step
 
 PORT_CHOICES = [("587 (TLS)", 587), ("465 (SSL)", 465), ("25 (TLS)", 25), ("Not sure: try all", 0)]
 FIELDS: tuple[Field, ...] = ("address", "smtp_host")
@@ -68,8 +71,17 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-class DetailsScreen(WizardScreen[Target]):
-    STEP = 1
+@dataclass(frozen=True)
+class Details:
+    """The form as typed and, when the person went on, what to check and the login."""
+
+    form: Form
+    target: Target | None = None  # None: the person went back
+    credentials: Credentials | None = None
+
+
+class DetailsScreen(WizardScreen[Details]):
+    STEP = Step.DETAILS
     CSS_PATH = "details.tcss"
     HELP = (
         "**Your address**: the address you want to send as, e.g. `me@example.com`, or just "
@@ -86,13 +98,18 @@ class DetailsScreen(WizardScreen[Target]):
         Binding("ctrl+s", "continue", "Check", show=True),
     ]
 
+    def __init__(self, form: Form, demo_domains: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.form = form  # as typed so far: this step's own copy
+        self.demo_domains = demo_domains  # the demo's lab domains, listed under the form
+
     def compose_body(self) -> ComposeResult:
-        state = self.state
-        if self.wizard.demo_domains:  # the demo's note goes away; this stays
+        form = self.form
+        if self.demo_domains:  # the demo's note goes away; this stays
             yield Static(self._demo_words(), id="demo-hint")
         yield Label("Your address (or just the domain)")
         yield Input(
-            state.address,
+            form.address,
             placeholder="me@example.com",
             id="address",
             validators=[_Parses("address", required=True)],
@@ -101,7 +118,7 @@ class DetailsScreen(WizardScreen[Target]):
         yield Static("", id="address-error", classes="error")
         yield Label("SMTP Server as typed in Gmail (blank if unsure)")
         yield Input(
-            state.smtp_host,
+            form.smtp_host,
             placeholder="mail.example.com",
             id="smtp_host",
             validators=[_Parses("smtp_host", required=False)],
@@ -109,15 +126,15 @@ class DetailsScreen(WizardScreen[Target]):
         )
         yield Static("", id="smtp_host-error", classes="error")
         yield Label("Port as chosen in Gmail")
-        yield PortSelect(PORT_CHOICES, value=state.port, allow_blank=False, id="port")
+        yield PortSelect(PORT_CHOICES, value=form.port, allow_blank=False, id="port")
         yield Label("Password (optional: to test the login as Gmail does; never stored)")
-        yield Input("", password=True, id="password", placeholder="leave blank to skip")
+        yield Input(form.password, password=True, id="password", placeholder="leave blank to skip")
 
     def _demo_words(self) -> str:
-        return "Demo: other lab domains to try: " + ", ".join(self.wizard.demo_domains) + "."
+        return "Demo: other lab domains to try: " + ", ".join(self.demo_domains) + "."
 
     def help_text(self) -> str:
-        if not self.wizard.demo_domains:
+        if not self.demo_domains:
             return self.HELP
         return f"{self.HELP}\n\n**{self._demo_words()}**"
 
@@ -137,25 +154,28 @@ class DetailsScreen(WizardScreen[Target]):
     def on_input_changed(self, event: Input.Changed) -> None:
         field = event.input.id or ""
         if field == "address":
-            self.state.address = event.value
+            self.form = replace(self.form, address=event.value)
             self._forget_demo_server(event.value)
-        elif field == "smtp_host" and event.value != self.state.smtp_host:
-            self.state.smtp_host = event.value
-            self.state.smtp_prefilled = False  # the person typed here
+        elif field == "smtp_host" and event.value != self.form.smtp_host:
+            # the person typed here
+            self.form = replace(self.form, smtp_host=event.value, smtp_prefilled=False)
+        elif field == "password":
+            self.form = replace(self.form, password=event.value)
         if event.validation_result is not None and field in FIELDS:
             self._show(field, event.validation_result)
 
     def _forget_demo_server(self, address: str) -> None:
         """A server filled in for another domain (the demo's) must not follow a new address."""
-        state = self.state
-        if not state.smtp_prefilled or not state.smtp_host:
+        form = self.form
+        if not form.smtp_prefilled or not form.smtp_host:
             return
         try:
             domain = parse_domain(address)
         except InputError:
             return
-        if not state.smtp_host.endswith("." + domain) and state.smtp_host != domain:
-            state.smtp_host = ""  # first, so the Changed event below is not taken as typing
+        if not form.smtp_host.endswith("." + domain) and form.smtp_host != domain:
+            # first, so the Changed event below is not taken as typing
+            self.form = replace(form, smtp_host="")
             self.query_one("#smtp_host", Input).value = ""
 
     def _show(self, field: str, result: ValidationResult) -> None:
@@ -181,15 +201,18 @@ class DetailsScreen(WizardScreen[Target]):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, int):
-            self.state.port = event.value
+            self.form = replace(self.form, port=event.value)
+
+    def kept(self) -> Details:
+        return Details(self.form)
 
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
-        state = self.state
+        form = self.form
         for error in self.query(".error"):
             error.display = False
         try:
-            target = parse_target(state.address, state.smtp_host or None, state.port or None)
+            target = parse_target(form.address, form.smtp_host or None, form.port or None)
         except InputError as exc:
             field = exc.field if exc.field in FIELDS else "address"
             error = self.query_one(f"#{field}-error", Static)
@@ -197,7 +220,6 @@ class DetailsScreen(WizardScreen[Target]):
             error.display = True
             self.query_one(f"#{field}", Input).focus()
             return
-        password = self.query_one("#password", Input).value
-        user = target.username or state.address.strip()
-        state.credentials = Credentials(user, password) if password else None
-        self.dismiss(target)
+        user = target.username or form.address.strip()
+        login = Credentials(user, form.password) if form.password else None
+        self.dismiss(Details(form, target, login))

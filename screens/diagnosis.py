@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,9 +18,12 @@ from textual.worker import Worker, WorkerState
 
 from gmailfix.connection import Connection
 from gmailfix.diagnose import DnsDone, Event, ProbeDone, Stage
+from gmailfix.inputs import Target
+from gmailfix.login import Credentials
 from gmailfix.remedies.model import Proposal
 from gmailfix.remedies.propose import diagnose_and_propose
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.steps import Step
 from gmailfix.screens.widgets import (
     check_words,
     evidence_text,
@@ -39,8 +43,16 @@ class Progress(Message):
     event: Event
 
 
-class DiagnosisScreen(WizardScreen[Proposal]):
-    STEP = 2
+@dataclass(frozen=True)
+class Checked:
+    """The latest check's result (kept when going back too), and whether to go on."""
+
+    proposal: Proposal | None
+    back: bool = False
+
+
+class DiagnosisScreen(WizardScreen[Checked]):
+    STEP = Step.DIAGNOSIS
     CSS_PATH = "diagnosis.tcss"
     HELP = (
         "gmailfix looks up your domain, then connects to each of your mail server's "
@@ -49,7 +61,11 @@ class DiagnosisScreen(WizardScreen[Proposal]):
         "technical detail (certificates, addresses, what the server said) to show whoever "
         "helps you. **r** checks again. Esc stops the checks and goes back."
     )
-    BUTTONS = (("continue", "See the fixes", True), ("back", "Back", False))
+    BUTTONS = (
+        ("continue", "See the fixes", True),
+        ("again", "Check again", False),
+        ("back", "Back", False),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "technical", "Technical detail"),
         Binding("r", "check_again", "Check again"),
@@ -59,15 +75,22 @@ class DiagnosisScreen(WizardScreen[Proposal]):
     )
     NOT_ALL_CHECKED = "Not every address of the server could be checked, so no fix is offered."
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        target: Target,
+        credentials: Credentials | None = None,
+        proposal: Proposal | None = None,
+    ) -> None:
         super().__init__()
-        self.connection = connection
-        self.result: Proposal | None = None
+        self.connection, self.target, self.credentials = connection, target, credentials
+        self.result: Proposal | None = proposal  # shown again as it was, unless None
         self.rows: list[tuple[Text, str, Text, Text]] = []
+        self.stage: Stage | None = None
+        self.stage_began = 0.0
 
     def compose_body(self) -> ComposeResult:
-        target = self.state.target
-        domain = name(target.domain) if target else ""
+        domain = name(self.target.domain)
         yield Static(Text(f"Checking {domain} as Gmail would…"), id="status")
         yield LoadingIndicator(id="spinner")
         yield Static("", id="verdict")
@@ -78,8 +101,10 @@ class DiagnosisScreen(WizardScreen[Proposal]):
     def on_mount(self) -> None:
         self.query_one("#checks").display = False
         self.query_one("#continue", Button).disabled = True
-        if self.state.proposal is not None:
-            self._show(self.state.proposal)
+        self.query_one("#again").display = False
+        self.set_interval(1, self._show_stage)
+        if self.result is not None:
+            self._show(self.result)
         else:
             self.run_diagnosis()
 
@@ -98,10 +123,8 @@ class DiagnosisScreen(WizardScreen[Proposal]):
 
     @work(exclusive=True, exit_on_error=False, group="diagnosis")
     async def run_diagnosis(self) -> Proposal:
-        target = self.state.target
-        assert target is not None
         return await diagnose_and_propose(
-            target, self.connection, on_event=self._post, credentials=self.state.credentials
+            self.target, self.connection, on_event=self._post, credentials=self.credentials
         )
 
     def _post(self, event: Event) -> None:
@@ -110,8 +133,8 @@ class DiagnosisScreen(WizardScreen[Proposal]):
     def on_progress(self, message: Progress) -> None:
         event = message.event
         if isinstance(event, Stage):
-            wait = f" (at most {event.seconds:g} s)" if event.seconds else ""
-            self.query_one("#status", Static).update(Text(f"{event.text}{wait}…"))
+            self.stage, self.stage_began = event, time.monotonic()
+            self._show_stage()
         elif isinstance(event, DnsDone):
             servers = ", ".join(name(h) for h in event.candidates[:4]) or "no mail server found"
             self.query_one("#status", Static).update(Text(f"Talking to {servers}…"))
@@ -127,6 +150,18 @@ class DiagnosisScreen(WizardScreen[Proposal]):
                 )
             )
             self._show_rows()
+
+    def _show_stage(self) -> None:
+        """The stage, how long it has taken so far, and the one bound that holds: each
+        answer is waited for at most the connection's timeout (a stage may wait for
+        several answers in turn, so it can take longer than that)."""
+        stage = self.stage
+        if stage is None or self.result is not None:
+            return
+        words = Text(f"{stage.text}… {time.monotonic() - self.stage_began:.0f} s")
+        if stage.seconds:
+            words.append(f"\ngmailfix waits at most {stage.seconds:g} s for each answer.", "dim")
+        self.query_one("#status", Static).update(words)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "diagnosis":
@@ -145,7 +180,6 @@ class DiagnosisScreen(WizardScreen[Proposal]):
 
     def _show(self, proposal: Proposal) -> None:
         self.result = proposal
-        self.state.proposal = proposal
         diagnosis = proposal.diagnosis
         self.query_one("#spinner").display = False
         # rows came in as probes finished; now in a stable order, with verdicts
@@ -176,36 +210,48 @@ class DiagnosisScreen(WizardScreen[Proposal]):
         self.query_one("#stack", Static).update(stack or "")
         self.query_one("#stack", Static).display = stack is not None
         self.query_one("#findings", Static).update(findings_text(diagnosis))
+        # nothing to fix without an answer: no dead "See the fixes", "Check again" instead
+        unknown = diagnosis.outcome == "unknown"
         button = self.query_one("#continue", Button)
-        button.disabled = diagnosis.outcome == "unknown"
-        note = self.NOTHING_CHECKED if button.disabled else ""
+        button.disabled = unknown
+        button.display = not unknown
+        again = self.query_one("#again", Button)
+        again.display = unknown
+        note = self.NOTHING_CHECKED if unknown else ""
         if diagnosis.verdict.cause == Code.ADDRESSES_NOT_CHECKED:
             note = self.NOT_ALL_CHECKED
         self.note_beside_buttons(note)
-        button.focus()
+        (again if unknown else button).focus()
+        self.post_message(self.Known())
 
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
         if self.result is not None and self.result.diagnosis.outcome != "unknown":
-            self.dismiss(self.result)
+            self.dismiss(Checked(self.result))
 
+    def kept(self) -> Checked:
+        return Checked(self.result, back=True)
+
+    @on(Button.Pressed, "#again")
     def action_check_again(self) -> None:
         if self.result is None:
             return  # still checking
-        self.state.forget_diagnosis()
         self.result = None
+        self.stage = None
         self.rows = []
         self._show_rows()
         for widget in ("#verdict", "#stack", "#findings"):
             self.query_one(widget, Static).update("")
         self.query_one("#spinner").display = True
-        self.query_one("#continue", Button).disabled = True
+        button = self.query_one("#continue", Button)
+        button.disabled, button.display = True, True
+        self.query_one("#again").display = False
         self.note_beside_buttons("")
         self.run_diagnosis()
 
     def action_back(self) -> None:
         self.workers.cancel_group(self, "diagnosis")
-        self.dismiss(None)
+        super().action_back()
 
     def action_technical(self) -> None:
         if self.result is None:

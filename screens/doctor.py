@@ -7,6 +7,7 @@ the file the active layout reads, and whether renewals reach the MTA.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
@@ -19,15 +20,18 @@ from textual.worker import Worker, WorkerState
 
 from gmailfix.errors import GmailfixError, InputError
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.steps import Step
 from gmailfix.screens.widgets import MARKS
 from gmailfix.text import clean
 
 if TYPE_CHECKING:
+    from gmailfix.connection import Connection
     from gmailfix.server.doctor import DoctorReport
+    from gmailfix.server.system import Root, Runner
 
 
 class DoctorScreen(WizardScreen[None]):
-    STEP = 0
+    STEP = Step.SERVER
     CSS_PATH = "doctor.tcss"
     HELP = (
         "Run this on the mail server itself, as root (sudo gmailfix). gmailfix reads the "
@@ -37,8 +41,17 @@ class DoctorScreen(WizardScreen[None]):
     )
     BUTTONS = (("continue", "Check this server", True), ("back", "Back", False))
 
-    def step_title(self) -> str:
-        return "gmailfix · on the mail server"
+    def __init__(
+        self,
+        smtp_host: str,
+        connection: Callable[[], Connection],
+        root: Root | None = None,
+        runner: Runner | None = None,
+    ) -> None:
+        super().__init__()
+        self.smtp_host = smtp_host  # as typed in the details form, if it was
+        self.connection = connection  # made at the first check, not before
+        self.root, self.runner = root, runner  # this computer (None), or a copy (tests)
 
     def compose_body(self) -> ComposeResult:
         yield Static(
@@ -47,7 +60,7 @@ class DoctorScreen(WizardScreen[None]):
             id="intro",
         )
         yield Label("The SMTP Server typed in Gmail (blank: the server's own name)")
-        yield Input(self.state.smtp_host, placeholder="mail.example.com", id="host")
+        yield Input(self.smtp_host, placeholder="mail.example.com", id="host")
         yield LoadingIndicator(id="spinner")
         yield Static("", id="report")
 
@@ -66,9 +79,10 @@ class DoctorScreen(WizardScreen[None]):
     async def check(self, host: str | None) -> DoctorReport:
         from gmailfix.server.doctor import run_doctor
 
-        wizard = self.wizard
+        if self.runner is None:
+            return await run_doctor(self.root, host=host, connection=self.connection())
         return await run_doctor(
-            wizard.server_root, host=host, runner=wizard.server_runner, connection=wizard.connection
+            self.root, host=host, runner=self.runner, connection=self.connection()
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

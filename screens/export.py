@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,7 +15,11 @@ from textual.worker import Worker, WorkerState
 
 from gmailfix.bundle import Written, bundle_files, write_bundle
 from gmailfix.errors import BundleError, GmailfixError
+from gmailfix.remedies.model import Proposal
+from gmailfix.remedies.plan import Plan
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.state import Place
+from gmailfix.screens.steps import Step
 from gmailfix.text import clean
 
 TICK = (
@@ -24,8 +29,27 @@ TICK = (
 ELSEWHERE = "Choose another folder."
 
 
-class ExportScreen(WizardScreen[Path]):
-    STEP = 5
+@dataclass(frozen=True)
+class Exported:
+    """Where the export was to go, and what became of it."""
+
+    place: Place
+    written: Path | None = None  # where it was written (also when the person went back)
+    skipped: bool = False  # the person chose to write nothing
+    back: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """One write, as the form showed it when Write was pressed: the thread reads only this."""
+
+    target: Path
+    as_zip: bool
+    force: bool
+
+
+class ExportScreen(WizardScreen[Exported]):
+    STEP = Step.EXPORT
     CSS_PATH = "export.tcss"
     HELP = (
         "The export holds a README with numbered steps for your case, the Gmail settings, "
@@ -40,29 +64,32 @@ class ExportScreen(WizardScreen[Path]):
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "continue", "Write")]
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, plan: Plan, proposal: Proposal, place: Place) -> None:
         super().__init__()
-        self.directory = directory
-        self.written: Path | None = None
+        self.plan, self.proposal = plan, proposal
+        self.place = place
+        self.written: Path | None = None  # written with the choices the form shows now
+        self.wrote_to: Path | None = None  # the last place written, whatever the form shows
         self.wrote_with: tuple[str, bool, bool] | None = None  # the choices of that write
         self.writing: tuple[str, bool, bool] | None = None
+
+    @staticmethod
+    def default_place(plan: Plan, directory: Path) -> Place:
+        return Place(str(directory / f"gmailfix-{plan.domain}-{plan.slug}"))
 
     def choices(self) -> tuple[str, bool, bool]:
         """Where and how to write, as the form shows it now: path, zip?, replace?"""
         path = self.query_one("#path", Input).value.strip()
-        return path, self.state.as_zip, self.query_one("#force", Checkbox).value
+        return path, self.place.as_zip, self.query_one("#force", Checkbox).value
 
     def compose_body(self) -> ComposeResult:
-        state = self.state
-        assert state.plan is not None
-        plan = state.plan
-        default = str(self.directory / f"gmailfix-{plan.domain}-{plan.slug}")
+        place = self.place
         yield Static("", id="result")
         yield Label("Write the fix to")
-        yield Input(state.export_paths.get(plan.slug, default), id="path", select_on_focus=False)
+        yield Input(place.path, id="path", select_on_focus=False)
         with RadioSet(id="kind"):
-            yield RadioButton("a folder", value=not state.as_zip, id="folder")
-            yield RadioButton("a .zip file", value=state.as_zip, id="zip")
+            yield RadioButton("a folder", value=not place.as_zip, id="folder")
+            yield RadioButton("a .zip file", value=place.as_zip, id="zip")
         yield Checkbox("Replace an earlier gmailfix export at this place", id="force")
 
     def on_mount(self) -> None:
@@ -71,13 +98,11 @@ class ExportScreen(WizardScreen[Path]):
         self.query_one("#result").display = False
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        plan = self.state.plan
-        if plan is not None:
-            self.state.export_paths[plan.slug] = event.value
+        self.place = Place(event.value, self.place.as_zip)
         self._changed()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
-        self.state.as_zip = event.pressed.id == "zip"
+        self.place = Place(self.place.path, event.pressed.id == "zip")
         self._changed()
 
     def on_checkbox_changed(self) -> None:
@@ -97,7 +122,7 @@ class ExportScreen(WizardScreen[Path]):
         button.refresh(layout=True)
         self._say(
             Text.assemble(
-                (f"Already written to {clean(self.state.written or '')}.\n", "green"),
+                (f"Already written to {clean(self.wrote_to or '')}.\n", "green"),
                 "You changed where or how: press Write to write it there too.",
             )
         )
@@ -106,30 +131,33 @@ class ExportScreen(WizardScreen[Path]):
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
         if self.written is not None:
-            self.dismiss(self.written)  # already written: a second Ctrl+S goes on
+            # already written: a second Ctrl+S goes on
+            self.dismiss(Exported(self.place, self.written))
             return
-        raw = self.query_one("#path", Input).value.strip()
-        if not raw:
+        path, as_zip, force = self.writing = self.choices()
+        if not path:
             self._say(Text("Type where the fix should go.", style="yellow"))
             return
-        target = Path(raw).expanduser()
-        if self.state.as_zip and target.suffix != ".zip":
+        target = Path(path).expanduser()
+        if as_zip and target.suffix != ".zip":
             target = target.with_name(target.name + ".zip")
-        force = self.query_one("#force", Checkbox).value
         self.query_one("#continue", Button).disabled = True
-        self.writing = self.choices()
-        self.write(target, force)
+        self.write(Request(target, as_zip, force))
 
     @on(Button.Pressed, "#skip")
     def _skip(self) -> None:
-        self.dismiss(Path())
+        self.dismiss(Exported(self.place, self.wrote_to, skipped=self.wrote_to is None))
+
+    def kept(self) -> Exported:
+        return Exported(self.place, self.wrote_to, back=True)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def write(self, target: Path, force: bool) -> tuple[Written, int]:
-        state = self.state
-        assert state.plan is not None and state.proposal is not None
-        files = bundle_files(state.plan, state.proposal)
-        return write_bundle(files, target, as_zip=state.as_zip, force=force), len(files)
+    def write(self, request: Request) -> tuple[Written, int]:
+        # the choices come with the request, read once on the UI thread: a change made
+        # while this runs cannot give a zip a folder's name
+        files = bundle_files(self.plan, self.proposal)
+        written = write_bundle(files, request.target, as_zip=request.as_zip, force=request.force)
+        return written, len(files)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "export" or event.state not in (
@@ -149,9 +177,9 @@ class ExportScreen(WizardScreen[Path]):
             self._say(Text(f"Not written: {clean(words)}", style="red"))
             return
         written, count = event.worker.result  # type: ignore[misc]
-        self.written = written.path
+        self.written = self.wrote_to = written.path
         self.wrote_with = self.writing
-        self.state.written = written.path
+        self.post_message(self.Known())
         readme = "README.md inside the zip" if written.path.suffix == ".zip" else "README.md there"
         message = Text.assemble(
             (f"Wrote {count} files to {clean(written.path)}\n", "green"),

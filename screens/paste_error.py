@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -9,10 +11,19 @@ from textual.widgets import Button, Static, TextArea
 
 from gmailfix.gmail import explain_error
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.steps import Step
 
 
-class PasteErrorScreen(WizardScreen[bool]):
-    STEP = 0
+@dataclass(frozen=True)
+class Pasted:
+    """What was pasted, kept when the person goes back too."""
+
+    text: str
+    back: bool = False
+
+
+class PasteErrorScreen(WizardScreen[Pasted]):
+    STEP = Step.PASTE
     CSS_PATH = "paste_error.tcss"
     HELP = (
         "Paste the whole message Gmail showed, or the bounce Gmail sent you (your terminal's "
@@ -20,25 +31,31 @@ class PasteErrorScreen(WizardScreen[bool]):
         "**Continue** goes on to the check; coming back here keeps what you pasted."
     )
 
+    def __init__(self, pasted: str = "") -> None:
+        super().__init__()
+        self.pasted = pasted
+
     def compose_body(self) -> ComposeResult:
         yield Static("Paste the message Gmail showed you, or the bounce it sent:")
-        yield TextArea(self.state.pasted, id="pasted", soft_wrap=True)
+        yield TextArea(self.pasted, id="pasted", soft_wrap=True)
         yield Static("", id="meaning")
 
     def on_mount(self) -> None:
         self.query_one("#pasted", TextArea).focus()
-        self._explain(self.state.pasted)
+        self._explain(self.pasted)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        self.state.pasted = event.text_area.text
         self._explain(event.text_area.text)
 
     def _explain(self, text: str) -> None:
         self.query_one("#meaning", Static).update(meaning_of(text))
 
+    def kept(self) -> Pasted:
+        return Pasted(self.query_one("#pasted", TextArea).text, back=True)
+
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
-        self.dismiss(True)
+        self.dismiss(Pasted(self.query_one("#pasted", TextArea).text))
 
 
 def meaning_of(text: str) -> Text:

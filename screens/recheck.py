@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -13,14 +14,24 @@ from textual.worker import Worker, WorkerState
 
 from gmailfix.connection import Connection
 from gmailfix.diagnose import Diagnosis, diagnose
+from gmailfix.inputs import Target
+from gmailfix.login import Credentials
+from gmailfix.remedies.plan import Plan
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.steps import Step
 from gmailfix.screens.widgets import findings_text, name, verdict_text
 
-Next = Literal["done"]
+
+@dataclass(frozen=True)
+class Rechecked:
+    """The last check with the fix's settings (None: none finished), and whether to finish."""
+
+    diagnosis: Diagnosis | None
+    finish: bool = False
 
 
-class RecheckScreen(WizardScreen[Next]):
-    STEP = 6
+class RecheckScreen(WizardScreen[Rechecked]):
+    STEP = Step.RECHECK
     HELP = (
         "gmailfix checks the server again with the SMTP Server and port you will type in "
         "Gmail. If the fix changes the server (a new certificate), do this after the change. "
@@ -29,13 +40,16 @@ class RecheckScreen(WizardScreen[Next]):
     BUTTONS = (("done", "Finish", True), ("again", "Check again", False), ("back", "Back", False))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "recheck", "Check again")]
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(
+        self, connection: Connection, target: Target, credentials: Credentials | None, plan: Plan
+    ) -> None:
         super().__init__()
-        self.connection = connection
+        self.connection, self.target, self.credentials = connection, target, credentials
+        self.plan = plan
+        self.result: Diagnosis | None = None
 
     def compose_body(self) -> ComposeResult:
-        plan = self.state.plan
-        assert plan is not None
+        plan = self.plan
         yield Static(
             Text(f"Checking {name(plan.smtp_host)} port {plan.port} as Gmail would…"), id="status"
         )
@@ -54,10 +68,8 @@ class RecheckScreen(WizardScreen[Next]):
 
     @work(exclusive=True, exit_on_error=False, group="recheck")
     async def check(self) -> Diagnosis:
-        state = self.state
-        assert state.plan is not None and state.target is not None
-        target = state.target.with_server(state.plan.smtp_host, state.plan.port)  # type: ignore[arg-type]
-        return await diagnose(target, self.connection, credentials=state.credentials)
+        target = self.target.with_server(self.plan.smtp_host, self.plan.port)  # type: ignore[arg-type]
+        return await diagnose(target, self.connection, credentials=self.credentials)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "recheck" or event.state not in (
@@ -74,15 +86,15 @@ class RecheckScreen(WizardScreen[Next]):
             return
         result = event.worker.result
         assert isinstance(result, Diagnosis)
-        self.state.rechecked = result
+        self.result = result
+        self.post_message(self.Known())
         status.update(self._accepted() if result.accepted else self._advice())
         self.query_one("#verdict", Static).update(verdict_text(result))
         self.query_one("#findings", Static).update(findings_text(result))
         self.query_one("#done", Button).focus()
 
     def _accepted(self) -> str:
-        plan = self.state.plan
-        if plan is not None and plan.on_server:
+        if self.plan.on_server:
             return "Done: your server passes Gmail's check now. Type the settings from step 5 in Gmail."
         return (
             "With the settings from step 5, Gmail would accept your server: type them in "
@@ -90,11 +102,13 @@ class RecheckScreen(WizardScreen[Next]):
         )
 
     def _advice(self) -> str:
-        plan = self.state.plan
-        if plan is not None and plan.on_server:
+        if self.plan.on_server:
             return "Not yet: follow the README in the export on the server, then check again."
         return "Still refused: see below."
 
+    def kept(self) -> Rechecked:
+        return Rechecked(self.result)
+
     @on(Button.Pressed, "#done")
     def _done(self) -> None:
-        self.dismiss("done")
+        self.dismiss(Rechecked(self.result, finish=True))

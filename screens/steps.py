@@ -1,77 +1,37 @@
-"""The wizard's steps, in order: each shows its screen and says which step comes next.
+"""The wizard's steps: the seven numbered ones in order, and the two side ways off Welcome.
 
-Loaded after the first screen is painted, with the engine behind it.
+Light on purpose (no Textual, no engine): every screen's title and its help's
+title come from here, so a step is named in one place.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from gmailfix.screens.choose_fix import ChooseFixScreen
-from gmailfix.screens.details import DetailsScreen
-from gmailfix.screens.diagnosis import DiagnosisScreen
-from gmailfix.screens.export import ExportScreen
-from gmailfix.screens.paste_error import PasteErrorScreen
-from gmailfix.screens.recheck import RecheckScreen
-from gmailfix.screens.settings import SettingsScreen
-
-if TYPE_CHECKING:
-    from gmailfix.screens.app import GmailfixApp, Step
+from enum import Enum
 
 
-async def server(app: GmailfixApp) -> Step:
-    from gmailfix.screens.doctor import DoctorScreen
+class Step(Enum):
+    """A step of the wizard: its name, and its number (None for a side way)."""
 
-    await app.push_screen_wait(DoctorScreen())
-    return "welcome"
+    WELCOME = ("Welcome", 1)
+    PASTE = ("What Gmail's message means", None)
+    SERVER = ("On the mail server", None)
+    DETAILS = ("Your details", 2)
+    DIAGNOSIS = ("Diagnosis", 3)
+    FIX = ("Choose a fix", 4)
+    SETTINGS = ("Your settings", 5)
+    EXPORT = ("Export", 6)
+    RECHECK = ("Check again", 7)
 
+    def __init__(self, title: str, number: int | None) -> None:
+        self.title = title
+        self.number = number
 
-async def paste(app: GmailfixApp) -> Step:
-    done = await app.push_screen_wait(PasteErrorScreen())
-    return "details" if done else "welcome"
-
-
-async def details(app: GmailfixApp) -> Step:
-    target = await app.push_screen_wait(DetailsScreen())
-    if target is None:
-        return "paste" if app.came_from_paste else "welcome"
-    if target != app.state.target:
-        app.state.forget_diagnosis()
-    app.state.target = target
-    return "diagnosis"
-
-
-async def diagnosis(app: GmailfixApp) -> Step:
-    result = await app.push_screen_wait(DiagnosisScreen(app.connection))
-    if result is None:
-        return "details"
-    app.state.proposal = result
-    return "fix"
+    @property
+    def heading(self) -> str:
+        """The title bar's words: 'step 3 of 7: Diagnosis', or a side way's own name."""
+        if self.number is None:
+            return self.title
+        return f"step {self.number} of {NUMBERED}: {self.title}"
 
 
-async def fix(app: GmailfixApp) -> Step:
-    kind = await app.push_screen_wait(ChooseFixScreen())
-    if kind is None:
-        return "diagnosis"
-    if kind != app.state.kind:
-        app.state.plan = None
-    app.state.kind = kind
-    return "settings"
-
-
-async def settings(app: GmailfixApp) -> Step:
-    plan = await app.push_screen_wait(SettingsScreen())
-    if plan is None:
-        return "fix"
-    app.state.plan = plan
-    return "export"
-
-
-async def export(app: GmailfixApp) -> Step:
-    written = await app.push_screen_wait(ExportScreen(app.export_dir))
-    return "settings" if written is None else "recheck"
-
-
-async def recheck(app: GmailfixApp) -> Step:
-    outcome = await app.push_screen_wait(RecheckScreen(app.connection))
-    return "done" if outcome == "done" else "export"
+NUMBERED = sum(1 for step in Step if step.number is not None)

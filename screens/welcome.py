@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from enum import Enum
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -10,8 +11,16 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Button, Static
 
 from gmailfix.screens.base import WizardScreen
+from gmailfix.screens.steps import Step
 
-Choice = Literal["start", "paste", "server"]
+
+class Way(Enum):
+    """The way in the person chose."""
+
+    START = "start"  # check my server
+    PASTE = "paste"  # I have an error message
+    SERVER = "server"  # I am on the mail server
+
 
 INTRO = """\
 [b]Gmail says "TLS Negotiation failed, the certificate doesn't match the host"?[/b]
@@ -23,8 +32,8 @@ It asks for your address and what you typed in Gmail, talks to your mail server 
 (no mail is sent, no password is needed), and writes the fix as files you can use."""
 
 
-class WelcomeScreen(WizardScreen[Choice]):
-    STEP = 0
+class WelcomeScreen(WizardScreen[Way]):
+    STEP = Step.WELCOME
     CSS_PATH = "welcome.tcss"
     HELP = (
         "Choose **Start** to check your mail server, or **I have an error message** to "
@@ -44,22 +53,26 @@ class WelcomeScreen(WizardScreen[Choice]):
     ]
     AUTO_FOCUS = "#start"
 
+    def __init__(self, demo_note: str = "") -> None:
+        super().__init__()
+        self.demo_note = demo_note
+
     def compose_body(self) -> ComposeResult:
         yield Static(INTRO, id="intro")  # our own text: markup is fine here
-        if self.wizard.demo_note:  # in the body: a passing note would cover the buttons
-            yield Static(f"Demo: {self.wizard.demo_note}", id="demo-note")
+        if self.demo_note:  # in the body: a passing note would cover the buttons
+            yield Static(f"Demo: {self.demo_note}", id="demo-note", markup=False)
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
-        self.dismiss("start")
+        self.dismiss(Way.START)
 
     @on(Button.Pressed, "#paste")
     def _paste(self) -> None:
-        self.dismiss("paste")
+        self.dismiss(Way.PASTE)
 
     @on(Button.Pressed, "#server")
     def _server(self) -> None:
-        self.dismiss("server")
+        self.dismiss(Way.SERVER)
 
     def action_nothing(self) -> None:
         self.notify("This is the first step. Press q to quit.", timeout=3)

@@ -9,8 +9,6 @@ detail is one key away, in its own window.
 
 from __future__ import annotations
 
-import os
-
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
@@ -18,6 +16,7 @@ from rich.text import Text
 from gmailfix.check import AddressCheck
 from gmailfix.diagnose import Diagnosis
 from gmailfix.findings import CATALOG, Code, Severity
+from gmailfix.gmail import NOT_THE_PASSWORD, explain_error
 from gmailfix.inputs import display_name
 from gmailfix.render.terminal import group_findings
 from gmailfix.text import clean
@@ -49,12 +48,16 @@ def verdict_text(diagnosis: Diagnosis) -> Text:
         return Text.assemble(
             ("? gmailfix cannot tell what Gmail would do: ", "bold yellow"), f"{why}. See below."
         )
-    return Text.assemble(
+    text = Text.assemble(
         ("✗ Gmail would refuse ", "bold red"),
         (where, "bold"),
         ". Gmail says:\n",
         (clean(verdict.error or ""), "red"),
     )
+    if NOT_THE_PASSWORD in explain_error(verdict.error or ""):
+        # Gmail puts "check your username/password" before every error it shows
+        text.append(f"\n{NOT_THE_PASSWORD.todo}", style="italic")
+    return text
 
 
 def findings_text(diagnosis: Diagnosis) -> Group:
@@ -162,20 +165,3 @@ def evidence_text(diagnosis: Diagnosis) -> Text:
             if probe.error:
                 out.append(f"  {clean(probe.error, limit=300)}\n", style="red")
     return out
-
-
-def clipboard_trusted() -> bool:
-    """Does this terminal take text copied by the app (OSC 52)? Only when known.
-
-    tmux and screen drop it by default, and over SSH nobody can tell; a few
-    terminals are known to accept it.
-    """
-    env = os.environ
-    if env.get("TMUX") or env.get("STY") or env.get("SSH_TTY") or env.get("SSH_CONNECTION"):
-        return False
-    known = ("iTerm.app", "WezTerm", "vscode", "kitty", "ghostty")
-    return (
-        env.get("TERM_PROGRAM", "") in known
-        or bool(env.get("KITTY_WINDOW_ID"))
-        or bool(env.get("WT_SESSION"))
-    )

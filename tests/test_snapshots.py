@@ -1,4 +1,5 @@
-"""Every wizard step as a picture, at 80x24 and 120x40 (pytest-textual-snapshot).
+"""Every wizard step as a picture, at 80x24 and 120x40 (pytest-textual-snapshot); the
+steps whose content follows the plan (settings, export) at 60x20 too.
 
 Review a changed snapshot before accepting it: pytest --snapshot-update. The
 cursor blink is frozen so pictures do not depend on timing.
@@ -143,6 +144,16 @@ def wizard(lab: LabInfo) -> GmailfixApp:
 @pytest.mark.parametrize("step", list(STEPS))
 def test_snapshot(snap_compare, wizard: GmailfixApp, step: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(wizard, terminal_size=size, run_before=STEPS[step])
+
+
+# the steps whose content follows the plan: a Gmail-only plan (settings), a plan on the
+# server (settings_exim: its steps first, Gmail last), and the export of a plan
+PLAN_STEPS = ("settings", "settings_exim", "export")
+
+
+@pytest.mark.parametrize("step", PLAN_STEPS)
+def test_snapshot_60x20(snap_compare, wizard: GmailfixApp, step: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(wizard, terminal_size=(60, 20), run_before=STEPS[step])
 
 
 def test_snapshot_light_theme(snap_compare, wizard: GmailfixApp) -> None:  # type: ignore[no-untyped-def]
