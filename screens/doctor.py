@@ -104,7 +104,7 @@ class DoctorScreen(WizardScreen[None]):
             return
         result = event.worker.result
         assert result is not None
-        report.update(doctor_words(result))  # type: ignore[arg-type]
+        report.update(doctor_words(result))
 
 
 def doctor_words(report: DoctorReport) -> RenderableType:

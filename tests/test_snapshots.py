@@ -43,14 +43,14 @@ async def settle(pilot: Pilot[None]) -> None:
 
 
 async def welcome(pilot: Pilot[None]) -> None:
-    await until(pilot, on(pilot.app, WelcomeScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, WelcomeScreen))
     await settle(pilot)
 
 
 async def paste_error(pilot: Pilot[None]) -> None:
     await welcome(pilot)
     await pilot.click("#paste")
-    await until(pilot, on(pilot.app, PasteErrorScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, PasteErrorScreen))
     pilot.app.screen.query_one("#pasted", TextArea).text = GMAIL_SAYS
     await settle(pilot)
 
@@ -58,7 +58,7 @@ async def paste_error(pilot: Pilot[None]) -> None:
 async def details(pilot: Pilot[None]) -> None:
     await welcome(pilot)
     await pilot.press("enter")
-    await until(pilot, on(pilot.app, DetailsScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, DetailsScreen))
     await settle(pilot)
 
 
@@ -73,14 +73,14 @@ async def diagnosis(pilot: Pilot[None]) -> None:
 async def choose_fix(pilot: Pilot[None]) -> None:
     await diagnosis(pilot)
     await pilot.press("enter")
-    await until(pilot, on(pilot.app, ChooseFixScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, ChooseFixScreen))
     await settle(pilot)
 
 
 async def settings(pilot: Pilot[None]) -> None:
     await choose_fix(pilot)
     await pilot.press("enter")
-    await until(pilot, on(pilot.app, SettingsScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, SettingsScreen))
     await settle(pilot)
 
 
@@ -88,14 +88,14 @@ async def settings_exim(pilot: Pilot[None]) -> None:
     """The new-certificate fix: the Exim configuration, unwrapped."""
     await choose_fix(pilot)
     await pilot.press("down", "enter")
-    await until(pilot, on(pilot.app, SettingsScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, SettingsScreen))
     await settle(pilot)
 
 
 async def export(pilot: Pilot[None]) -> None:
     await settings(pilot)
     await pilot.press("ctrl+s")
-    await until(pilot, on(pilot.app, ExportScreen))  # type: ignore[arg-type]
+    await until(pilot, on(pilot.app, ExportScreen))
     await settle(pilot)
 
 

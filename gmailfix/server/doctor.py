@@ -301,7 +301,7 @@ def _layout_trap(setup: Setup) -> list[Finding]:
     assert setup.layout in MACROS_FILE
     active = setup.layout
     other = "debian-single" if active == "debian-split" else "debian-split"
-    defined = _macros_in(setup.root.file(MACROS_FILE[active]))  # type: ignore[index]
+    defined = _macros_in(setup.root.file(MACROS_FILE[active]))
     ignored = [setup.root.file(MACROS_FILE[other])]  # type: ignore[index]
     if active == "debian-split":
         ignored += _skipped_parts(setup.root.file("/etc/exim4/conf.d/main"))
