@@ -118,11 +118,20 @@ class _Context:
         return self.analysis is not None and self.cert_problems <= {Code.HOSTNAME_MISMATCH}
 
     async def look_around(self) -> None:
-        """The checks a recommendation needs: a name the certificate covers, another port."""
-        if Code.HOSTNAME_MISMATCH in self.causes and self.only_the_name:
-            self.verified_name = await self._verified_name()
-        if set(self.causes) & PORT_CAUSES:
-            self.working = await self._working_port()
+        """The checks a recommendation needs: a name the certificate covers, another port.
+
+        Every check runs at once (names, ports), so looking around takes about as long
+        as its slowest probe, not their sum."""
+
+        async def name() -> None:
+            if Code.HOSTNAME_MISMATCH in self.causes and self.only_the_name:
+                self.verified_name = await self._verified_name()
+
+        async def port() -> None:
+            if set(self.causes) & PORT_CAUSES:
+                self.working = await self._working_port()
+
+        await asyncio.gather(name(), port())
 
     async def _verified_name(self) -> str | None:
         chosen = self.diagnosis.chosen
@@ -141,12 +150,12 @@ class _Context:
         found = await asyncio.gather(*(names_of(c.address) for c in chosen.checks))
         ptr = tuple(name for names in found for name in names)
         here = {c.address for c in chosen.checks}
-        for name in isp_candidates(self.analysis, ptr)[:MAX_NAMES_TRIED]:
-            if name == self.host:
-                continue
-            if await self._same_server_accepts(name, chosen, here):
-                return name
-        return None
+        names = [n for n in isp_candidates(self.analysis, ptr)[:MAX_NAMES_TRIED] if n != self.host]
+        accepted = await asyncio.gather(
+            *(self._same_server_accepts(n, chosen, here) for n in names)
+        )
+        # the first in the certificate's own order that Gmail accepts
+        return next((n for n, ok in zip(names, accepted, strict=True) if ok), None)
 
     async def _same_server_accepts(self, name: str, chosen: Endpoint, here: set[str]) -> bool:
         """Does ``name`` lead to the same server, and would Gmail accept it there?"""
@@ -174,19 +183,20 @@ class _Context:
         return endpoint.verdict.accept
 
     async def _working_port(self) -> Endpoint | None:
-        for port in PORTS:
-            if port == self.port:
-                continue
+        """Another port of the same host that Gmail accepts (in Gmail's order), every port
+        tried at once."""
+
+        async def at(port: int) -> Endpoint:
             known = next(
                 (e for e in self.diagnosis.endpoints if (e.host, e.port) == (self.host, port)),
                 None,
             )
-            endpoint = known or await self.checker.endpoint_from_dns(
+            return known or await self.checker.endpoint_from_dns(
                 self.diagnosis.facts, self.host, port, self.diagnosis.username
             )
-            if endpoint.verdict.accept:
-                return endpoint
-        return None
+
+        found = await asyncio.gather(*(at(p) for p in PORTS if p != self.port))
+        return next((e for e in found if e.verdict.accept), None)
 
     def judge(self, kind: RemedyKind) -> Remedy:
         fixes = tuple(c for c in self.causes if c in FIXES[kind])
