@@ -171,3 +171,17 @@ def test_a_stale_address_is_fixed_in_dns_before_any_certificate(
     readme = files["README.md"]
     assert "remove the record of" in readme and failing[0] in readme
     assert readme.index("remove the record of") < readme.index("gmail-settings.txt")
+
+
+def test_a_panels_plan_is_the_panels_own_way(lab: LabInfo, lab_connection: Connection) -> None:
+    """cPanel keeps Exim's files: the plan's server step is the panel's own way (no
+    certbot or Exim settings step), and the README never sends the person to gmailfix
+    apply, which leaves a panel's files alone."""
+    proposal = propose_lab(lab, lab_connection, "cpanel.test", port=587)
+    plan = plan_from(proposal, "new-certificate")
+    assert plan.stack == "cpanel"
+    keys = [step.key for step in plan.steps]
+    assert "panel" in keys and "certificate" not in keys and "tls-settings" not in keys
+    assert keys[-2:] == ["verify", "gmail"]
+    readme = next(f.content.decode() for f in bundle_files(plan, proposal) if f.path == "README.md")
+    assert "cPanel" in readme and "gmailfix apply ." not in readme

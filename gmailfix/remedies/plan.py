@@ -62,6 +62,7 @@ class AliasHost:
 
 
 StepKey = Literal[
+    "panel",
     "dns-address",
     "dns-records",
     "certificate",
@@ -262,6 +263,20 @@ def plan_steps(plan: Plan) -> tuple[PlanStep, ...]:
                 f"{stale.smtp_host} resolves only to the addresses that pass",
             )
         )
+    panel = info(plan.stack)
+    if panel.managed and plan.changes_certificate:
+        # a panel or container keeps the mail server's files: its own way, not ours
+        steps.append(
+            PlanStep(
+                "panel",
+                "server",
+                f"Do it {panel.label}'s own way: {panel.own_steps[0] if panel.own_steps else panel.simplest_fix}",
+                changed,
+                f"the certificate {mta} serves covers {hosts or plan.smtp_host}",
+            )
+        )
+        steps += [_verify_step(plan), _gmail_step(plan)]
+        return tuple(steps)
     if certificate:
         steps.append(
             PlanStep(
@@ -355,25 +370,28 @@ def plan_steps(plan: Plan) -> tuple[PlanStep, ...]:
                 f"{mta} accepts its configuration and runs with the new settings",
             )
         )
-    steps.append(
-        PlanStep(
-            "verify",
-            "anywhere",
-            "Check as Gmail does, before touching Gmail",
-            plan.kinds,
-            f"Gmail would accept {plan.smtp_host} port {plan.port}",
-        )
-    )
-    steps.append(
-        PlanStep(
-            "gmail",
-            "gmail",
-            "Enter the settings in Gmail's 'Send mail as' form",
-            plan.kinds,
-            "Gmail adds the account without an error",
-        )
-    )
+    steps += [_verify_step(plan), _gmail_step(plan)]
     return tuple(steps)
+
+
+def _verify_step(plan: Plan) -> PlanStep:
+    return PlanStep(
+        "verify",
+        "anywhere",
+        "Check as Gmail does, before touching Gmail",
+        plan.kinds,
+        f"Gmail would accept {plan.smtp_host} port {plan.port}",
+    )
+
+
+def _gmail_step(plan: Plan) -> PlanStep:
+    return PlanStep(
+        "gmail",
+        "gmail",
+        "Enter the settings in Gmail's 'Send mail as' form",
+        plan.kinds,
+        "Gmail adds the account without an error",
+    )
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ def bundle_readme(plan: Plan, diagnosis: Diagnosis, extras: tuple[str, ...] = ()
         "",
     ]
     by_hand = "## Steps"
-    if any(panel_way(plan.stack, kind) for kind in plan.kinds):
+    managed = any(panel_way(plan.stack, kind) for kind in plan.kinds)
+    if managed:
         lines += _panel_section(plan, diagnosis)
         by_hand = f"## Or, if you manage {_MTA_LABEL[plan.mta]} by hand"
     lines += [by_hand, ""]
@@ -59,8 +60,11 @@ def bundle_readme(plan: Plan, diagnosis: Diagnosis, extras: tuple[str, ...] = ()
             steps.append(_issue_step(plan))
         if plan.has("serve-full-chain"):
             steps.append(_full_chain_step(plan))
-        hand = _hand_steps(plan)
-        steps.append(_apply_step(plan))
+        if managed:  # gmailfix apply leaves a panel's files alone: the commands by hand
+            steps += _hand_steps(plan)
+        else:
+            hand = _hand_steps(plan)
+            steps.append(_apply_step(plan))
         if plan.has("enable-auth") and plan.mta == "exim":
             steps.append(_password_step(plan))
         if plan.has("open-port"):
