@@ -111,29 +111,27 @@ def debian_update(
         )
         template.write_text(body)
     output = workdir / "exim4.conf.generated"
-    # update-exim4.conf only reads CONFDIR/exim4.conf.localmacros when the real
-    # /etc/exim4/exim4.conf.localmacros exists (it tests the fixed path): make an
-    # empty one for the run if there is none, and remove it afterwards.
-    real = Path("/etc/exim4/exim4.conf.localmacros")
-    made = layout == "debian-single" and not real.exists()
-    if made:
-        real.touch()
-    try:
-        done = subprocess.run(
-            [
-                require_program("update-exim4.conf"),
-                "--confdir",
-                str(confdir),
-                "--output",
-                str(output),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        if made:
-            real.unlink()
+    # update-exim4.conf reads /etc/exim4/exim4.conf.localmacros by its fixed path, whatever
+    # --confdir says: it runs where the copy is /etc/exim4 (a private mount namespace),
+    # so this computer's own /etc/exim4 is never read or touched
+    done = subprocess.run(
+        [
+            require_program("unshare"),
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount --bind "$1" /etc/exim4 && exec "$2" --output "$3"',
+            "sh",
+            str(confdir),
+            require_program("update-exim4.conf"),
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done, output
 
 
