@@ -47,7 +47,6 @@ from tests.support.server_root import (
     good_tls_lines,
     issue,
     make_pki,
-    single_macros_visible,
     snapshot,
 )
 from tests.support.servers import dns_zone
@@ -242,8 +241,7 @@ def test_cli_watch(
     """The whole command: shows the change, needs --yes, turns logging on (and restarts
     Exim), reports Google's connection as DNS confirms it, and turns logging off again."""
     server, original = watched_blog_server
-    with single_macros_visible():
-        assert main(["doctor", "--watch", "--root", str(server.root)]) == 0
+    assert main(["doctor", "--watch", "--root", str(server.root)]) == 0
     shown = capsys.readouterr().out
     assert "+MAIN_LOG_SELECTOR" in shown and "Run again with --yes" in shown
     assert changed_files(original, snapshot(server.root)) == []
@@ -297,7 +295,7 @@ def _watch_cli(
     watches. Returns its exit status and output."""
     status: list[int] = []
     output = _Collected()
-    with dns_zone(LAB_DNS) as dns, single_macros_visible(), _restarts(server) as reload:
+    with dns_zone(LAB_DNS) as dns, _restarts(server) as reload:
         args = [
             "doctor", "--watch", "--yes", "--root", str(server.root), "--reload-command",
             reload, "--seconds", str(seconds), "--dns-server", dns,
@@ -567,8 +565,7 @@ def test_cli_watch_refuses_a_fifo_or_folder_before_any_change(
         args = ["doctor", "--watch", "--yes", "--root", str(server.root), "--seconds", "2"]
         args += ["--reload-command", "true", "--dns-server", "127.0.0.1:9"]
         status: list[int] = []
-        with single_macros_visible():
-            raised = _in_thread(log, lambda: status.append(main(args)))
+        raised = _in_thread(log, lambda: status.append(main(args)))
         assert raised is None and status == [2]
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and "not a log file gmailfix can read" in error

@@ -20,7 +20,6 @@ from tests.support.server_root import (
     blog_certificate,
     changed_files,
     debian_server,
-    single_macros_visible,
     snapshot,
 )
 from tests.support.servers import dns_zone
@@ -65,7 +64,7 @@ def test_a_signal_undoes_the_logging_change(exim_server: Server, signum: int) ->
     first, so every later print fails; the config is put back all the same."""
     server = exim_server
     original = snapshot(server.root)
-    with dns_zone(LAB_DNS) as dns, single_macros_visible(), _restarts(server) as reload:
+    with dns_zone(LAB_DNS) as dns, _restarts(server) as reload:
         process, shown = _watching(server, reload, dns)
         assert "TLS logging is on." in shown
         assert changed_files(original, snapshot(server.root)) != []  # the change is made

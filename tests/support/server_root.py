@@ -84,16 +84,13 @@ class Server:
         self.commands.append(words)
         if words == RESTART:
             return self.restart()
-        if words and words[0] == "update-exim4.conf":
-            with single_macros_visible():
-                return run_command(words)
         return run_command(words)
 
     def generate(self) -> None:
         """update-exim4.conf as the person would run it (the config the daemon reads),
         made the way doctor makes it from a copy: in the sandbox, where the copy's
         /etc/exim4 is /etc/exim4. No file of this computer is touched, so tests running at
-        the same time cannot change what it reads (single_macros_visible could)."""
+        the same time cannot change what it reads."""
         setup = detect(Root(self.root), "exim")
         with exim_config.fresh_config(setup, self.run) as (config, failed):
             assert config is not None, failed.output if failed else "no config"
@@ -150,13 +147,6 @@ class Server:
             connect={(HOST, p): (IFACE, p) for p in (587, 465, 25)},
             timeout=timeout,
         )
-
-
-@contextmanager
-def single_macros_visible() -> Iterator[None]:
-    """Nothing to do any more: on a copy, update-exim4.conf runs in gmailfix's sandbox,
-    where the copy is /etc/exim4 (kept so the tests that name it read the same)."""
-    yield
 
 
 def _listening(address: str, port: int) -> bool:
