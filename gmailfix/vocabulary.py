@@ -76,6 +76,7 @@ class Code(StrEnum):
     RENEWAL_NOT_SCHEDULED = "renewal-not-scheduled"
     RENEWAL_NOT_DEPLOYED = "renewal-not-deployed"
     MTA_NOT_LISTENING = "mta-not-listening"
+    LOOPBACK_ONLY = "loopback-only"
 
 
 # Codes a probe can end with (ProbeResult.error_code).
@@ -130,6 +131,7 @@ SERVER_CODES = frozenset(
         Code.RENEWAL_NOT_SCHEDULED,
         Code.RENEWAL_NOT_DEPLOYED,
         Code.MTA_NOT_LISTENING,
+        Code.LOOPBACK_ONLY,
     }
 )
 

@@ -789,3 +789,23 @@ def test_cli_text_wraps_to_the_terminal(
     assert "self-signed" in " ".join(words) and "ma" not in words
     detail = next(n for n, line in enumerate(lines) if "self-signed" in line)
     assert lines[detail + 1].startswith("   "), lines[detail : detail + 2]
+
+
+def test_an_exim_that_listens_only_here_is_named(server: Server, pki: Pki) -> None:
+    """Debian's default dc_local_interfaces ('127.0.0.1 ; ::1', no macro of one's own):
+    Gmail can never reach that Exim. doctor says so, and apply's plan warns, since its
+    own check connects from this computer and would pass anyway."""
+    healthy(server, pki)
+    macros = server.root / "etc/exim4/exim4.conf.localmacros"
+    macros.write_text(
+        "\n".join(ln for ln in macros.read_text().splitlines() if "LOCAL_INTERFACES" not in ln)
+        + "\n"
+    )
+    conf = server.root / "etc/exim4/update-exim4.conf.conf"
+    lines = [ln for ln in conf.read_text().splitlines() if not ln.startswith("dc_local_interfaces")]
+    conf.write_text("\n".join([*lines, "dc_local_interfaces='127.0.0.1 ; ::1'"]) + "\n")
+    report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
+    assert "loopback-only" in codes(report)
+    conf.write_text("\n".join([*lines, "dc_local_interfaces=''"]) + "\n")
+    report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
+    assert "loopback-only" not in codes(report)

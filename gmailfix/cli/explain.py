@@ -18,10 +18,11 @@ from gmailfix.vocabulary import Exit
 
 MAX_TEXT = 64 * 1024  # bytes read from stdin, characters taken from the command line
 STDIN = "-"
-DIAGNOSE = "gmailfix diagnose ADDRESS --smtp-host SMTP_SERVER --port PORT"
+DIAGNOSE = "gmailfix"  # runs as printed: it asks for the address and the server
 DIAGNOSE_WORDS = (
-    "Next, check the server as Gmail does, with your address, and the SMTP Server and Port "
-    "as typed in Gmail's form:"
+    "Next, check the server as Gmail does: gmailfix asks for your address, and the SMTP "
+    "Server and Port as typed in Gmail's form (gmailfix diagnose takes them on the command "
+    "line):"
 )
 
 

@@ -330,6 +330,14 @@ CATALOG: dict[Code, _Kind] = {
         "hook did not copy it there. The mail server keeps the old certificate until it runs "
         "out, and then Gmail refuses it.",
     ),
+    Code.LOOPBACK_ONLY: _Kind(
+        Severity.ERROR,
+        "The mail server listens only on this computer",
+        "Exim answers only on 127.0.0.1 and ::1 (Debian's default, dc_local_interfaces), so "
+        "Gmail can never reach it, whatever its certificate. Set dc_local_interfaces='' in "
+        "/etc/exim4/update-exim4.conf.conf (every address), then update-exim4.conf and a "
+        "restart.",
+    ),
     Code.MTA_NOT_LISTENING: _Kind(
         Severity.WARNING,
         "The mail server does not answer here",

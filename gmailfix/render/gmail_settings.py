@@ -35,7 +35,7 @@ def placeholder(domain: str) -> str:
 
 
 PASSWORDS = {
-    "mailbox": "your mailbox password (gmailfix never asks for it or stores it)",
+    "mailbox": "your mailbox password (gmailfix never stores it)",
     "exim": "the one you set in the README's login step (its hash is in /etc/exim4/passwd)",
     "postfix": "that user's password on the mail server (Dovecot checks it)",
 }

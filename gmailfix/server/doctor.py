@@ -35,6 +35,7 @@ from gmailfix.server.mta import (
     Setup,
     TlsConfig,
     detect,
+    loopback_only,
     port_list,
 )
 from gmailfix.server.renewal import DryRun, Renewal, dry_run, find_renewal
@@ -127,6 +128,11 @@ async def run_doctor(
     served = await _served(tls, host, connection, on_disk, findings)
     notes += _login_note(served)
     if setup.debian:
+        listening = loopback_only(setup)
+        if listening is not None:
+            findings.append(
+                finding(Code.LOOPBACK_ONLY, f"dc_local_interfaces='{listening}' in {DEBIAN_CONF}.")
+            )
         findings += _layout_trap(setup)
         findings += await asyncio.to_thread(_not_regenerated, setup, tls, runner)
     renewal = _renewal(setup, on_disk, host, findings, notes)

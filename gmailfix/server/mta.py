@@ -157,6 +157,45 @@ def debian_layout(conf: Path) -> EximLayout:
     return "debian-split" if value.strip().lower() == "true" else "debian-single"
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "::0:1", "localhost"})
+
+
+def loopback_only(setup: Setup) -> str | None:
+    """Debian's dc_local_interfaces when it names only this computer's own addresses
+    (Debian's default, '127.0.0.1 ; ::1'): Gmail can never reach such an Exim. None
+    otherwise, and for anything but Debian's Exim."""
+    if setup.mta != "exim" or not setup.debian:
+        return None
+    value = _macro(setup, "MAIN_LOCAL_INTERFACES")  # the person's own macro wins
+    if value is None:
+        try:
+            text = read_limited(setup.root.file(DEBIAN_CONF)).decode("utf-8", "replace")
+        except OSError:
+            return None
+        value = shell_assignments(text).get("dc_local_interfaces")
+    if value is None:
+        return None
+    items = {i.strip().strip("[]") for i in re.split(r"[;,\s]+", value) if i.strip()}
+    items = {i for i in items if i}
+    return value if items and items <= _LOOPBACK else None
+
+
+def _macro(setup: Setup, name: str) -> str | None:
+    """A macro's value in the local macros file the active Debian layout reads."""
+    if setup.macros is None:
+        return None
+    try:
+        text = read_limited(setup.macros).decode("utf-8", "replace")
+    except OSError:
+        return None
+    found = None
+    for line in text.splitlines():
+        match = re.match(rf"^\s*{name}\s*=\s*(.*?)\s*$", line)
+        if match:
+            found = match.group(1)
+    return found
+
+
 def shell_assignments(text: str) -> dict[str, str]:
     """``NAME='value'`` lines of a shell-sourced settings file (no commands are run)."""
     found: dict[str, str] = {}

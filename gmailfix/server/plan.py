@@ -37,7 +37,14 @@ from gmailfix.server.bundle_read import Bundle, read_bundle
 from gmailfix.server.edit import FileChange, current_text, defined_names, file_change, with_block
 from gmailfix.server.exim_auth import DEBIAN_TEMPLATE, with_authenticators
 from gmailfix.server.issue import Issuance, missing, plan_issuance
-from gmailfix.server.mta import DEBIAN_CONFDIR, DEBIAN_GENERATED, Setup, detect
+from gmailfix.server.mta import (
+    DEBIAN_CONF,
+    DEBIAN_CONFDIR,
+    DEBIAN_GENERATED,
+    Setup,
+    detect,
+    loopback_only,
+)
 from gmailfix.server.postfix_apply import postfix_changes
 from gmailfix.server.steps import Step
 from gmailfix.server.system import Root, Runner, ServerError, run_command, show_path
@@ -139,7 +146,8 @@ def _with_certificate(
             "the certificate is not there in the copy, and apply gets one with certbot "
             "only on the server itself (certbot would act on this computer): not rehearsed"
         )
-        return replace(made, warnings=(*made.warnings, note))
+        kept = tuple(w for w in made.warnings if MISSING_WARNING not in w)
+        return replace(made, warnings=(*kept, note))
     issuance = plan_issuance(plan, made.root, acme_server, webroot)
     assert issuance is not None
     warnings = tuple(w for w in made.warnings if MISSING_WARNING not in w)
@@ -229,6 +237,13 @@ def _exim_plan(bundle: Bundle, plan: Plan, setup: Setup, reload: Sequence[str] |
     steps.append(reload_step(setup, reload))
     steps.append(_recheck_step(plan))
     warnings = _missing_files_warning(setup, block)
+    listening = loopback_only(setup)
+    if listening is not None:  # apply's check connects from here: it would pass anyway
+        warnings += (
+            f"Exim listens only on this computer (dc_local_interfaces='{listening}' in "
+            f"{DEBIAN_CONF}), so Gmail cannot reach it even after this fix: set "
+            "dc_local_interfaces='' there (every address) too",
+        )
     return ApplyPlan(
         bundle,
         setup,
