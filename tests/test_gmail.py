@@ -44,7 +44,7 @@ def bounce(response: str, quote: str = "") -> str:
         "Technical details of permanent failure:",
         "The settings for your \u2018Send mail as\u2019 account are misconfigured or out",
         "of date. Check those settings and try resending. Learn more at",
-        "https://support.google.com/mail/?p=CustomFromDenied",
+        "support.google.com/mail/?p=CustomFromDenied",  # as quoted; never contacted
         f"The response was: {response}",
         "",
         "----- Original message -----",

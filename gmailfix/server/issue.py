@@ -86,6 +86,8 @@ def plan_issuance(
     for name, hosts in needed:
         lineage = f"{LETSENCRYPT_LIVE}/{name}"
         if root.file(f"{lineage}/fullchain.pem").is_file():
+            # the hook run here is gmailfix's own rendering (render/certbot.py), written
+            # by apply (_prepare_issuance); no byte of it comes from the bundle
             steps.append(
                 Step(
                     "certificate",
