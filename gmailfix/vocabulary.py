@@ -79,23 +79,6 @@ class Code(StrEnum):
     LOOPBACK_ONLY = "loopback-only"
 
 
-# Codes a probe can end with (ProbeResult.error_code).
-PROBE_CODES = frozenset(
-    {
-        Code.NO_STARTTLS,
-        Code.STARTTLS_REFUSED,
-        Code.STARTTLS_INJECTION,
-        Code.TLS_HANDSHAKE_FAILED,
-        Code.WRONG_TLS_MODE,
-        Code.CONNECTION_FAILED,
-        Code.TIMEOUT,
-        Code.SMTP_PROTOCOL_ERROR,
-        Code.NO_AUTH,
-        Code.AUTH_FAILED,
-        Code.CANNOT_CHECK_HERE,
-    }
-)
-
 # Codes about the certificate itself: a new or corrected certificate fixes them.
 CERTIFICATE_CODES = frozenset(
     {

@@ -36,7 +36,7 @@ def run_diagnose(args: argparse.Namespace, out: TextIO) -> int:
     try:
         _print(proposal, args, out)
     except BrokenPipeError:  # the reader took what it wanted (| head): the verdict stands
-        from gmailfix.cli.main import stdout_gone
+        from gmailfix.cli.output import stdout_gone
 
         stdout_gone()
     except OSError as exc:  # e.g. a full disk: say so, never "Gmail would …" half-written

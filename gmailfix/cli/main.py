@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from gmailfix import __version__
 from gmailfix.cli.args import CommandParser, Parser, connection_options, field_message
+from gmailfix.cli.output import stdout_gone
 from gmailfix.errors import (
     BundleError,
     CannotCheck,
@@ -215,14 +216,6 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return Exit.INTERNAL
-
-
-def stdout_gone() -> None:
-    """The reader of our output has gone (``| head``): send the rest nowhere, so the
-    last flush at exit cannot fail again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 def _exit_now(status: int) -> NoReturn:
