@@ -18,7 +18,7 @@ Since Gmail picks any of the host's addresses, every address must pass. When
 this computer could not check (no resolver, no file handles), the verdict is
 ``unknown``: never a guess. Unconfirmed for Gmail and so reported, not used
 for the verdict: a minimum TLS version, and whether SNI is sent. A missing
-intermediate is a rejection because strict validators fail it (FACTS.md).
+intermediate is a rejection because strict validators fail it (docs/FACTS.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ plan's new certificate would break.
 
 Gmail's Send-as client uses 587/465, but on most small servers one certificate
 serves every port, 25 too, and port 25 of an MX host is where other mail
-servers deliver. Two things pin that certificate (FACTS.md "Inbound mail"):
+servers deliver. Two things pin that certificate (docs/FACTS.md "Inbound mail"):
 
 - DANE: TLSA records at ``_25._tcp.<mx>``. Usage 3 (DANE-EE) pins the server's
   key (selector 1) or its certificate (selector 0); usage 2 (DANE-TA) the

@@ -5,7 +5,7 @@ short-lived profile, renewed at about half its life) and lets a 90-day one
 whose renewal failed a month ago pass. Renewal clients now count in parts of
 the lifetime: certbot 4.0 renews when a third of it is left (half, for a
 lifetime under 10 days) and 4.1 follows the CA's renewal window (ARI), which
-for Let's Encrypt is about the same (FACTS.md). So gmailfix warns when less
+for Let's Encrypt is about the same (docs/FACTS.md). So gmailfix warns when less
 than a third is left: by then a working renewal has happened.
 
 This is the one home of the rule: ``gmailfix doctor`` uses it, and so does

@@ -402,7 +402,7 @@ def test_every_problem_is_reported_most_basic_first(
 def test_a_quirk_of_the_strict_verifier_is_a_warning_not_a_cause(
     pki: tuple[ca.Issued, ca.Issued, TrustStore],
 ) -> None:
-    """A critical SAN with a non-empty subject (as trustme makes): FACTS.md's named quirk."""
+    """A critical SAN with a non-empty subject (as trustme makes): docs/FACTS.md's named quirk."""
     _, intermediate, trust = pki
     leaf = issue_leaf(intermediate, ["mail.f.test"], san_critical=True)
     result = analyse([leaf.cert, intermediate.cert], "mail.f.test", trust)

@@ -108,7 +108,7 @@ def test_unreadable_key(server: Server, pki: Pki) -> None:
     healthy(server, pki)
     key = server.tls_dir / HOST / "privkey.pem"
     shutil.chown(key, "root", "root")
-    key.chmod(0o600)  # what certbot gives a new key (FACTS.md)
+    key.chmod(0o600)  # what certbot gives a new key (docs/FACTS.md)
     server.start()
     report = doctor(server, pki)
     found = next(f for f in report.findings if f.code == Code.KEY_UNREADABLE_BY_MTA)
@@ -696,7 +696,7 @@ def test_postfix_missing_chain_file(postfix_root: tuple[Path, object], pki: Pki)
 
 def test_postfix_stale_certificate(postfix_root: tuple[Path, object], pki: Pki) -> None:
     """certbot renewed the files in place; the running smtpd keeps the old certificate
-    until 'postfix reload' (FACTS.md)."""
+    until 'postfix reload' (docs/FACTS.md)."""
     from tests.support import postfix as pf
 
     root, instance = postfix_root

@@ -27,7 +27,7 @@ from gmailfix.vocabulary import Code
 
 PREFIX = "Authentication failed. Please check your username/password. Server returned error: "
 CERTIFICATE = "the certificate doesn't match the host"
-# Google Workspace, word for word (FACTS.md), with a real domain and address in it
+# Google Workspace, word for word (docs/FACTS.md), with a real domain and address in it
 WORKSPACE = (
     "You must send through example.com SMTP servers when you send as me@example.com. "
     "However, this functionality is not available for your account."
@@ -67,7 +67,7 @@ def test_gmails_prefix_does_not_make_a_certificate_error_a_password_error() -> N
     "text",
     [
         CERT_ERROR,
-        CERT_ERROR.replace("code: 0", "code: 550"),  # also seen (FACTS.md)
+        CERT_ERROR.replace("code: 0", "code: 550"),  # also seen (docs/FACTS.md)
         CERT_ERROR.replace("'", "\u2019").replace('"', "\u201c", 1),  # curly quotes
         CERT_ERROR.replace(". ", ".\n"),  # wrapped over lines
     ],

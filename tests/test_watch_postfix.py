@@ -7,7 +7,7 @@ its log is ``localhost`` (in the chroot it is ``unknown``). Who the client
 is, gmailfix asks the lab's DNS server (LAB_DNS): there 127.0.0.1's reverse
 DNS name is a Google name that leads back to it, which makes it Google; a
 name in Postfix's log alone (``--client localhost``) does not. The parser
-tests at the end run over lines captured from this Postfix (FACTS.md).
+tests at the end run over lines captured from this Postfix (docs/FACTS.md).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class CommandParser(Parser):
 
 
 def connection_options() -> Parser:
-    """Options shared by diagnose and export (DESIGN.md contract)."""
+    """Options shared by diagnose and export (docs/DESIGN.md contract)."""
     parent = Parser(add_help=False)
     group = parent.add_argument_group("connection")
     group.add_argument("--smtp-host", metavar="HOST", help="the SMTP Server as typed in Gmail")

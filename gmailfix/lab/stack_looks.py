@@ -7,7 +7,7 @@ stack. ``{host}`` in the banner or a subject value stands for the server's
 host name.
 
 DirectAdmin and Plesk look like plain Exim and Postfix from outside, and
-Zimbra's look is not confirmed (FACTS.md), so they have no look of their own.
+Zimbra's look is not confirmed (docs/FACTS.md), so they have no look of their own.
 The looks follow what was seen on the real programs (Debian's Exim 4.96 and
 Postfix 3.7) or what the stack's own source writes (named in
 ``gmailfix.stacks.recognise``).

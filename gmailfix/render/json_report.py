@@ -1,6 +1,6 @@
-"""The diagnosis as JSON, schema ``gmailfix.diagnosis/1`` (DESIGN.md).
+"""The diagnosis as JSON, schema ``gmailfix.diagnosis/1`` (docs/DESIGN.md).
 
-Fields listed in DESIGN.md are a contract; fields may be added, never renamed.
+Fields listed in docs/DESIGN.md are a contract; fields may be added, never renamed.
 Outside strings stay as they are: ``json.dumps`` escapes every control.
 """
 

@@ -2,7 +2,7 @@
 
 certbot keeps one ``renewal/NAME.conf`` per certificate; ``--deploy-hook`` is
 saved there as ``renew_hook``, and scripts in ``renewal-hooks/deploy/`` run
-after every renewal too (FACTS.md). A renewal reaches the MTA when a hook
+after every renewal too (docs/FACTS.md). A renewal reaches the MTA when a hook
 copies the new files to the folder the MTA reads them from (or the MTA reads
 certbot's own files) and, for Postfix, reloads it: Exim re-reads changed
 certificate files by itself, Postfix does not.

@@ -9,7 +9,7 @@ link ``systemctl enable`` makes in ``timers.target.wants``; a unit linked to
 ``certbot --version`` of this computer's own certbot is run, on the server
 itself (a copy's version comes from its renewal file).
 
-certbot's renewal point (FACTS.md): before 4.0, 30 days before the end
+certbot's renewal point (docs/FACTS.md): before 4.0, 30 days before the end
 (``renew_before_expiry``); 4.0 renews with a third of the lifetime left (half
 under 10 days) and can ask for an ACME profile; 4.1 also follows the CA's
 renewal window (ARI). ``renew_before_expiry`` in the lineage overrides the

@@ -1,6 +1,6 @@
 """``gmailfix doctor --watch`` on Postfix: TLS logging on, and its log read back.
 
-Seen on Postfix 3.7.11 (FACTS.md): with ``smtpd_tls_loglevel = 1`` smtpd logs,
+Seen on Postfix 3.7.11 (docs/FACTS.md): with ``smtpd_tls_loglevel = 1`` smtpd logs,
 per connection and under one process id, ``connect from NAME[IP]``, then
 ``Anonymous TLS connection established from NAME[IP]: TLSv1.3 with cipher
 ...`` or, when the client ends the handshake with an alert,

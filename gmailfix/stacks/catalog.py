@@ -3,8 +3,8 @@ simplest fix, and the stack's own way to get a certificate for the name typed
 in Gmail.
 
 One place for all of it, so the wizard, the report and the bundle say the
-same thing. Only what FACTS.md states (it cites the vendors' documentation) is
-here; what FACTS.md marks "not confirmed" is said to be so. ``source`` is
+same thing. Only what docs/FACTS.md states (it cites the vendors' documentation) is
+here; what docs/FACTS.md marks "not confirmed" is said to be so. ``source`` is
 "proven" only for what this project runs on the real program (Debian's Exim
 and Postfix); the rest is "documented", and its ``note`` says gmailfix has not
 run it.

@@ -7,7 +7,7 @@ offers, a self-signed certificate whose subject a product's installer writes.
 strongest clues support, with a confidence and one plain sentence per clue.
 Where the clues are weak it says so; where there are none it says ``unknown``.
 
-Where each clue comes from (FACTS.md, "Mail stacks"; the rest named here so it
+Where each clue comes from (docs/FACTS.md, "Mail stacks"; the rest named here so it
 can be checked): Debian's Exim 4.96 and Debian's Postfix 3.7 were run on this
 kind of machine (greeting, EHLO and certificate seen); cPanel's greeting notice
 is tied to cPanel by inference only; mailcow's "Postcow" is its ``mail_name``
@@ -75,7 +75,7 @@ FAMILY: dict[StackName, Family] = {
 PRODUCT: dict[Family, str] = {"exim": "Exim", "postfix": "Postfix"}
 
 # Stacks that look exactly like another from outside: never named by
-# ``recognise``, mentioned in the evidence instead (FACTS.md: DirectAdmin shows
+# ``recognise``, mentioned in the evidence instead (docs/FACTS.md: DirectAdmin shows
 # an Exim greeting, Plesk a Postfix one, Zimbra's look is not confirmed).
 LOOK_ALIKES: dict[Family, str] = {
     "exim": "DirectAdmin and other panels run Exim with the same greeting; from outside "

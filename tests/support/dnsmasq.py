@@ -1,4 +1,4 @@
-"""dnsmasq from Debian as a test DNS server with the records a test gives (FACTS.md
+"""dnsmasq from Debian as a test DNS server with the records a test gives (docs/FACTS.md
 "dnsmasq as a test DNS server"): any record type with ``--dns-rr=NAME,TYPE,HEX``."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def shared_dir() -> Path:
 
 
 def check_config(path: Path) -> subprocess.CompletedProcess[str]:
-    """``exim -bV -C``: parses the whole config (not expansions, FACTS.md)."""
+    """``exim -bV -C``: parses the whole config (not expansions, docs/FACTS.md)."""
     path.chmod(0o644)
     return subprocess.run(
         [exim(), "-bV", "-C", str(path)], capture_output=True, text=True, timeout=30

@@ -3,7 +3,7 @@
 Debian's postfix conflicts with exim4, so it is never installed: scripts/test
 unpacks its package into ``.cache/postfix-root`` (or set GMAILFIX_POSTFIX_ROOT)
 and every test instance runs from there with its own config directory, queue
-and log (FACTS.md, "A real Postfix next to Exim"). The ``postfix`` command
+and log (docs/FACTS.md, "A real Postfix next to Exim"). The ``postfix`` command
 prints its errors only to a terminal or to ``maillog_file``: failures quote
 the log.
 """
