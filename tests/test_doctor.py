@@ -809,3 +809,25 @@ def test_an_exim_that_listens_only_here_is_named(server: Server, pki: Pki) -> No
     conf.write_text("\n".join([*lines, "dc_local_interfaces=''"]) + "\n")
     report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
     assert "loopback-only" not in codes(report)
+
+
+def test_doctor_says_whether_the_daily_check_runs(server: Server, pki: Pki) -> None:
+    """Issue 21: doctor checks the daily check's timer (export --timer): not installed,
+    then installed and enabled with its program there."""
+    from gmailfix.render.systemd import GMAILFIX, MAILER_NAME, SERVICE_NAME, TIMER_NAME
+
+    healthy(server, pki)
+    report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
+    assert any("daily check" in n and "not installed" in n for n in report.notes)
+    units = server.root / "etc/systemd/system"
+    (units / "timers.target.wants").mkdir(parents=True)
+    (units / TIMER_NAME).write_text("[Timer]\nOnCalendar=daily\n")
+    (units / SERVICE_NAME).write_text(f"[Service]\nExecStart={GMAILFIX} check x.test\n")
+    (units / MAILER_NAME).write_text("[Service]\nExecStart=/bin/true\n")
+    (units / "timers.target.wants" / TIMER_NAME).symlink_to(f"/etc/systemd/system/{TIMER_NAME}")
+    program = server.root / GMAILFIX.lstrip("/")
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    report = asyncio.run(run_doctor(Root(server.root), host=HOST, runner=run_command))
+    assert f"the daily check runs ({TIMER_NAME} enabled)" in report.notes

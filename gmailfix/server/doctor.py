@@ -28,6 +28,7 @@ from gmailfix.inputs import parse_host
 from gmailfix.lifetime import Lifetime, days
 from gmailfix.server import exim, postfix
 from gmailfix.server.certfiles import OnDisk, check_files
+from gmailfix.server.check_timer import find_check_timer
 from gmailfix.server.mta import (
     DEBIAN_CONF,
     DEBIAN_GENERATED,
@@ -143,6 +144,8 @@ async def run_doctor(
         )
     if renew_dry_run:
         notes += await asyncio.to_thread(_dry_run, setup.root, renewal, runner, findings)
+    # the daily check a bundle can hold (export's systemd timer): there and running?
+    notes.append(find_check_timer(setup.root).words)
     return DoctorReport(
         setup,
         tls,
