@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from gmailfix.certs.aia import DEFAULT_AIA_SECONDS, Fetcher, fetch_issuers
 from gmailfix.certs.checks import issuer_problems, leaf_problems
@@ -15,9 +14,6 @@ from gmailfix.certs.paths import PathSearch
 from gmailfix.certs.strict import second_opinion
 from gmailfix.certs.trust import TrustStore
 from gmailfix.vocabulary import Code
-
-if TYPE_CHECKING:
-    pass
 
 # --- the analysis --------------------------------------------------------------------
 

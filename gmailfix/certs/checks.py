@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.x509.oid import (
@@ -15,9 +14,6 @@ from gmailfix.certs.model import CertProblem
 from gmailfix.certs.names import constraint_violation, hostname_like, name_matches
 from gmailfix.certs.parse import Facts
 from gmailfix.vocabulary import Code
-
-if TYPE_CHECKING:
-    pass
 
 # extendedKeyUsage values that let a certificate serve TLS (OpenSSL also takes
 # the two old "server gated crypto" values in place of serverAuth)

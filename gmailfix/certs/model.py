@@ -5,14 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from gmailfix.vocabulary import Code
-
-if TYPE_CHECKING:
-    pass
 
 # The order in which a cause makes Gmail refuse, most basic first.
 CAUSE_ORDER: tuple[Code, ...] = (

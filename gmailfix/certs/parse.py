@@ -7,7 +7,7 @@ import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -18,9 +18,6 @@ from cryptography.x509.oid import (
 )
 
 from gmailfix.certs.model import CertInfo, Chain
-
-if TYPE_CHECKING:
-    pass
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from gmailfix.certs.parse import Facts, signed_by
 from gmailfix.certs.trust import TrustStore
-
-if TYPE_CHECKING:
-    pass
 
 MAX_DEPTH = 8  # intermediates between a leaf and a root; real chains have 1-3
 MAX_SIGNATURE_CHECKS = 200  # bounds path building over hostile, same-named certificates

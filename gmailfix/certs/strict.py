@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -23,9 +22,6 @@ from gmailfix.certs.names import hostname_like, name_matches
 from gmailfix.certs.parse import USAGE_BITS, Facts, short_text
 from gmailfix.certs.trust import TrustStore
 from gmailfix.vocabulary import Code
-
-if TYPE_CHECKING:
-    pass
 
 # --- the strict verifier's second opinion ----------------------------------------
 #

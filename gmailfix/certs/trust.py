@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import certifi
 from cryptography import x509
@@ -15,9 +14,6 @@ from cryptography.x509.verification import Store
 
 from gmailfix.certs.parse import Facts, Unreadable, read_facts, unreadable_words
 from gmailfix.errors import InputError
-
-if TYPE_CHECKING:
-    pass
 
 # --- trust anchors --------------------------------------------------------------
 
